@@ -1,0 +1,102 @@
+//! The command line (clap derive). `stage --config F` is `stage run --config F`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::config::TransferMode;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "stage",
+    version,
+    about = "Copies tables from an application database into a staging layer, keeping each run as a Parquet archive.",
+    after_help = "Exit codes: 0 all tables done; 1 one or more tables failed (the others were still done); 2 usage or configuration error (nothing was moved); 3 a database could not be reached."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    /// Arguments of `run`, for the short form `stage --config F`.
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Copy the tables (the nightly job).
+    Run(RunArgs),
+    /// Write the Parquet parts and the manifest only; load nothing, delete nothing.
+    Dump(RunArgs),
+    /// Show, per table, source type → Arrow type → staging type and the row count; move nothing.
+    Plan(PlanArgs),
+    /// Connect to source and destination and print their versions.
+    Check(ConfigArg),
+    /// (Re)load exactly the parts listed in a manifest.
+    Load(ManifestArgs),
+    /// Re-hash every part of a manifest and compare row counts with the staging tables.
+    Verify(ManifestArgs),
+    /// Create the demo SQLite source (if absent) and stage it: SQLite → Parquet → SQLite.
+    Demo(DemoArgs),
+}
+
+#[derive(Debug, Args, Default, Clone)]
+pub struct ConfigArg {
+    /// The INI file; without it, configuration comes from the environment (and .env).
+    #[arg(long, short = 'c', value_name = "FILE", global = true)]
+    pub config: Option<PathBuf>,
+}
+
+#[derive(Debug, Args, Default, Clone)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub config: ConfigArg,
+    /// Comma-separated tables, instead of [settings] SRC_TABLES.
+    #[arg(long, value_name = "A,B")]
+    pub tables: Option<String>,
+    /// Transfer mode, instead of [settings] TRANSFER_MODE.
+    #[arg(long, value_enum)]
+    pub mode: Option<ModeArg>,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub config: ConfigArg,
+    /// Comma-separated tables, instead of [settings] SRC_TABLES.
+    #[arg(long, value_name = "A,B")]
+    pub tables: Option<String>,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct ManifestArgs {
+    /// The manifest: <OUTPUT_DIR>/_manifests/<run_id>.json
+    #[arg(long, value_name = "FILE")]
+    pub manifest: PathBuf,
+    #[command(flatten)]
+    pub config: ConfigArg,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct DemoArgs {
+    /// Folder for the demo source, staging database and archive.
+    #[arg(long, value_name = "DIR", default_value = "demo")]
+    pub dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ModeArg {
+    Direct,
+    Dump,
+    Connectorx,
+}
+
+impl From<ModeArg> for TransferMode {
+    fn from(m: ModeArg) -> Self {
+        match m {
+            ModeArg::Direct => TransferMode::Direct,
+            ModeArg::Dump => TransferMode::Dump,
+            ModeArg::Connectorx => TransferMode::Connectorx,
+        }
+    }
+}

@@ -1,0 +1,280 @@
+//! One function per subcommand; each returns the process exit code.
+
+use std::io::IsTerminal;
+use std::path::Path;
+
+use crate::archive::{Manifest, Store};
+use crate::cli::{Cli, Command, DemoArgs, ManifestArgs, PlanArgs, RunArgs};
+use crate::config::{Config, Driver, Needs, Side};
+use crate::error::{Error, Result};
+use crate::load;
+use crate::progress::Progress;
+use crate::source::{self, TableRef};
+use crate::transfer::{self, TableOutcome};
+
+/// Runs the parsed command line. Errors that end the whole run come back as `Err`.
+pub fn dispatch(cli: Cli) -> Result<i32> {
+    match cli.command {
+        None => run(&cli.run, true),
+        Some(Command::Run(a)) => run(&a, true),
+        Some(Command::Dump(a)) => run(&a, false),
+        Some(Command::Plan(a)) => plan(&a),
+        Some(Command::Check(a)) => check(a.config.as_deref()),
+        Some(Command::Load(a)) => load_cmd(&a),
+        Some(Command::Verify(a)) => verify(&a),
+        Some(Command::Demo(a)) => demo(&a),
+    }
+}
+
+impl crate::cli::ConfigArg {
+    fn as_deref(&self) -> Option<&Path> {
+        self.config.as_deref()
+    }
+}
+
+/// Loads the configuration, sets up logging and logs the effective settings.
+pub fn setup(ini: Option<&Path>, needs: Needs) -> Result<Config> {
+    let mut cfg = Config::load(ini, needs)?;
+    crate::logging::init(&cfg.logging)?;
+    log_settings(&cfg);
+    ask_passwords(&mut cfg)?;
+    Ok(cfg)
+}
+
+fn log_settings(cfg: &Config) {
+    if let Some(p) = &cfg.ini_path {
+        tracing::info!(config = %p.display(), "stage {}", env!("CARGO_PKG_VERSION"));
+    } else {
+        tracing::info!(config = "environment only", "stage {}", env!("CARGO_PKG_VERSION"));
+    }
+    for section in [
+        crate::config::SOURCE,
+        crate::config::DESTINATION,
+        crate::config::SETTINGS,
+        crate::config::LOGGING,
+    ] {
+        let line: Vec<String> = cfg
+            .effective
+            .iter()
+            .filter(|e| e.section == section && !(e.shown.is_empty() && e.origin == crate::config::Origin::Default))
+            .map(|e| format!("{}={} ({})", e.key, e.shown, e.origin.as_str()))
+            .collect();
+        tracing::info!("[{section}] {}", line.join(", "));
+    }
+    for k in &cfg.unknown_keys {
+        tracing::warn!("{k} is not a known key and is ignored (a typo?)");
+    }
+}
+
+/// `ASK_PASSWORD_IN_CLI`: prompts without echo for a missing password of a server database.
+fn ask_passwords(cfg: &mut Config) -> Result<()> {
+    if !cfg.settings.ask_password {
+        return Ok(());
+    }
+    for ep in [&mut cfg.source, &mut cfg.destination] {
+        if ep.password.is_some() || ep.driver == Driver::Sqlite {
+            continue;
+        }
+        if !std::io::stdin().is_terminal() {
+            return Err(Error::config(format!(
+                "[settings] ASK_PASSWORD_IN_CLI is on but there is no terminal to ask on; set {}",
+                ep.key("PASSWORD")
+            )));
+        }
+        let who = ep.username.clone().unwrap_or_default();
+        let prompt = format!("Password for {who} on the {} ({}): ", ep.side.name(), ep.describe());
+        let pw = rpassword::prompt_password(prompt)
+            .map_err(|e| Error::config(format!("reading the password: {e}")))?;
+        ep.password = Some(crate::config::Secret::new(pw));
+    }
+    Ok(())
+}
+
+fn run(args: &RunArgs, load: bool) -> Result<i32> {
+    let mut cfg = setup(args.config.as_deref(), Needs { source: true })?;
+    if let Some(t) = &args.tables {
+        cfg.override_tables(t)?;
+    }
+    if let Some(m) = args.mode {
+        cfg.override_mode(m.into());
+    }
+    let summary = transfer::run(&cfg, load)?;
+    if let Some(m) = &summary.manifest {
+        println!("manifest: {m}");
+    }
+    Ok(report(&summary.tables, if load { "staged" } else { "dumped" }))
+}
+
+/// Prints one line per table and returns 0 when all succeeded, else 1.
+fn report(tables: &[TableOutcome], verb: &str) -> i32 {
+    let failed = tables.iter().filter(|t| t.error.is_some()).count();
+    for t in tables {
+        match &t.error {
+            None => println!("ok      {}: {} rows {verb}", t.table, t.rows),
+            Some(e) => println!("FAILED  {}: {e}", t.table),
+        }
+    }
+    println!(
+        "{} of {} tables {verb}{}",
+        tables.len() - failed,
+        tables.len(),
+        if failed > 0 {
+            format!(", {failed} failed")
+        } else {
+            String::new()
+        }
+    );
+    i32::from(failed > 0)
+}
+
+fn plan(args: &PlanArgs) -> Result<i32> {
+    let mut cfg = setup(args.config.as_deref(), Needs { source: true })?;
+    if let Some(t) = &args.tables {
+        cfg.override_tables(t)?;
+    }
+    let mut src = source::open(&cfg.source)?;
+    let dst_driver = cfg.destination.driver;
+    let mut sound = true;
+    println!(
+        "plan: {} → {} ({} mode, WRITE_MODE={})",
+        cfg.source.describe(),
+        cfg.destination.describe(),
+        cfg.settings.mode.name(),
+        cfg.settings.write_mode.name()
+    );
+    for listed in &cfg.settings.tables {
+        let table = TableRef::new(listed, cfg.source.schema.as_deref());
+        let target = match &cfg.destination.schema {
+            Some(s) if dst_driver != Driver::Sqlite => format!("{s}.{}", table.staging_name()),
+            _ => table.staging_name(),
+        };
+        let info = match src.describe(&table).and_then(|i| i.check_staging_names().map(|_| i)) {
+            Ok(i) => i,
+            Err(e) => {
+                sound = false;
+                println!("\ntable {}: ERROR {e}", table.display());
+                continue;
+            }
+        };
+        let rows = match src.count_rows(&info) {
+            Ok(n) => format!("{n} rows"),
+            Err(e) => format!("row count unavailable: {e}"),
+        };
+        println!("\ntable {} → {target} ({rows})", table.display());
+        let mut lines = vec![[
+            "column".to_string(),
+            "source type".into(),
+            "arrow type".into(),
+            "staging type".into(),
+        ]];
+        let mut notes = Vec::new();
+        for c in &info.columns {
+            let ddl = match load::ddl_type(dst_driver, &c.arrow_type) {
+                Ok(d) => d,
+                Err(e) => {
+                    notes.push(format!("column {}: {e}", c.name));
+                    "?".into()
+                }
+            };
+            if let Some(n) = &c.note {
+                notes.push(format!("column {}: {n}", c.name));
+            }
+            lines.push([c.name.to_lowercase(), c.source_type.clone(), c.arrow_type.to_string(), ddl]);
+        }
+        let widths: Vec<usize> = (0..4)
+            .map(|i| lines.iter().map(|l| l[i].chars().count()).max().unwrap_or(0))
+            .collect();
+        for l in &lines {
+            let cells: Vec<String> = l
+                .iter()
+                .zip(&widths)
+                .map(|(c, w)| format!("{c:<w$}"))
+                .collect();
+            println!("  {}", cells.join("  ").trim_end());
+        }
+        for n in &notes {
+            sound = false;
+            println!("  lossy or unsupported: {n}");
+        }
+    }
+    println!("\n{}", if sound { "plan is sound" } else { "plan has problems (see above)" });
+    Ok(if sound { 0 } else { 1 })
+}
+
+fn check(ini: Option<&Path>) -> Result<i32> {
+    let cfg = setup(ini, Needs { source: true })?;
+    let mut src = source::open(&cfg.source)?;
+    println!("source      {}: {}", cfg.source.describe(), src.server_version()?);
+    let mut dst = load::open(&cfg.destination)?;
+    println!("destination {}: {}", cfg.destination.describe(), dst.server_version()?);
+    Ok(0)
+}
+
+fn open_manifest(args: &ManifestArgs) -> Result<(Config, Manifest, Store)> {
+    let cfg = setup(args.config.as_deref(), Needs { source: false })?;
+    let manifest = Manifest::read_file(&args.manifest)?;
+    let root = Manifest::archive_root(&args.manifest)?;
+    let store = Store::open(&root.to_string_lossy())?;
+    Ok((cfg, manifest, store))
+}
+
+fn load_cmd(args: &ManifestArgs) -> Result<i32> {
+    let (cfg, manifest, store) = open_manifest(args)?;
+    let mut dst = load::open(&cfg.destination)?;
+    let progress = Progress::new(manifest.tables.len());
+    let outcomes = transfer::load_manifest(&cfg, &manifest, &store, dst.as_mut(), &progress);
+    Ok(report(&outcomes, "loaded"))
+}
+
+fn verify(args: &ManifestArgs) -> Result<i32> {
+    let (cfg, manifest, store) = open_manifest(args)?;
+    let mut dst = load::open(&cfg.destination)?;
+    let outcomes = transfer::verify(&manifest, &store, Some(dst.as_mut()), cfg.destination.schema.as_deref());
+    Ok(report(&outcomes, "verified"))
+}
+
+fn demo(args: &DemoArgs) -> Result<i32> {
+    let dir = &args.dir;
+    std::fs::create_dir_all(dir)
+        .map_err(|e| Error::config(format!("--dir {}: cannot create it: {e}", dir.display())))?;
+    let source_db = dir.join("municipal.sqlite");
+    if !source_db.exists() {
+        let counts = crate::demo::create_demo_source(&source_db).map_err(|e| {
+            Error::Check(format!("creating the demo source {}: {e:#}", source_db.display()))
+        })?;
+        let total: u64 = counts.iter().map(|(_, n)| n).sum();
+        println!("demo source created: {} ({} tables, {total} rows)", source_db.display(), counts.len());
+    }
+    let path = |p: &Path| p.to_string_lossy().into_owned();
+    let vars = [
+        ("SRC_DRIVER", "sqlite".to_string()),
+        ("SRC_DB", path(&source_db)),
+        ("DST_DRIVER", "sqlite".to_string()),
+        ("DST_DB", path(&dir.join("staging.sqlite"))),
+        ("SRC_TABLES", crate::demo::DEMO_TABLES.join(",")),
+        ("TRANSFER_MODE", "DUMP".to_string()),
+        ("OUTPUT_DIR", path(&dir.join("data"))),
+        ("CLEANUP_PARQUET_FILES", "false".to_string()),
+        ("SRC_CHUNK_SIZE", "10000".to_string()),
+    ];
+    let env = move |k: &str| {
+        vars.iter()
+            .find(|(name, _)| *name == k)
+            .map(|(_, v)| v.clone())
+    };
+    let cfg = Config::from_parts(crate::config::RawIni::default(), &env, Needs { source: true })?;
+    crate::logging::init(&cfg.logging)?;
+    log_settings(&cfg);
+    let summary = transfer::run(&cfg, true)?;
+    if let Some(m) = &summary.manifest {
+        println!("manifest: {m}");
+    }
+    let code = report(&summary.tables, "staged");
+    println!(
+        "staging database: {}\narchive: {}",
+        dir.join("staging.sqlite").display(),
+        dir.join("data").display()
+    );
+    let _ = Side::Source;
+    Ok(code)
+}

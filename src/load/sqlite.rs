@@ -1,0 +1,440 @@
+//! SQLite staging (the embedded default). Every write mode runs in one transaction, so
+//! the table readers see is the old one until `COMMIT`, for `replace`, `truncate` and
+//! `append` alike. Value forms follow `types::sqlite`.
+
+use arrow::array::{
+    Array, ArrayRef, AsArray, BinaryArray, BooleanArray, Decimal128Array, FixedSizeBinaryArray,
+    LargeBinaryArray, LargeStringArray, StringArray, StringViewArray,
+};
+use arrow::datatypes::{
+    DataType, Date32Type, Date64Type, Float16Type, Float32Type, Float64Type, Int16Type, Int32Type,
+    Int64Type, Int8Type, SchemaRef, Time32MillisecondType, Time32SecondType, Time64MicrosecondType,
+    Time64NanosecondType, TimeUnit, TimestampMicrosecondType, TimestampMillisecondType,
+    TimestampNanosecondType, TimestampSecondType, UInt16Type, UInt32Type, UInt64Type, UInt8Type,
+};
+use arrow::record_batch::RecordBatch;
+use arrow::util::display::{ArrayFormatter, FormatOptions};
+use rusqlite::types::{ToSqlOutput, Value, ValueRef};
+use rusqlite::Connection;
+
+use super::{Destination, LoadReport, LoadTarget, TableLoad};
+use crate::config::{Endpoint, WriteMode};
+use crate::dialect::Dialect;
+use crate::error::{Error, Result};
+use crate::types;
+
+const D: Dialect = Dialect::Sqlite;
+
+pub struct SqliteDestination {
+    conn: Connection,
+    path: String,
+}
+
+fn db_err(context: impl std::fmt::Display) -> impl FnOnce(rusqlite::Error) -> Error {
+    let context = context.to_string();
+    move |e| {
+        let busy = matches!(
+            e.sqlite_error_code(),
+            Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+        );
+        Error::database(context, busy, e)
+    }
+}
+
+impl SqliteDestination {
+    pub fn open(endpoint: &Endpoint) -> Result<Self> {
+        let path = endpoint.database.clone().unwrap_or_default();
+        if let Some(dir) = std::path::Path::new(&path).parent() {
+            if !dir.as_os_str().is_empty() {
+                std::fs::create_dir_all(dir).map_err(|e| Error::Connect {
+                    side: "destination",
+                    target: endpoint.describe(),
+                    message: format!("cannot create the folder {}: {e}", dir.display()),
+                })?;
+            }
+        }
+        let conn = Connection::open(&path).map_err(|e| Error::Connect {
+            side: "destination",
+            target: endpoint.describe(),
+            message: e.to_string(),
+        })?;
+        conn.busy_timeout(std::time::Duration::from_secs(30))
+            .and_then(|_| conn.pragma_update(None, "journal_mode", "WAL"))
+            .map_err(|e| Error::Connect {
+                side: "destination",
+                target: endpoint.describe(),
+                message: e.to_string(),
+            })?;
+        if endpoint.schema.is_some() {
+            tracing::info!("[database-destination] DST_SCHEMA is ignored for SQLite, which has no schemas: staging tables go into the database file");
+        }
+        Ok(SqliteDestination { conn, path })
+    }
+
+    fn existing_columns(&self, table: &str) -> Result<Vec<String>> {
+        let mut stmt = self
+            .conn
+            .prepare(&format!("PRAGMA table_info({})", D.quote_literal(table)))
+            .map_err(db_err(format!("staging table {table}: reading the catalog")))?;
+        let names = stmt
+            .query_map([], |r| r.get::<_, String>(1))
+            .and_then(|rows| rows.collect::<std::result::Result<Vec<_>, _>>())
+            .map_err(db_err(format!("staging table {table}: reading the catalog")))?;
+        Ok(names)
+    }
+
+    fn create_sql(table: &str, schema: &SchemaRef) -> Result<String> {
+        let mut cols = Vec::new();
+        for f in schema.fields() {
+            let ty = types::sqlite::ddl_type(f.data_type())
+                .map_err(|m| Error::column(table, f.name(), m))?;
+            let null = if f.is_nullable() { "" } else { " NOT NULL" };
+            cols.push(format!("{} {ty}{null}", D.quote(f.name())));
+        }
+        Ok(format!("CREATE TABLE {} ({})", D.quote(table), cols.join(", ")))
+    }
+}
+
+impl Destination for SqliteDestination {
+    fn server_version(&mut self) -> Result<String> {
+        Ok(format!("SQLite {} ({})", rusqlite::version(), self.path))
+    }
+
+    fn begin<'a>(
+        &'a mut self,
+        target: &LoadTarget,
+        schema: &SchemaRef,
+    ) -> Result<Box<dyn TableLoad + 'a>> {
+        let table = target.table.clone();
+        let create = Self::create_sql(&table, schema)?;
+        let existing = self.existing_columns(&table)?;
+        let wanted: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
+        if target.write_mode != WriteMode::Replace && !existing.is_empty() && existing != wanted {
+            return Err(Error::Check(format!(
+                "staging table {table} has columns ({}) but the source now has ({}); with WRITE_MODE={} the table is kept as it is — use WRITE_MODE=replace to rebuild it",
+                existing.join(", "),
+                wanted.join(", "),
+                target.write_mode.name()
+            )));
+        }
+        let shadow = super::shadow_name(&table);
+        let load_into = match target.write_mode {
+            WriteMode::Replace => shadow.clone(),
+            _ => table.clone(),
+        };
+        let tx_err = db_err(format!("staging table {table}: starting the load"));
+        self.conn
+            .execute_batch("BEGIN IMMEDIATE")
+            .map_err(tx_err)?;
+        let mut load = SqliteLoad {
+            conn: &self.conn,
+            table: table.clone(),
+            load_into: load_into.clone(),
+            mode: target.write_mode,
+            insert_sql: String::new(),
+            rows_before: 0,
+            rows_written: 0,
+            open: true,
+        };
+        let setup = || -> Result<u64> {
+            let c = &load.conn;
+            let ctx = format!("staging table {table}: preparing");
+            match target.write_mode {
+                WriteMode::Replace => {
+                    c.execute_batch(&format!("DROP TABLE IF EXISTS {}", D.quote(&shadow)))
+                        .map_err(db_err(&ctx))?;
+                    let create_shadow =
+                        create.replacen(&D.quote(&table), &D.quote(&shadow), 1);
+                    c.execute_batch(&create_shadow).map_err(db_err(&ctx))?;
+                    Ok(0)
+                }
+                WriteMode::Truncate | WriteMode::Append => {
+                    if existing.is_empty() {
+                        c.execute_batch(&create).map_err(db_err(&ctx))?;
+                    }
+                    if target.write_mode == WriteMode::Truncate {
+                        c.execute_batch(&format!("DELETE FROM {}", D.quote(&table)))
+                            .map_err(db_err(&ctx))?;
+                    }
+                    count(c, &table)
+                }
+            }
+        };
+        load.rows_before = setup()?;
+        let placeholders = vec!["?"; wanted.len()].join(", ");
+        let cols: Vec<String> = wanted.iter().map(|c| D.quote(c)).collect();
+        load.insert_sql = format!(
+            "INSERT INTO {} ({}) VALUES ({placeholders})",
+            D.quote(&load_into),
+            cols.join(", ")
+        );
+        Ok(Box::new(load))
+    }
+
+    fn count_rows(&mut self, target: &LoadTarget) -> Result<Option<u64>> {
+        if self.existing_columns(&target.table)?.is_empty() {
+            return Ok(None);
+        }
+        count(&self.conn, &target.table).map(Some)
+    }
+}
+
+fn count(conn: &Connection, table: &str) -> Result<u64> {
+    conn.query_row(
+        &format!("SELECT count(*) FROM {}", D.quote(table)),
+        [],
+        |r| r.get::<_, i64>(0),
+    )
+    .map(|n| n as u64)
+    .map_err(db_err(format!("staging table {table}: counting rows")))
+}
+
+struct SqliteLoad<'a> {
+    conn: &'a Connection,
+    table: String,
+    load_into: String,
+    mode: WriteMode,
+    insert_sql: String,
+    rows_before: u64,
+    rows_written: u64,
+    /// The transaction is still open (rolled back on drop).
+    open: bool,
+}
+
+impl TableLoad for SqliteLoad<'_> {
+    fn write_batch(&mut self, batch: &RecordBatch) -> Result<()> {
+        let ctx = format!("staging table {}: inserting rows", self.table);
+        self.conn
+            .execute_batch("SAVEPOINT stage_batch")
+            .map_err(db_err(&ctx))?;
+        let result = self.insert(batch);
+        let end = if result.is_ok() {
+            "RELEASE stage_batch"
+        } else {
+            "ROLLBACK TO stage_batch; RELEASE stage_batch"
+        };
+        self.conn.execute_batch(end).map_err(db_err(&ctx))?;
+        result?;
+        self.rows_written += batch.num_rows() as u64;
+        Ok(())
+    }
+
+    fn commit(mut self: Box<Self>, rows_read: u64) -> Result<LoadReport> {
+        let loaded = count(self.conn, &self.load_into)? - self.rows_before;
+        if loaded != rows_read || loaded != self.rows_written {
+            return Err(Error::Check(format!(
+                "staging table {}: {loaded} rows loaded but {rows_read} read; the load was rolled back and the old table kept",
+                self.table
+            )));
+        }
+        let ctx = format!("staging table {}: swapping in the new table", self.table);
+        if self.mode == WriteMode::Replace {
+            self.conn
+                .execute_batch(&format!(
+                    "DROP TABLE IF EXISTS {}; ALTER TABLE {} RENAME TO {}",
+                    D.quote(&self.table),
+                    D.quote(&self.load_into),
+                    D.quote(&self.table)
+                ))
+                .map_err(db_err(&ctx))?;
+        }
+        self.conn.execute_batch("COMMIT").map_err(db_err(&ctx))?;
+        self.open = false;
+        Ok(LoadReport {
+            rows: loaded,
+            nul_stripped: Vec::new(),
+        })
+    }
+}
+
+impl SqliteLoad<'_> {
+    fn insert(&self, batch: &RecordBatch) -> Result<()> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(&self.insert_sql)
+            .map_err(db_err(format!("staging table {}: preparing the insert", self.table)))?;
+        let schema = batch.schema();
+        let cols: Vec<Cell> = batch
+            .columns()
+            .iter()
+            .zip(schema.fields())
+            .map(|(a, f)| Cell::new(a, f.name(), &self.table))
+            .collect::<Result<_>>()?;
+        for row in 0..batch.num_rows() {
+            for (i, c) in cols.iter().enumerate() {
+                let v = c.value(row).map_err(|m| {
+                    Error::value(&self.table, schema.field(i).name(), row as u64 + 1, m)
+                })?;
+                stmt.raw_bind_parameter(i + 1, v)
+                    .map_err(db_err(format!("staging table {}: binding a value", self.table)))?;
+            }
+            stmt.raw_execute()
+                .map_err(db_err(format!("staging table {}: inserting a row", self.table)))?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for SqliteLoad<'_> {
+    fn drop(&mut self) {
+        if self.open {
+            if let Err(e) = self.conn.execute_batch("ROLLBACK") {
+                tracing::warn!(table = %self.table, error = %e, "rollback of an abandoned load failed");
+            }
+        }
+    }
+}
+
+/// One column of a batch, downcast once, giving SQLite values per row.
+enum Cell<'a> {
+    Bool(&'a BooleanArray),
+    Int(&'a dyn Array, fn(&dyn Array, usize) -> i64),
+    UInt64(&'a arrow::array::UInt64Array),
+    Float(&'a dyn Array, fn(&dyn Array, usize) -> f64),
+    Decimal(&'a Decimal128Array, i8),
+    Text(&'a dyn Array, fn(&dyn Array, usize) -> &str),
+    Blob(&'a dyn Array, fn(&dyn Array, usize) -> &[u8]),
+    Date(&'a dyn Array, fn(&dyn Array, usize) -> Option<chrono::NaiveDate>),
+    /// Nanoseconds since midnight; whether to print nine digits.
+    Time(&'a dyn Array, fn(&dyn Array, usize) -> i64, bool),
+    Timestamp(&'a dyn Array, i64, bool),
+    /// Anything else, in Arrow's own text form.
+    Formatted(&'a dyn Array, ArrayFormatter<'a>),
+}
+
+macro_rules! prim {
+    ($t:ty, $conv:expr) => {
+        |a: &dyn Array, i: usize| $conv(a.as_primitive::<$t>().value(i))
+    };
+}
+
+impl<'a> Cell<'a> {
+    fn new(a: &'a ArrayRef, column: &str, table: &str) -> Result<Cell<'a>> {
+        let a: &'a dyn Array = a.as_ref();
+        Ok(match a.data_type() {
+            DataType::Boolean => Cell::Bool(a.as_boolean()),
+            DataType::Int8 => Cell::Int(a, prim!(Int8Type, i64::from)),
+            DataType::Int16 => Cell::Int(a, prim!(Int16Type, i64::from)),
+            DataType::Int32 => Cell::Int(a, prim!(Int32Type, i64::from)),
+            DataType::Int64 => Cell::Int(a, prim!(Int64Type, |v| v)),
+            DataType::UInt8 => Cell::Int(a, prim!(UInt8Type, i64::from)),
+            DataType::UInt16 => Cell::Int(a, prim!(UInt16Type, i64::from)),
+            DataType::UInt32 => Cell::Int(a, prim!(UInt32Type, i64::from)),
+            DataType::UInt64 => Cell::UInt64(a.as_primitive::<UInt64Type>()),
+            DataType::Float16 => Cell::Float(a, prim!(Float16Type, f64::from)),
+            DataType::Float32 => Cell::Float(a, prim!(Float32Type, f64::from)),
+            DataType::Float64 => Cell::Float(a, prim!(Float64Type, |v| v)),
+            DataType::Decimal128(_, s) => Cell::Decimal(a.as_primitive(), *s),
+            DataType::Utf8 => Cell::Text(a, |a, i| a.as_any().downcast_ref::<StringArray>().expect("utf8").value(i)),
+            DataType::LargeUtf8 => Cell::Text(a, |a, i| a.as_any().downcast_ref::<LargeStringArray>().expect("large utf8").value(i)),
+            DataType::Utf8View => Cell::Text(a, |a, i| a.as_any().downcast_ref::<StringViewArray>().expect("utf8 view").value(i)),
+            DataType::Binary => Cell::Blob(a, |a, i| a.as_any().downcast_ref::<BinaryArray>().expect("binary").value(i)),
+            DataType::LargeBinary => Cell::Blob(a, |a, i| a.as_any().downcast_ref::<LargeBinaryArray>().expect("large binary").value(i)),
+            DataType::FixedSizeBinary(_) => Cell::Blob(a, |a, i| a.as_any().downcast_ref::<FixedSizeBinaryArray>().expect("fixed binary").value(i)),
+            DataType::Date32 => Cell::Date(a, |a, i| types::days_to_date(a.as_primitive::<Date32Type>().value(i))),
+            DataType::Date64 => Cell::Date(a, |a, i| {
+                chrono::DateTime::from_timestamp_millis(a.as_primitive::<Date64Type>().value(i)).map(|d| d.date_naive())
+            }),
+            DataType::Time32(TimeUnit::Second) => {
+                Cell::Time(a, prim!(Time32SecondType, |v| i64::from(v) * 1_000_000_000), false)
+            }
+            DataType::Time32(TimeUnit::Millisecond) => {
+                Cell::Time(a, prim!(Time32MillisecondType, |v| i64::from(v) * 1_000_000), false)
+            }
+            DataType::Time64(TimeUnit::Microsecond) => {
+                Cell::Time(a, prim!(Time64MicrosecondType, |v| v * 1_000), false)
+            }
+            DataType::Time64(TimeUnit::Nanosecond) => {
+                Cell::Time(a, prim!(Time64NanosecondType, |v| v), true)
+            }
+            DataType::Timestamp(unit, tz) => Cell::Timestamp(a, nanos_per(unit), tz.is_some()),
+            _ => Cell::Formatted(
+                a,
+                ArrayFormatter::try_new(a, &FormatOptions::default())
+                    .map_err(|e| Error::column(table, column, e))?,
+            ),
+        })
+    }
+
+    fn value(&self, i: usize) -> Result<ToSqlOutput<'a>, String> {
+        let is_null = match self {
+            Cell::Bool(a) => a.is_null(i),
+            Cell::UInt64(a) => a.is_null(i),
+            Cell::Decimal(a, _) => a.is_null(i),
+            Cell::Int(a, _)
+            | Cell::Float(a, _)
+            | Cell::Text(a, _)
+            | Cell::Blob(a, _)
+            | Cell::Date(a, _)
+            | Cell::Time(a, ..)
+            | Cell::Timestamp(a, ..)
+            | Cell::Formatted(a, _) => a.is_null(i),
+        };
+        if is_null {
+            return Ok(ToSqlOutput::Owned(Value::Null));
+        }
+        let text = |s: String| ToSqlOutput::Owned(Value::Text(s));
+        Ok(match self {
+            Cell::Bool(a) => ToSqlOutput::Owned(Value::Integer(i64::from(a.value(i)))),
+            Cell::Int(a, f) => ToSqlOutput::Owned(Value::Integer(f(*a, i))),
+            Cell::UInt64(a) => text(a.value(i).to_string()),
+            Cell::Float(a, f) => ToSqlOutput::Owned(Value::Real(f(*a, i))),
+            Cell::Decimal(a, s) => text(types::format_decimal(a.value(i), *s)),
+            Cell::Text(a, f) => ToSqlOutput::Borrowed(ValueRef::Text(f(*a, i).as_bytes())),
+            Cell::Blob(a, f) => ToSqlOutput::Borrowed(ValueRef::Blob(f(*a, i))),
+            Cell::Date(a, f) => text(
+                f(*a, i)
+                    .ok_or("date out of range")?
+                    .format("%Y-%m-%d")
+                    .to_string(),
+            ),
+            Cell::Time(a, f, nine) => {
+                let nanos = f(*a, i);
+                let t = chrono::NaiveTime::from_num_seconds_from_midnight_opt(
+                    (nanos / 1_000_000_000) as u32,
+                    (nanos % 1_000_000_000) as u32,
+                )
+                .ok_or("time of day out of range")?;
+                text(t.format(if *nine { "%H:%M:%S%.9f" } else { "%H:%M:%S%.6f" }).to_string())
+            }
+            Cell::Timestamp(a, per, zoned) => {
+                let raw = timestamp_raw(*a, i);
+                let secs = raw.div_euclid(1_000_000_000 / per);
+                let sub = raw.rem_euclid(1_000_000_000 / per) * per;
+                let dt = chrono::DateTime::from_timestamp(secs, sub as u32)
+                    .ok_or("timestamp out of range")?
+                    .naive_utc();
+                let frac = if *per == 1 { "%.9f" } else { "%.6f" };
+                let fmt = if *zoned {
+                    format!("%Y-%m-%dT%H:%M:%S{frac}Z")
+                } else {
+                    format!("%Y-%m-%d %H:%M:%S{frac}")
+                };
+                text(dt.format(&fmt).to_string())
+            }
+            Cell::Formatted(_, f) => text(f.value(i).to_string()),
+        })
+    }
+}
+
+fn nanos_per(unit: &TimeUnit) -> i64 {
+    match unit {
+        TimeUnit::Second => 1_000_000_000,
+        TimeUnit::Millisecond => 1_000_000,
+        TimeUnit::Microsecond => 1_000,
+        TimeUnit::Nanosecond => 1,
+    }
+}
+
+fn timestamp_raw(a: &dyn Array, i: usize) -> i64 {
+    match a.data_type() {
+        DataType::Timestamp(TimeUnit::Second, _) => a.as_primitive::<TimestampSecondType>().value(i),
+        DataType::Timestamp(TimeUnit::Millisecond, _) => {
+            a.as_primitive::<TimestampMillisecondType>().value(i)
+        }
+        DataType::Timestamp(TimeUnit::Microsecond, _) => {
+            a.as_primitive::<TimestampMicrosecondType>().value(i)
+        }
+        _ => a.as_primitive::<TimestampNanosecondType>().value(i),
+    }
+}

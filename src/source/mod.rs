@@ -1,0 +1,167 @@
+//! Sources: a database's catalog fixes each table's Arrow schema before the first row,
+//! then the rows are pushed to a sink one RecordBatch (at most `chunk_rows` rows) at a time.
+//!
+//! Push rather than pull keeps every driver simple (a statement borrowing its connection
+//! needs no self-referential reader) and keeps memory bounded: the reader holds one
+//! batch under construction, the sink decides what to do with a finished one.
+
+pub mod sqlite;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use arrow::record_batch::RecordBatch;
+
+use crate::config::{Driver, Endpoint};
+use crate::error::{Error, Result};
+
+/// Field metadata key holding the column's type as the source declared it.
+pub const SOURCE_TYPE_KEY: &str = "stage.source_type";
+
+/// A table as named in `SRC_TABLES`, optionally qualified by `SRC_SCHEMA` or `schema.table`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableRef {
+    /// As written in `SRC_TABLES` (without the schema part).
+    pub name: String,
+    pub schema: Option<String>,
+}
+
+impl TableRef {
+    pub fn new(listed: &str, default_schema: Option<&str>) -> Self {
+        match listed.rsplit_once('.') {
+            Some((schema, name)) if !schema.is_empty() && !name.is_empty() => TableRef {
+                name: name.to_string(),
+                schema: Some(schema.to_string()),
+            },
+            _ => TableRef {
+                name: listed.to_string(),
+                schema: default_schema.map(str::to_string),
+            },
+        }
+    }
+
+    /// The staging table's name: the source name without schema, lowercased.
+    pub fn staging_name(&self) -> String {
+        self.name.to_lowercase()
+    }
+
+    /// `schema.name` or `name`, for messages.
+    pub fn display(&self) -> String {
+        match &self.schema {
+            Some(s) => format!("{s}.{}", self.name),
+            None => self.name.clone(),
+        }
+    }
+}
+
+/// One source column and the Arrow type chosen for it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ColumnInfo {
+    /// As the source spells it (case and spaces kept).
+    pub name: String,
+    /// The type as the source's catalog declares it, e.g. `NUMBER(12,2)`.
+    pub source_type: String,
+    pub arrow_type: DataType,
+    pub nullable: bool,
+    /// Set when the mapping is a documented fallback that `stage plan` must show.
+    pub note: Option<String>,
+}
+
+/// A table's catalog description: the contract every part of the run follows.
+#[derive(Debug, Clone)]
+pub struct TableInfo {
+    pub table: TableRef,
+    pub columns: Vec<ColumnInfo>,
+}
+
+impl TableInfo {
+    /// The Arrow schema, with source column names and each column's source type in the
+    /// field metadata. One schema per table per run.
+    pub fn schema(&self) -> SchemaRef {
+        let fields: Vec<Field> = self
+            .columns
+            .iter()
+            .map(|c| {
+                Field::new(&c.name, c.arrow_type.clone(), c.nullable).with_metadata(
+                    HashMap::from([(SOURCE_TYPE_KEY.to_string(), c.source_type.clone())]),
+                )
+            })
+            .collect();
+        Arc::new(Schema::new(fields))
+    }
+
+    /// Fails when two columns collide once lowercased (staging columns are lowercase).
+    pub fn check_staging_names(&self) -> Result<()> {
+        for (i, c) in self.columns.iter().enumerate() {
+            let lower = c.name.to_lowercase();
+            if let Some(other) = self.columns[..i]
+                .iter()
+                .find(|o| o.name.to_lowercase() == lower)
+            {
+                return Err(Error::column(
+                    &self.table.display(),
+                    &c.name,
+                    format!(
+                        "collides with column \"{}\" once lowercased for staging; rename one of them in the source (a view) to stage this table",
+                        other.name
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct ReadOptions {
+    /// Rows per batch (upper bound).
+    pub chunk_rows: usize,
+    /// `None` = all rows.
+    pub row_limit: Option<u64>,
+}
+
+/// Receives each finished batch; an error stops the read.
+pub type BatchSink<'a> = dyn FnMut(RecordBatch) -> Result<()> + 'a;
+
+/// A connection to a source database.
+pub trait Source: Send {
+    /// The server's version string, for `stage check`.
+    fn server_version(&mut self) -> Result<String>;
+
+    /// The table's columns from the catalog; `Error::TableNotFound` when it does not exist.
+    fn describe(&mut self, table: &TableRef) -> Result<TableInfo>;
+
+    /// `SELECT count(*)`, for progress and `stage plan`.
+    fn count_rows(&mut self, table: &TableInfo) -> Result<u64>;
+
+    /// Reads the table in batches of `opts.chunk_rows` rows shaped exactly as
+    /// `table.schema()`, pushing each to `sink`. Returns the rows read.
+    fn read(&mut self, table: &TableInfo, opts: &ReadOptions, sink: &mut BatchSink<'_>)
+        -> Result<u64>;
+}
+
+/// Connects to the configured source.
+pub fn open(endpoint: &Endpoint) -> Result<Box<dyn Source>> {
+    match endpoint.driver {
+        Driver::Sqlite => Ok(Box::new(sqlite::SqliteSource::open(endpoint)?)),
+        other => Err(Error::config(format!(
+            "{} = \"{other}\": this build of stage cannot read from {other} yet",
+            endpoint.key("DRIVER")
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_ref_splits_schema_and_lowercases_staging_name() {
+        let t = TableRef::new("HR.Employees", Some("APP"));
+        assert_eq!(t.schema.as_deref(), Some("HR"));
+        assert_eq!(t.staging_name(), "employees");
+        let t = TableRef::new("Orders", Some("APP"));
+        assert_eq!(t.display(), "APP.Orders");
+    }
+}

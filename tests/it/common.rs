@@ -1,0 +1,102 @@
+//! Helpers shared by the end-to-end tests: run the real `stage` binary in a temp dir.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use arrow::record_batch::RecordBatch;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn all(&self) -> String {
+        format!("{}\n{}", self.stdout, self.stderr)
+    }
+}
+
+/// Runs `stage` in `dir` with a clean environment plus `env`.
+pub fn stage(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_stage"));
+    cmd.current_dir(dir).env_clear();
+    for k in ["PATH", "HOME", "TMPDIR"] {
+        if let Ok(v) = std::env::var(k) {
+            cmd.env(k, v);
+        }
+    }
+    cmd.args(args);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out: Output = cmd.output().expect("the stage binary runs");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+pub fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, text).expect("write a test file");
+    p
+}
+
+/// An INI for SQLite → SQLite with the given settings lines.
+pub fn sqlite_ini(src: &str, dst: &str, settings: &str) -> String {
+    format!(
+        "[database-source]\nSRC_DRIVER = sqlite\nSRC_DB = {src}\n\n[database-destination]\nDST_DRIVER = sqlite\nDST_DB = {dst}\n\n[settings]\n{settings}\n"
+    )
+}
+
+/// Reads every batch of a Parquet file with the parquet crate's reader.
+pub fn read_parquet(path: &Path) -> Vec<RecordBatch> {
+    let f = std::fs::File::open(path).unwrap_or_else(|e| panic!("open {}: {e}", path.display()));
+    ParquetRecordBatchReaderBuilder::try_new(f)
+        .expect("a parquet file")
+        .build()
+        .expect("a reader")
+        .map(|b| b.expect("a batch"))
+        .collect()
+}
+
+/// The single manifest under `<out>/_manifests`.
+pub fn only_manifest(out: &Path) -> (PathBuf, serde_json::Value) {
+    let dir = out.join("_manifests");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("read {}: {e}", dir.display()))
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(files.len(), 1, "one manifest expected: {files:?}");
+    let p = files.remove(0);
+    let v = serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap();
+    (p, v)
+}
+
+/// Rows of a SQLite query, each value rendered with its storage class: `INTEGER:1`, `NULL`.
+pub fn sqlite_rows(db: &Path, sql: &str) -> Vec<Vec<String>> {
+    let conn = rusqlite::Connection::open(db).unwrap();
+    let mut stmt = conn.prepare(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
+    let n = stmt.column_count();
+    let rows = stmt
+        .query_map([], |r| {
+            Ok((0..n)
+                .map(|i| match r.get_ref(i).unwrap() {
+                    rusqlite::types::ValueRef::Null => "NULL".to_string(),
+                    rusqlite::types::ValueRef::Integer(v) => format!("INTEGER:{v}"),
+                    rusqlite::types::ValueRef::Real(v) => format!("REAL:{v:?}"),
+                    rusqlite::types::ValueRef::Text(t) => {
+                        format!("TEXT:{}", String::from_utf8_lossy(t))
+                    }
+                    rusqlite::types::ValueRef::Blob(b) => format!("BLOB:{}", hex::encode(b)),
+                })
+                .collect::<Vec<_>>())
+        })
+        .unwrap()
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap();
+    rows
+}

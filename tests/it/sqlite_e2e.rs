@@ -1,0 +1,373 @@
+//! End to end on the embedded default: SQLite source → (Parquet) → SQLite staging.
+
+use std::path::Path;
+
+use rusqlite::Connection;
+
+use crate::common::{only_manifest, read_parquet, sqlite_ini, sqlite_rows, stage, write};
+
+fn source(dir: &Path, sql: &str) -> String {
+    let path = dir.join("src.sqlite");
+    Connection::open(&path)
+        .unwrap()
+        .execute_batch(sql)
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    path.to_string_lossy().into_owned()
+}
+
+const SEVEN: &str = "CREATE TABLE seven (id INTEGER PRIMARY KEY, name TEXT);
+INSERT INTO seven (name) VALUES ('a'),('b'),('c'),('d'),('e'),('f'),('g');";
+
+#[test]
+fn seven_rows_in_chunks_of_three_make_three_parts_listed_exactly_in_the_manifest() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = source(dir.path(), SEVEN);
+    let ini = sqlite_ini(
+        &src,
+        "stg.sqlite",
+        "SRC_TABLES = seven\nSRC_CHUNK_SIZE = 3\nTRANSFER_MODE = DUMP\nOUTPUT_DIR = out\nCLEANUP_PARQUET_FILES = false",
+    );
+    write(dir.path(), "a.ini", &ini);
+    let r = stage(dir.path(), &["--config", "a.ini"], &[]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    let (_, m) = only_manifest(&dir.path().join("out"));
+    let t = &m["tables"][0];
+    assert_eq!(t["staging_table"], "seven");
+    assert_eq!(t["rows"], 7);
+    let parts = t["parts"].as_array().unwrap();
+    let rows: Vec<u64> = parts.iter().map(|p| p["rows"].as_u64().unwrap()).collect();
+    assert_eq!(rows, [3, 3, 1]);
+    let run_id = m["run_id"].as_str().unwrap();
+    let names: Vec<String> = parts
+        .iter()
+        .map(|p| p["path"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        names,
+        (0..3)
+            .map(|i| format!("seven/run_id={run_id}/seven_part000{i}.parquet"))
+            .collect::<Vec<_>>()
+    );
+    // Exactly these files exist, and each holds the rows the manifest says.
+    let on_disk: Vec<String> = std::fs::read_dir(dir.path().join(format!("out/seven/run_id={run_id}")))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(on_disk.len(), 3, "{on_disk:?}");
+    let mut ids = Vec::new();
+    for (p, want) in names.iter().zip([3, 3, 1]) {
+        let batches = read_parquet(&dir.path().join("out").join(p));
+        let n: usize = batches.iter().map(|b| b.num_rows()).sum();
+        assert_eq!(n, want);
+        for b in batches {
+            let col = b.column(0).as_any().downcast_ref::<arrow::array::Int64Array>().unwrap();
+            ids.extend(col.values().iter().copied());
+        }
+    }
+    assert_eq!(ids, (1..=7).collect::<Vec<i64>>());
+    assert_eq!(
+        sqlite_rows(&dir.path().join("stg.sqlite"), "SELECT id, name FROM seven ORDER BY id")[6],
+        ["INTEGER:7", "TEXT:g"]
+    );
+}
+
+#[test]
+fn a_stray_part_from_an_older_run_is_never_loaded() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = source(dir.path(), SEVEN);
+    let settings = "SRC_TABLES = seven\nSRC_CHUNK_SIZE = 3\nTRANSFER_MODE = DUMP\nOUTPUT_DIR = out\nCLEANUP_PARQUET_FILES = false";
+    write(dir.path(), "a.ini", &sqlite_ini(&src, "stg.sqlite", settings));
+    assert_eq!(stage(dir.path(), &["dump", "--config", "a.ini"], &[]).code, 0);
+    // Plant the older run's part next to a new run's parts: same table, a part number the
+    // new run will not write, and also a copy inside the new run's folder after the dump.
+    let (_, m) = only_manifest(&dir.path().join("out"));
+    let old_part = dir.path().join("out").join(m["tables"][0]["parts"][0]["path"].as_str().unwrap());
+    std::fs::remove_dir_all(dir.path().join("out/_manifests")).unwrap();
+    let r = stage(dir.path(), &["dump", "--config", "a.ini"], &[]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    let (manifest, m2) = only_manifest(&dir.path().join("out"));
+    let new_dir = dir.path().join("out").join(m2["tables"][0]["parts"][0]["path"].as_str().unwrap());
+    let stray = new_dir.parent().unwrap().join("seven_part0009.parquet");
+    std::fs::copy(&old_part, &stray).unwrap();
+    let r = stage(
+        dir.path(),
+        &["load", "--manifest", manifest.to_str().unwrap(), "--config", "a.ini"],
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert_eq!(
+        sqlite_rows(&dir.path().join("stg.sqlite"), "SELECT count(*) FROM seven"),
+        [["INTEGER:7"]]
+    );
+}
+
+#[test]
+fn an_empty_source_table_gives_an_empty_staging_table_and_a_zero_row_entry() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = source(dir.path(), "CREATE TABLE nothing (id INTEGER, amount DECIMAL(10,2));");
+    let stg = dir.path().join("stg.sqlite");
+    // An old staging table with rows must not survive as stale data.
+    Connection::open(&stg)
+        .unwrap()
+        .execute_batch("CREATE TABLE nothing (id INTEGER); INSERT INTO nothing VALUES (1);")
+        .unwrap();
+    let settings = "SRC_TABLES = nothing\nTRANSFER_MODE = DUMP\nOUTPUT_DIR = out\nCLEANUP_PARQUET_FILES = false";
+    write(dir.path(), "a.ini", &sqlite_ini(&src, "stg.sqlite", settings));
+    let r = stage(dir.path(), &["--config", "a.ini"], &[]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    let (_, m) = only_manifest(&dir.path().join("out"));
+    assert_eq!(m["tables"][0]["rows"], 0);
+    assert_eq!(m["tables"][0]["status"], "complete");
+    assert_eq!(sqlite_rows(&stg, "SELECT count(*) FROM nothing"), [["INTEGER:0"]]);
+    assert_eq!(
+        sqlite_rows(&stg, "SELECT name, type FROM pragma_table_info('nothing')"),
+        [["TEXT:id", "TEXT:INTEGER"], ["TEXT:amount", "TEXT:DECIMAL TEXT(10,2)"]]
+    );
+}
+
+#[test]
+fn a_missing_table_fails_alone_and_the_run_exits_1() {
+    for mode in ["DIRECT", "DUMP"] {
+        let dir = tempfile::tempdir().unwrap();
+        let src = source(dir.path(), SEVEN);
+        let settings = format!("SRC_TABLES = seven,ghost\nTRANSFER_MODE = {mode}\nOUTPUT_DIR = out");
+        write(dir.path(), "a.ini", &sqlite_ini(&src, "stg.sqlite", &settings));
+        let r = stage(dir.path(), &["--config", "a.ini"], &[]);
+        assert_eq!(r.code, 1, "{mode}: {}", r.all());
+        assert!(r.stdout.contains("FAILED  ghost: table ghost: not found in the source"), "{mode}: {}", r.stdout);
+        assert!(r.stdout.contains("ok      seven: 7 rows staged"), "{}", r.stdout);
+        assert_eq!(
+            sqlite_rows(&dir.path().join("stg.sqlite"), "SELECT count(*) FROM seven"),
+            [["INTEGER:7"]]
+        );
+    }
+}
+
+#[test]
+fn row_limit_1_means_one_row() {
+    for mode in ["DIRECT", "DUMP"] {
+        let dir = tempfile::tempdir().unwrap();
+        let src = source(dir.path(), SEVEN);
+        let settings = format!("SRC_TABLES = seven\nROW_LIMIT = 1\nSRC_CHUNK_SIZE = 1\nTRANSFER_MODE = {mode}\nOUTPUT_DIR = out");
+        write(dir.path(), "a.ini", &sqlite_ini(&src, "stg.sqlite", &settings));
+        let r = stage(dir.path(), &["--config", "a.ini"], &[]);
+        assert_eq!(r.code, 0, "{}", r.all());
+        assert_eq!(
+            sqlite_rows(&dir.path().join("stg.sqlite"), "SELECT count(*) FROM seven"),
+            [["INTEGER:1"]],
+            "{mode}"
+        );
+    }
+}
+
+/// Every storage class, with the declared types that keep them, NULLs in each column.
+const ZOO: &str = r#"CREATE TABLE zoo (
+    i INTEGER, r REAL, t TEXT, b BLOB, d DECIMAL(38,10), flag BOOLEAN,
+    day DATE, at TIMESTAMP, atz TIMESTAMPTZ, tod TIME, untyped
+);
+INSERT INTO zoo VALUES
+ (9223372036854775807, 1.5e300, 'héllo ✓ 😀', x'00ff10', '1234567890123456789012345678.0123456789', 1,
+  '1969-07-20', '1900-01-01 00:00:00.000001', '2100-12-31T23:59:59.999999Z', '23:59:59.5', 'free'),
+ (-9223372036854775808, -0.0, '', x'', '-0.0000000001', 0,
+  '2262-04-12', '1970-01-01 00:00:00', '1970-01-01T01:00:00+01:00', '00:00:00', 42),
+ (0, 3.141592653589793, 'it''s "quoted"', zeroblob(3), 12.5, 1,
+  '2000-02-29', '2024-02-29 12:34:56.789', '2024-02-29 12:34:56', '12:00', 2.5),
+ (NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL);"#;
+
+#[test]
+fn every_sqlite_storage_class_round_trips_value_by_value() {
+    for mode in ["DIRECT", "DUMP"] {
+        let dir = tempfile::tempdir().unwrap();
+        let src = source(dir.path(), ZOO);
+        let settings = format!("SRC_TABLES = zoo\nTRANSFER_MODE = {mode}\nOUTPUT_DIR = out\nCLEANUP_PARQUET_FILES = false");
+        write(dir.path(), "a.ini", &sqlite_ini(&src, "stg.sqlite", &settings));
+        let r = stage(dir.path(), &["--config", "a.ini"], &[]);
+        assert_eq!(r.code, 0, "{mode}: {}", r.all());
+        let got = sqlite_rows(&dir.path().join("stg.sqlite"), "SELECT * FROM zoo ORDER BY rowid");
+        let want = [
+            [
+                "INTEGER:9223372036854775807", "REAL:1.5e300", "TEXT:héllo ✓ 😀", "BLOB:00ff10",
+                "TEXT:1234567890123456789012345678.0123456789", "INTEGER:1", "TEXT:1969-07-20",
+                "TEXT:1900-01-01 00:00:00.000001", "TEXT:2100-12-31T23:59:59.999999Z",
+                "TEXT:23:59:59.500000", "TEXT:free",
+            ],
+            [
+                "INTEGER:-9223372036854775808", "REAL:-0.0", "TEXT:", "BLOB:",
+                "TEXT:-0.0000000001", "INTEGER:0", "TEXT:2262-04-12",
+                "TEXT:1970-01-01 00:00:00.000000", "TEXT:1970-01-01T00:00:00.000000Z",
+                "TEXT:00:00:00.000000", "TEXT:42",
+            ],
+            [
+                "INTEGER:0", "REAL:3.141592653589793", "TEXT:it's \"quoted\"", "BLOB:000000",
+                "TEXT:12.5000000000", "INTEGER:1", "TEXT:2000-02-29",
+                "TEXT:2024-02-29 12:34:56.789000", "TEXT:2024-02-29T12:34:56.000000Z",
+                "TEXT:12:00:00.000000", "TEXT:2.5",
+            ],
+            ["NULL"; 11],
+        ];
+        assert_eq!(got, want, "{mode}");
+        // The staging table reads back as the same Arrow types (a second hop is lossless).
+        let types = sqlite_rows(&dir.path().join("stg.sqlite"), "SELECT type FROM pragma_table_info('zoo')");
+        let types: Vec<String> = types.into_iter().map(|r| r[0].clone()).collect();
+        assert_eq!(
+            types,
+            [
+                "TEXT:INTEGER", "TEXT:REAL", "TEXT:TEXT", "TEXT:BLOB", "TEXT:DECIMAL TEXT(38,10)",
+                "TEXT:BOOLEAN", "TEXT:DATE", "TEXT:TIMESTAMP", "TEXT:TIMESTAMPTZ", "TEXT:TIME", "TEXT:TEXT"
+            ]
+        );
+        if mode == "DUMP" {
+            // The archive, read with the parquet crate, holds the exact decimal and instants.
+            let (_, m) = only_manifest(&dir.path().join("out"));
+            let part = dir.path().join("out").join(m["tables"][0]["parts"][0]["path"].as_str().unwrap());
+            let b = &read_parquet(&part)[0];
+            let d = b.column(4).as_any().downcast_ref::<arrow::array::Decimal128Array>().unwrap();
+            assert_eq!(d.value_as_string(0), "1234567890123456789012345678.0123456789");
+            let ts = b.column(8).as_any().downcast_ref::<arrow::array::TimestampMicrosecondArray>().unwrap();
+            assert_eq!(ts.value(1), 0, "+01:00 offset applied to the instant");
+            assert_eq!(m["tables"][0]["columns"][4]["arrow_type"], "Decimal128(38, 10)");
+            assert_eq!(m["tables"][0]["columns"][4]["source_type"], "DECIMAL(38,10)");
+        }
+    }
+}
+
+#[test]
+fn a_value_that_does_not_fit_its_declared_type_names_table_column_and_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = source(
+        dir.path(),
+        "CREATE TABLE bad (id INTEGER, amount DECIMAL(5,2)); INSERT INTO bad VALUES (1, '1.5'), (2, '1.234');",
+    );
+    write(dir.path(), "a.ini", &sqlite_ini(&src, "stg.sqlite", "SRC_TABLES = bad\nOUTPUT_DIR = out"));
+    let r = stage(dir.path(), &["--config", "a.ini"], &[]);
+    assert_eq!(r.code, 1, "{}", r.all());
+    assert!(
+        r.stdout.contains("FAILED  bad: table bad, column amount, row 2: \"1.234\" has more than 2 digits after the decimal point"),
+        "{}",
+        r.stdout
+    );
+}
+
+#[test]
+fn odd_column_names_are_quoted_and_lowercased() {
+    for mode in ["DIRECT", "DUMP"] {
+        let dir = tempfile::tempdir().unwrap();
+        let src = source(
+            dir.path(),
+            r#"CREATE TABLE "Odd Table" ("Id" INTEGER, "Full Name" TEXT, "say ""hi""" TEXT, "select" INTEGER);
+               INSERT INTO "Odd Table" VALUES (1, 'Ada', 'x', 2);"#,
+        );
+        let settings = format!("SRC_TABLES = Odd Table\nTRANSFER_MODE = {mode}\nOUTPUT_DIR = out");
+        write(dir.path(), "a.ini", &sqlite_ini(&src, "stg.sqlite", &settings));
+        let r = stage(dir.path(), &["--config", "a.ini"], &[]);
+        assert_eq!(r.code, 0, "{mode}: {}", r.all());
+        let stg = dir.path().join("stg.sqlite");
+        assert_eq!(
+            sqlite_rows(&stg, "SELECT name FROM pragma_table_info('odd table')"),
+            [["TEXT:id"], ["TEXT:full name"], ["TEXT:say \"hi\""], ["TEXT:select"]]
+        );
+        assert_eq!(
+            sqlite_rows(&stg, r#"SELECT "id", "full name", "say ""hi""", "select" FROM "odd table""#),
+            [["INTEGER:1", "TEXT:Ada", "TEXT:x", "INTEGER:2"]]
+        );
+    }
+}
+
+#[test]
+fn columns_colliding_once_lowercased_are_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = source(dir.path(), r#"CREATE TABLE c ("Name" TEXT, "NAME" TEXT);"#);
+    write(dir.path(), "a.ini", &sqlite_ini(&src, "stg.sqlite", "SRC_TABLES = c"));
+    let r = stage(dir.path(), &["--config", "a.ini"], &[]);
+    assert_eq!(r.code, 1);
+    assert!(r.stdout.contains("table c, column NAME: collides with column \"Name\" once lowercased"), "{}", r.stdout);
+}
+
+#[test]
+fn verify_catches_a_part_changed_after_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = source(dir.path(), SEVEN);
+    let settings = "SRC_TABLES = seven\nSRC_CHUNK_SIZE = 3\nTRANSFER_MODE = DUMP\nOUTPUT_DIR = out\nCLEANUP_PARQUET_FILES = false";
+    write(dir.path(), "a.ini", &sqlite_ini(&src, "stg.sqlite", settings));
+    assert_eq!(stage(dir.path(), &["--config", "a.ini"], &[]).code, 0);
+    let (manifest, m) = only_manifest(&dir.path().join("out"));
+    let manifest = manifest.to_str().unwrap().to_string();
+    let ok = stage(dir.path(), &["verify", "--manifest", &manifest, "--config", "a.ini"], &[]);
+    assert_eq!(ok.code, 0, "{}", ok.all());
+    assert!(ok.stdout.contains("ok      seven: 7 rows verified"), "{}", ok.stdout);
+    let part = dir.path().join("out").join(m["tables"][0]["parts"][1]["path"].as_str().unwrap());
+    let mut bytes = std::fs::read(&part).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0xff;
+    std::fs::write(&part, bytes).unwrap();
+    let bad = stage(dir.path(), &["verify", "--manifest", &manifest, "--config", "a.ini"], &[]);
+    assert_eq!(bad.code, 1, "{}", bad.all());
+    assert!(bad.stdout.contains("has changed since the run (sha256"), "{}", bad.stdout);
+    // And a load refuses the changed part, keeping the staging table as it was.
+    let load = stage(dir.path(), &["load", "--manifest", &manifest, "--config", "a.ini"], &[]);
+    assert_eq!(load.code, 1);
+    assert_eq!(sqlite_rows(&dir.path().join("stg.sqlite"), "SELECT count(*) FROM seven"), [["INTEGER:7"]]);
+}
+
+#[test]
+fn cleanup_deletes_the_runs_parts_and_manifest_after_a_full_load() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = source(dir.path(), SEVEN);
+    let settings = "SRC_TABLES = seven\nTRANSFER_MODE = DUMP\nOUTPUT_DIR = out";
+    write(dir.path(), "a.ini", &sqlite_ini(&src, "stg.sqlite", settings));
+    let r = stage(dir.path(), &["--config", "a.ini"], &[]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    let left: Vec<_> = walk(&dir.path().join("out"));
+    assert!(left.is_empty(), "{left:?}");
+}
+
+fn walk(p: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(rd) = std::fs::read_dir(p) {
+        for e in rd {
+            let path = e.unwrap().path();
+            if path.is_dir() {
+                out.extend(walk(&path));
+            } else {
+                out.push(path);
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn replace_keeps_the_old_table_when_a_value_fails_mid_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = source(dir.path(), SEVEN);
+    let stg = dir.path().join("stg.sqlite");
+    write(dir.path(), "a.ini", &sqlite_ini(&src, "stg.sqlite", "SRC_TABLES = seven\nSRC_CHUNK_SIZE = 2"));
+    assert_eq!(stage(dir.path(), &["--config", "a.ini"], &[]).code, 0);
+    // Row 5 now holds a value that cannot be an INTEGER: the run fails after two batches.
+    Connection::open(dir.path().join("src.sqlite"))
+        .unwrap()
+        .execute_batch("UPDATE seven SET id = 'x' WHERE id = 5; INSERT INTO seven (name) VALUES ('h');")
+        .unwrap();
+    let r = stage(dir.path(), &["--config", "a.ini"], &[]);
+    assert_eq!(r.code, 1, "{}", r.all());
+    assert!(r.stdout.contains("table seven, column id, row"), "{}", r.stdout);
+    assert_eq!(sqlite_rows(&stg, "SELECT count(*) FROM seven"), [["INTEGER:7"]]);
+    assert_eq!(
+        sqlite_rows(&stg, "SELECT count(*) FROM sqlite_master WHERE name LIKE '%stage_new%'"),
+        [["INTEGER:0"]]
+    );
+}
+
+#[test]
+fn truncate_and_append_write_modes() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = source(dir.path(), SEVEN);
+    let stg = dir.path().join("stg.sqlite");
+    write(dir.path(), "a.ini", &sqlite_ini(&src, "stg.sqlite", "SRC_TABLES = seven\nWRITE_MODE = append"));
+    assert_eq!(stage(dir.path(), &["--config", "a.ini"], &[]).code, 0);
+    assert_eq!(stage(dir.path(), &["--config", "a.ini"], &[]).code, 0);
+    assert_eq!(sqlite_rows(&stg, "SELECT count(*) FROM seven"), [["INTEGER:14"]]);
+    write(dir.path(), "b.ini", &sqlite_ini(&src, "stg.sqlite", "SRC_TABLES = seven\nWRITE_MODE = truncate"));
+    assert_eq!(stage(dir.path(), &["--config", "b.ini"], &[]).code, 0);
+    assert_eq!(sqlite_rows(&stg, "SELECT count(*) FROM seven"), [["INTEGER:7"]]);
+}
