@@ -65,11 +65,15 @@ impl Source for SqliteSource {
 
     fn describe(&mut self, table: &TableRef) -> Result<TableInfo> {
         let schema = table.schema.as_deref().unwrap_or("main");
-        let sql = format!("PRAGMA {}.table_xinfo({})", Dialect::Sqlite.quote(schema), Dialect::Sqlite.quote_literal(&table.name));
-        let mut stmt = self
-            .conn
-            .prepare(&sql)
-            .map_err(db_err(format!("table {}: reading the catalog", table.display())))?;
+        let sql = format!(
+            "PRAGMA {}.table_xinfo({})",
+            Dialect::Sqlite.quote(schema),
+            Dialect::Sqlite.quote_literal(&table.name)
+        );
+        let mut stmt = self.conn.prepare(&sql).map_err(db_err(format!(
+            "table {}: reading the catalog",
+            table.display()
+        )))?;
         let mut columns = Vec::new();
         let mut rows = stmt.query([]).map_err(db_err(format!(
             "table {}: reading the catalog",
@@ -119,7 +123,10 @@ impl Source for SqliteSource {
         let n: i64 = self
             .conn
             .query_row(&sql, [], |r| r.get(0))
-            .map_err(db_err(format!("table {}: counting rows", table.table.display())))?;
+            .map_err(db_err(format!(
+                "table {}: counting rows",
+                table.table.display()
+            )))?;
         Ok(n as u64)
     }
 
@@ -258,7 +265,7 @@ impl Col {
                     ValueRef::Real(f) if f.is_finite() => {
                         types::parse_decimal(&format!("{f:?}"), *p, *s)
                     }
-                    ValueRef::Text(t) => types::parse_decimal(&utf8(t)?, *p, *s),
+                    ValueRef::Text(t) => types::parse_decimal(utf8(t)?, *p, *s),
                     other => return Err(mismatch(other, "a decimal number")),
                 };
                 b.append_value(parsed?);
@@ -274,15 +281,15 @@ impl Col {
                 other => return Err(mismatch(other, "a BLOB")),
             },
             Col::Date(b) => match v {
-                ValueRef::Text(t) => b.append_value(types::parse_date(&utf8(t)?)?),
+                ValueRef::Text(t) => b.append_value(types::parse_date(utf8(t)?)?),
                 other => return Err(mismatch(other, "a date as TEXT YYYY-MM-DD")),
             },
             Col::Time(b) => match v {
-                ValueRef::Text(t) => b.append_value(types::parse_time(&utf8(t)?)?),
+                ValueRef::Text(t) => b.append_value(types::parse_time(utf8(t)?)?),
                 other => return Err(mismatch(other, "a time as TEXT HH:MM:SS")),
             },
             Col::Timestamp(b, zoned) => match v {
-                ValueRef::Text(t) => b.append_value(types::parse_timestamp(&utf8(t)?, *zoned)?),
+                ValueRef::Text(t) => b.append_value(types::parse_timestamp(utf8(t)?, *zoned)?),
                 other => return Err(mismatch(other, "a timestamp as ISO-8601 TEXT")),
             },
         }
