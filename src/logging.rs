@@ -2,7 +2,7 @@
 //! size-rotated file (`LOG_FILE`, `LOG_ROTATE_BYTES`, `LOG_BACKUP_COUNT`).
 
 use std::fs::{File, OpenOptions};
-use std::io::{self, Write};
+use std::io::{self, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -29,6 +29,7 @@ pub fn init(cfg: &Logging) -> Result<()> {
     let mut layers: Vec<Box<dyn Layer<Registry> + Send + Sync>> = Vec::new();
     let stderr = tracing_subscriber::fmt::layer()
         .with_writer(io::stderr)
+        .with_ansi(io::stderr().is_terminal())
         .with_target(false);
     layers.push(if json {
         stderr.json().with_filter(level).boxed()

@@ -383,3 +383,39 @@ fn the_demo_stages_and_verifies() {
     let v = stage(dir.path(), &["verify", "--manifest", &manifest], &env);
     assert_eq!(v.code, 0, "{}", v.all());
 }
+
+#[test]
+fn without_an_ini_the_environment_and_dotenv_configure_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    rusqlite::Connection::open(dir.path().join("s.db"))
+        .unwrap()
+        .execute_batch("CREATE TABLE a (x INTEGER); INSERT INTO a VALUES (1), (2);")
+        .unwrap();
+    // SRC_TABLES comes from .env; a variable set in the environment wins over .env.
+    write(
+        dir.path(),
+        ".env",
+        "SRC_TABLES=a\nROW_LIMIT=1\nDST_DB=wrong.db\n",
+    );
+    let r = stage(
+        dir.path(),
+        &[],
+        &[
+            ("SRC_DRIVER", "sqlite"),
+            ("SRC_DB", "s.db"),
+            ("DST_DB", "d.db"),
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert!(r.stderr.contains("SRC_TABLES=a (env)"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("config=\"environment only\"") || r.stderr.contains("environment only"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(
+        crate::common::sqlite_rows(&dir.path().join("d.db"), "SELECT x FROM a"),
+        [["INTEGER:1"]]
+    );
+    assert!(!dir.path().join("wrong.db").exists());
+}
