@@ -93,19 +93,21 @@ impl MariaDbServer {
         // mariadbd refuses to run as root unless told to.
         let user_arg = is_root().then_some("--user=root");
 
-        let installed = Command::new(&install_db)
-            .arg("--no-defaults")
-            .arg(format!("--datadir={}", data.display()))
-            .args([
-                // root@localhost and root@127.0.0.1 get an empty password (set below), whoever
-                // runs the tests, instead of unix_socket authentication.
-                "--auth-root-authentication-method=normal",
-                "--skip-test-db",
-                "--skip-name-resolve",
-            ])
-            .args(user_arg)
-            .current_dir(&dir)
-            .output()
+        let installed = registration
+            .run_helper(
+                Command::new(&install_db)
+                    .arg("--no-defaults")
+                    .arg(format!("--datadir={}", data.display()))
+                    .args([
+                        // root@localhost and root@127.0.0.1 get an empty password (set below),
+                        // whoever runs the tests, instead of unix_socket authentication.
+                        "--auth-root-authentication-method=normal",
+                        "--skip-test-db",
+                        "--skip-name-resolve",
+                    ])
+                    .args(user_arg)
+                    .current_dir(&dir),
+            )
             .map_err(|e| format!("cannot run {}: {e}", install_db.display()))?;
         if !installed.status.success() {
             return Err(format!(

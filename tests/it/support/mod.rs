@@ -245,10 +245,12 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 /// Everything needed to stop one server and remove its directory.
 struct Teardown {
     dir: PathBuf,
-    /// Shell commands that stop the server, then remove `dir`; they may use `$pid`.
+    /// Shell code that kills the start-up helpers still running (`$group`), stops the server
+    /// (`$pid`, if it is a child of the test process) and removes `dir`.
     cleanup: String,
-    /// Last server process id given to the watchdog (0: none to kill).
+    /// The values last sent to the watchdog, for running `cleanup` without it.
     pid: u32,
+    group: u32,
     watchdog: Option<Child>,
     /// The write end of the watchdog's stdin; closing it starts the cleanup.
     watchdog_stdin: Option<ChildStdin>,
@@ -258,6 +260,18 @@ struct Teardown {
 }
 
 impl Teardown {
+    /// Tells the watchdog (and `run`) a new value of `pid` or `group`.
+    fn send(&mut self, name: &str, value: u32) {
+        match name {
+            "pid" => self.pid = value,
+            _ => self.group = value,
+        }
+        if let Some(stdin) = self.watchdog_stdin.as_mut() {
+            // If the watchdog is gone, `run` does the cleanup itself.
+            let _ = writeln!(stdin, "{name}={value}");
+        }
+    }
+
     fn run(&mut self) {
         if self.done {
             return;
@@ -269,7 +283,7 @@ impl Teardown {
         }
         if self.dir.exists() {
             // The watchdog did not do its job (it was killed, or timed out): do it here.
-            let script = format!("pid={}\n{}", self.pid, self.cleanup);
+            let script = format!("pid={}\ngroup={}\n{}", self.pid, self.group, self.cleanup);
             let _ = Command::new("/bin/sh")
                 .arg("-c")
                 .arg(script)
@@ -303,6 +317,32 @@ fn wait_or_kill(child: &mut Child, timeout: Duration) {
     }
 }
 
+/// The watchdog's first part: it reads `pid=N` and `group=N` lines until EOF, which comes when the
+/// test process closes the pipe, or is gone (the kernel closes its end however it ended).
+const WATCHDOG: &str = r#"trap '' HUP INT
+pid=0
+group=0
+while IFS= read -r line; do
+  case "$line" in
+    pid=*) pid=${line#pid=} ;;
+    group=*) group=${line#group=} ;;
+  esac
+done
+"#;
+
+/// The cleanup, run by the watchdog (or in-process if the watchdog is gone): start-up helpers
+/// still running (initdb, ...) are killed first so that none of them writes into the directory
+/// while it is removed, and the removal is retried for any that still did.
+const CLEANUP: &str = r#"if [ "$group" -gt 0 ] 2>/dev/null; then kill -9 "-$group" 2>/dev/null; fi
+@STOP@
+n=0
+while [ -e @DIR@ ] && [ "$n" -lt 50 ]; do
+  rm -rf -- @DIR@ 2>/dev/null
+  [ -e @DIR@ ] && sleep 0.1
+  n=$((n + 1))
+done
+"#;
+
 /// Teardowns not run yet, for the `atexit` handler.
 static LIVE: Mutex<Vec<Arc<Mutex<Teardown>>>> = Mutex::new(Vec::new());
 
@@ -324,9 +364,8 @@ struct Registration {
 }
 
 impl Registration {
-    /// Spawns the watchdog for `dir`. `stop` is shell code that stops the server (it may use
-    /// `$pid`, the last id given to [`Registration::set_pid`], 0 if none); the watchdog then
-    /// removes `dir`.
+    /// Spawns the watchdog for `dir`. `stop` is shell code that stops the server; it may use
+    /// `$pid`, the last id given to [`Registration::attach_server`] (0 if none).
     fn new(dir: &Path, stop: &str) -> Result<Registration, String> {
         static AT_EXIT: Once = Once::new();
         AT_EXIT.call_once(|| {
@@ -338,11 +377,10 @@ impl Registration {
         let dir_str = dir
             .to_str()
             .ok_or_else(|| format!("temporary directory {} is not UTF-8", dir.display()))?;
-        let cleanup = format!("{stop}\nrm -rf -- {}\n", shell_quote(dir_str));
-        // Reads server pids until EOF: the test process closed the pipe or is gone.
-        let script = format!(
-            "trap '' HUP INT\npid=0\nwhile IFS= read -r line; do pid=$line; done\n{cleanup}"
-        );
+        let cleanup = CLEANUP
+            .replace("@DIR@", &shell_quote(dir_str))
+            .replace("@STOP@", stop);
+        let script = format!("{WATCHDOG}{cleanup}");
         let spawned = Command::new("/bin/sh")
             .arg("-c")
             .arg(&script)
@@ -366,6 +404,7 @@ impl Registration {
             dir: dir.to_path_buf(),
             cleanup,
             pid: 0,
+            group: 0,
             watchdog: Some(watchdog),
             watchdog_stdin,
             server: None,
@@ -378,20 +417,26 @@ impl Registration {
         })
     }
 
-    /// Tells the watchdog which process to kill (0: none).
-    fn set_pid(&self, pid: u32) {
-        let mut teardown = lock(&self.teardown);
-        teardown.pid = pid;
-        if let Some(stdin) = teardown.watchdog_stdin.as_mut() {
-            // If the watchdog is gone, Teardown::run does the cleanup itself.
-            let _ = writeln!(stdin, "{pid}");
-        }
+    /// Runs a start-up helper (initdb, ...) to completion in a process group of its own, which
+    /// the watchdog kills if the test process dies meanwhile (Ctrl-C does not reach it either).
+    fn run_helper(&self, cmd: &mut Command) -> std::io::Result<Output> {
+        let child = cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0)
+            .spawn()?;
+        lock(&self.teardown).send("group", child.id());
+        let output = child.wait_with_output();
+        lock(&self.teardown).send("group", 0);
+        output
     }
 
     /// Hands a server process started by the test process over to the teardown.
     fn attach_server(&self, server: Child) {
-        self.set_pid(server.id());
-        lock(&self.teardown).server = Some(server);
+        let mut teardown = lock(&self.teardown);
+        teardown.send("pid", server.id());
+        teardown.server = Some(server);
     }
 
     /// Whether the attached server process has exited (it is then reaped and forgotten).
@@ -402,8 +447,7 @@ impl Registration {
             _ => return None,
         };
         teardown.server = None;
-        drop(teardown);
-        self.set_pid(0);
+        teardown.send("pid", 0);
         Some(status)
     }
 }

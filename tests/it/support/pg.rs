@@ -88,19 +88,21 @@ impl PgServer {
         let password = random_password();
         let pwfile = dir.join("pwfile");
         write_private(&pwfile, &password, run_as.as_ref().map(|r| r.uid))?;
-        let initdb = command(&bin.join("initdb"))
-            .arg("-D")
-            .arg(&data)
-            .arg(format!("--pwfile={}", pwfile.display()))
-            .args([
-                "--username=postgres",
-                "--encoding=UTF8",
-                "--locale=C",
-                "--auth-local=trust",
-                "--auth-host=scram-sha-256",
-                "--no-sync",
-            ])
-            .output()
+        let initdb = registration
+            .run_helper(
+                command(&bin.join("initdb"))
+                    .arg("-D")
+                    .arg(&data)
+                    .arg(format!("--pwfile={}", pwfile.display()))
+                    .args([
+                        "--username=postgres",
+                        "--encoding=UTF8",
+                        "--locale=C",
+                        "--auth-local=trust",
+                        "--auth-host=scram-sha-256",
+                        "--no-sync",
+                    ]),
+            )
             .map_err(|e| format!("cannot run {}/initdb: {e}", bin.display()))?;
         let _ = fs::remove_file(&pwfile);
         if !initdb.status.success() {
@@ -132,13 +134,15 @@ impl PgServer {
         for attempt in 1..=PORT_ATTEMPTS {
             let port = free_port()?;
             let log_start = file_len(&log_file);
-            let started = command(&pg_ctl)
-                .arg("-D")
-                .arg(&data)
-                .arg("-l")
-                .arg(&log_file)
-                .args(["-w", "-t", "60", "-o", &format!("-p {port}"), "start"])
-                .output()
+            let started = registration
+                .run_helper(
+                    command(&pg_ctl)
+                        .arg("-D")
+                        .arg(&data)
+                        .arg("-l")
+                        .arg(&log_file)
+                        .args(["-w", "-t", "60", "-o", &format!("-p {port}"), "start"]),
+                )
                 .map_err(|e| format!("cannot run {}: {e}", pg_ctl.display()))?;
             if started.status.success() {
                 let server = PgServer {
