@@ -49,9 +49,9 @@ impl RunSummary {
 /// `stage run` (load = true) and `stage dump` (load = false).
 pub fn run(cfg: &Config, load: bool) -> Result<RunSummary> {
     let mode = cfg.settings.mode;
-    if mode == TransferMode::Connectorx {
+    if mode == TransferMode::Connectorx && !cfg!(feature = "connectorx") {
         return Err(Error::config(
-            "[settings] TRANSFER_MODE = CONNECTORX is not available in this build of stage yet; use DIRECT or DUMP",
+            "[settings] TRANSFER_MODE = CONNECTORX is not available in this build of stage (built without the cargo feature `connectorx`); use DIRECT or DUMP, or rebuild with --features connectorx",
         ));
     }
     if mode == TransferMode::Direct && !load {
@@ -350,11 +350,16 @@ fn dump_table(
             cfg.settings.compression,
             cfg.settings.chunk_size,
         );
-        let read = pipe(src, &info, &read_options(cfg), |batch| {
+        let mut consume = |batch: RecordBatch| {
             writer.write(&batch)?;
             bar.add(batch.num_rows() as u64);
             Ok(())
-        });
+        };
+        let read = if cfg.settings.mode == TransferMode::Connectorx {
+            read_connectorx(cfg, src, &info, expected, &mut consume)
+        } else {
+            pipe(src, &info, &read_options(cfg), consume)
+        };
         match read {
             Ok(rows) => {
                 let parts = writer.finish()?;
@@ -379,6 +384,76 @@ fn dump_table(
         }
     }
     entry
+}
+
+/// CONNECTORX mode: ConnectorX reads (partitioned when a partition column applies).
+#[cfg(feature = "connectorx")]
+fn read_connectorx(
+    cfg: &Config,
+    src: &mut dyn Source,
+    info: &TableInfo,
+    expected: Option<u64>,
+    consume: &mut dyn FnMut(RecordBatch) -> Result<()>,
+) -> Result<u64> {
+    if expected == Some(0) {
+        // ConnectorX cannot type an empty SQLite result; there is nothing to read anyway.
+        return Ok(0);
+    }
+    let column = partition_column(cfg, src, info)?;
+    let reader = source::connectorx::CxReader::new(&cfg.source)?;
+    let partition = column.as_deref().map(|c| (c, cfg.settings.partition_num));
+    reader.read(info, &read_options(cfg), partition, consume)
+}
+
+#[cfg(not(feature = "connectorx"))]
+fn read_connectorx(
+    _cfg: &Config,
+    _src: &mut dyn Source,
+    _info: &TableInfo,
+    _expected: Option<u64>,
+    _consume: &mut dyn FnMut(RecordBatch) -> Result<()>,
+) -> Result<u64> {
+    Err(Error::config(
+        "[settings] TRANSFER_MODE = CONNECTORX: this build has no ConnectorX (cargo feature `connectorx`)",
+    ))
+}
+
+/// `PARTITION_COLUMN` when set (it must be an integer column of the table), else a
+/// single-column integer primary key, else none.
+#[cfg_attr(not(feature = "connectorx"), allow(dead_code))]
+fn partition_column(
+    cfg: &Config,
+    src: &mut dyn Source,
+    info: &TableInfo,
+) -> Result<Option<String>> {
+    let is_int = |name: &str| {
+        info.columns
+            .iter()
+            .find(|c| c.name.eq_ignore_ascii_case(name))
+            .map(|c| (c.name.clone(), c.arrow_type.is_integer()))
+    };
+    if let Some(wanted) = &cfg.settings.partition_column {
+        return match is_int(wanted) {
+            Some((name, true)) => Ok(Some(name)),
+            Some((name, false)) => Err(Error::column(
+                &info.table.display(),
+                &name,
+                "[settings] PARTITION_COLUMN must name an integer column",
+            )),
+            None => Err(Error::Check(format!(
+                "table {}: [settings] PARTITION_COLUMN = \"{wanted}\" is not a column of this table",
+                info.table.display()
+            ))),
+        };
+    }
+    if cfg.settings.partition_num <= 1 {
+        return Ok(None);
+    }
+    let pk = src.primary_key(info)?;
+    Ok(match pk.as_slice() {
+        [one] => is_int(one).and_then(|(name, int)| int.then_some(name)),
+        _ => None,
+    })
 }
 
 /// Loads exactly the parts a manifest lists (`stage load`, and the load half of DUMP).

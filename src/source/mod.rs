@@ -5,6 +5,8 @@
 //! needs no self-referential reader) and keeps memory bounded: the reader holds one
 //! batch under construction, the sink decides what to do with a finished one.
 
+#[cfg(feature = "connectorx")]
+pub mod connectorx;
 pub mod sqlite;
 
 use std::collections::HashMap;
@@ -134,6 +136,12 @@ pub trait Source: Send {
 
     /// `SELECT count(*)`, for progress and `stage plan`.
     fn count_rows(&mut self, table: &TableInfo) -> Result<u64>;
+
+    /// The primary key's columns in key order (empty when there is none or it is unknown);
+    /// CONNECTORX mode partitions on a single-column integer key by default.
+    fn primary_key(&mut self, _table: &TableInfo) -> Result<Vec<String>> {
+        Ok(Vec::new())
+    }
 
     /// Reads the table in batches of `opts.chunk_rows` rows shaped exactly as
     /// `table.schema()`, pushing each to `sink`. Returns the rows read.

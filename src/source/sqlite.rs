@@ -118,6 +118,27 @@ impl Source for SqliteSource {
         })
     }
 
+    fn primary_key(&mut self, table: &TableInfo) -> Result<Vec<String>> {
+        let schema = table.table.schema.as_deref().unwrap_or("main");
+        let sql = format!(
+            "SELECT name FROM pragma_table_info({}, {}) WHERE pk > 0 ORDER BY pk",
+            Dialect::Sqlite.quote_literal(&table.table.name),
+            Dialect::Sqlite.quote_literal(schema)
+        );
+        let mut stmt = self.conn.prepare(&sql).map_err(db_err(format!(
+            "table {}: reading the primary key",
+            table.table.display()
+        )))?;
+        let names = stmt
+            .query_map([], |r| r.get::<_, String>(0))
+            .and_then(|rows| rows.collect::<std::result::Result<Vec<_>, _>>())
+            .map_err(db_err(format!(
+                "table {}: reading the primary key",
+                table.table.display()
+            )))?;
+        Ok(names)
+    }
+
     fn count_rows(&mut self, table: &TableInfo) -> Result<u64> {
         let sql = format!("SELECT count(*) FROM {}", Self::qualified(&table.table));
         let n: i64 = self

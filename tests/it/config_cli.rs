@@ -272,7 +272,7 @@ fn walk(p: &std::path::Path) -> Vec<std::path::PathBuf> {
 }
 
 #[test]
-fn bad_config_exits_2_with_one_line_and_connectorx_is_a_clear_error() {
+fn bad_config_exits_2_with_one_line() {
     let dir = tempfile::tempdir().unwrap();
     write(
         dir.path(),

@@ -296,7 +296,8 @@ fn servers_are_removed_when_the_test_process_ends() {
         // The atexit handler has finished before the process is gone; the watchdogs need a moment.
         let deadline = Instant::now() + Duration::from_secs(if mode == "kill" { 30 } else { 0 });
         for (port, dir) in &servers {
-            while (dir.exists() || port_answers(*port)) && Instant::now() < deadline {
+            let gone = || !dir.exists() && !port_answers(*port) && processes_using(dir).is_empty();
+            while !gone() && Instant::now() < deadline {
                 thread::sleep(Duration::from_millis(50));
             }
             assert!(!dir.exists(), "{} is still there {why}", dir.display());

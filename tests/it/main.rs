@@ -3,6 +3,8 @@
 
 mod common;
 mod config_cli;
+#[cfg(feature = "connectorx")]
+mod connectorx_e2e;
 mod harness;
 mod sqlite_e2e;
 mod support;

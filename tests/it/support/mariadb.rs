@@ -25,16 +25,10 @@ const LOG_LINES: usize = 40;
 const START_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// The watchdog's stop command: kill the server (its data is thrown away) and wait until it is
-/// gone or a zombie, so that nothing writes into the directory while it is being removed.
+/// gone, so that nothing writes into the directory while it is being removed.
 const STOP: &str = r#"if [ "$pid" -gt 0 ] 2>/dev/null; then
   kill -9 "$pid" 2>/dev/null
-  n=0
-  while [ "$n" -lt 600 ]; do
-    state=$(sed -n 's/^State:[[:space:]]*\([A-Z]\).*/\1/p' "/proc/$pid/status" 2>/dev/null)
-    case "$state" in ''|Z|X) break ;; esac
-    sleep 0.05
-    n=$((n + 1))
-  done
+  wait_gone "$pid"
 fi"#;
 
 /// A running MariaDB server owned by this test process; stopped, and its directory removed, when

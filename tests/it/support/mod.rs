@@ -332,8 +332,19 @@ done
 
 /// The cleanup, run by the watchdog (or in-process if the watchdog is gone): start-up helpers
 /// still running (initdb, ...) are killed first so that none of them writes into the directory
-/// while it is removed, and the removal is retried for any that still did.
-const CLEANUP: &str = r#"if [ "$group" -gt 0 ] 2>/dev/null; then kill -9 "-$group" 2>/dev/null; fi
+/// while it is removed, and the removal is retried for any that still did. The server's stop
+/// code (`@STOP@`) can use `wait_gone PID`: it returns once that process has exited or is a
+/// zombie (whose files are closed), after 30 s at most.
+const CLEANUP: &str = r#"wait_gone() {
+  n=0
+  while [ "$n" -lt 600 ]; do
+    state=$(sed -n 's/^State:[[:space:]]*\([A-Z]\).*/\1/p' "/proc/$1/status" 2>/dev/null)
+    case "$state" in ''|Z|X) return 0 ;; esac
+    sleep 0.05
+    n=$((n + 1))
+  done
+}
+if [ "$group" -gt 0 ] 2>/dev/null; then kill -9 "-$group" 2>/dev/null; fi
 @STOP@
 n=0
 while [ -e @DIR@ ] && [ "$n" -lt 50 ]; do

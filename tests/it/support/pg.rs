@@ -63,8 +63,13 @@ impl PgServer {
         let data = dir.join("data");
         let log_file = dir.join("server.log");
         let pg_ctl = bin.join("pg_ctl");
+        // Immediate shutdown, then wait for the postmaster itself to be gone: pg_ctl only waits
+        // for its pid file to disappear.
+        let pid_file = shell_quote(&data.join("postmaster.pid").to_string_lossy());
         let stop = format!(
-            "{}{} -D {} stop -m immediate -w -t 30 >/dev/null 2>&1",
+            "postmaster=$(head -n 1 {pid_file} 2>/dev/null)\n\
+             if {}{} -D {} stop -m immediate -w -t 30 >/dev/null 2>&1 && [ -n \"$postmaster\" ]; \
+             then wait_gone \"$postmaster\"; fi",
             run_as.as_ref().map(RunAs::shell_prefix).unwrap_or_default(),
             shell_quote(&pg_ctl.to_string_lossy()),
             shell_quote(&data.to_string_lossy()),

@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# Installs what the integration tests need and do not build themselves: the PostgreSQL and
+# MariaDB servers (the tests start throwaway instances of them, see tests/it/support) and their
+# command-line clients. Debian/Ubuntu packages, through apt-get.
+#
+# Quiet and idempotent: prints one line when everything is present. Installs only as root or
+# with passwordless sudo; otherwise prints the command to run and exits 1. Never starts a
+# service: the packages' own services stay stopped (policy-rc.d) while installing.
+set -euo pipefail
+
+have() { command -v "$1" >/dev/null 2>&1; }
+
+# An executable named $1 on PATH or in one of the other directories given.
+find_tool() {
+  local name=$1 dir
+  shift
+  have "$name" && return 0
+  for dir in "$@"; do
+    [[ -x "$dir/$name" ]] && return 0
+  done
+  return 1
+}
+
+pg_server_present() {
+  local bin
+  for bin in /usr/lib/postgresql/*/bin; do
+    [[ -x "$bin/initdb" && -x "$bin/pg_ctl" ]] && return 0
+  done
+  have initdb && have pg_ctl
+}
+
+missing_packages() {
+  local sbin=(/usr/sbin /usr/local/sbin /sbin)
+  pg_server_present || echo postgresql
+  # Debian's psql is a wrapper that fails when no client version is installed.
+  { have psql && psql --version >/dev/null 2>&1; } || echo postgresql-client
+  if ! { find_tool mariadbd "${sbin[@]}" || find_tool mysqld "${sbin[@]}"; } ||
+    ! { find_tool mariadb-install-db || find_tool mysql_install_db; }; then
+    echo mariadb-server
+  fi
+  { find_tool mariadb || find_tool mysql; } || echo mariadb-client
+}
+
+mapfile -t missing < <(missing_packages)
+if [[ ${#missing[@]} -eq 0 ]]; then
+  echo "test dependencies present"
+  exit 0
+fi
+
+install_line="apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ${missing[*]}"
+if [[ $(id -u) -eq 0 ]]; then
+  sudo=()
+elif have sudo && sudo -n true 2>/dev/null; then
+  sudo=(sudo)
+else
+  echo "missing test dependencies: ${missing[*]}; install them as root with:" >&2
+  echo "  sudo sh -c '$install_line'" >&2
+  exit 1
+fi
+if ! have apt-get; then
+  echo "missing test dependencies: ${missing[*]}; apt-get not found: install the PostgreSQL" \
+    "and MariaDB servers and clients with this system's package manager" >&2
+  exit 1
+fi
+
+echo "installing test dependencies: ${missing[*]}"
+# Package scripts ask policy-rc.d whether they may start their service: answer no (101), unless
+# the system already has a policy of its own.
+policy=/usr/sbin/policy-rc.d
+if [[ ! -e $policy ]]; then
+  "${sudo[@]}" sh -c "printf '#!/bin/sh\nexit 101\n' > $policy && chmod 755 $policy"
+  trap '"${sudo[@]}" rm -f "$policy"' EXIT
+fi
+"${sudo[@]}" apt-get update -qq
+"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+
+mapfile -t still_missing < <(missing_packages)
+if [[ ${#still_missing[@]} -gt 0 ]]; then
+  echo "still missing after installing: ${still_missing[*]}" >&2
+  exit 1
+fi
+echo "test dependencies installed: ${missing[*]}"
