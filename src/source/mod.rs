@@ -5,6 +5,7 @@
 //! needs no self-referential reader) and keeps memory bounded: the reader holds one
 //! batch under construction, the sink decides what to do with a finished one.
 
+pub mod postgres;
 pub mod sqlite;
 
 use std::collections::HashMap;
@@ -83,9 +84,9 @@ impl TableInfo {
             .columns
             .iter()
             .map(|c| {
-                Field::new(&c.name, c.arrow_type.clone(), c.nullable).with_metadata(
-                    HashMap::from([(SOURCE_TYPE_KEY.to_string(), c.source_type.clone())]),
-                )
+                Field::new(&c.name, c.arrow_type.clone(), c.nullable).with_metadata(HashMap::from(
+                    [(SOURCE_TYPE_KEY.to_string(), c.source_type.clone())],
+                ))
             })
             .collect();
         Arc::new(Schema::new(fields))
@@ -137,14 +138,19 @@ pub trait Source: Send {
 
     /// Reads the table in batches of `opts.chunk_rows` rows shaped exactly as
     /// `table.schema()`, pushing each to `sink`. Returns the rows read.
-    fn read(&mut self, table: &TableInfo, opts: &ReadOptions, sink: &mut BatchSink<'_>)
-        -> Result<u64>;
+    fn read(
+        &mut self,
+        table: &TableInfo,
+        opts: &ReadOptions,
+        sink: &mut BatchSink<'_>,
+    ) -> Result<u64>;
 }
 
 /// Connects to the configured source.
 pub fn open(endpoint: &Endpoint) -> Result<Box<dyn Source>> {
     match endpoint.driver {
         Driver::Sqlite => Ok(Box::new(sqlite::SqliteSource::open(endpoint)?)),
+        Driver::Postgres => Ok(Box::new(postgres::PgSource::open(endpoint)?)),
         other => Err(Error::config(format!(
             "{} = \"{other}\": this build of stage cannot read from {other} yet",
             endpoint.key("DRIVER")

@@ -4,6 +4,7 @@
 //! Nothing here rounds: a text that does not fit the target type is an error for the
 //! caller to report with table, column and row.
 
+pub mod postgres;
 pub mod sqlite;
 
 use arrow::datatypes::DataType;
@@ -141,17 +142,20 @@ pub fn parse_timestamp(text: &str, with_zone: bool) -> Result<i64, String> {
         .map(|dt| dt.naive_utc());
     let naive = match parsed_zoned {
         Some(utc) if with_zone => utc,
-        Some(_) => {
-            return Err(format!(
-                "\"{text}\" carries a time-zone offset but the column is a timestamp without time zone"
-            ))
-        }
-        None => ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M"]
-            .iter()
-            .find_map(|f| NaiveDateTime::parse_from_str(t, f).ok())
-            .ok_or_else(|| {
-                format!("\"{text}\" is not a timestamp (expected YYYY-MM-DD HH:MM:SS[.ffffff])")
-            })?,
+        Some(_) => return Err(format!(
+            "\"{text}\" carries a time-zone offset but the column is a timestamp without time zone"
+        )),
+        None => [
+            "%Y-%m-%d %H:%M:%S%.f",
+            "%Y-%m-%dT%H:%M:%S%.f",
+            "%Y-%m-%d %H:%M",
+            "%Y-%m-%dT%H:%M",
+        ]
+        .iter()
+        .find_map(|f| NaiveDateTime::parse_from_str(t, f).ok())
+        .ok_or_else(|| {
+            format!("\"{text}\" is not a timestamp (expected YYYY-MM-DD HH:MM:SS[.ffffff])")
+        })?,
     };
     naive_to_micros(naive).ok_or_else(|| format!("\"{text}\" has more than microsecond precision"))
 }
@@ -203,13 +207,16 @@ mod tests {
 
     #[test]
     fn timestamps_never_shift() {
-        assert_eq!(parse_timestamp("1970-01-01 00:00:01.5", false), Ok(1_500_000));
-        assert_eq!(parse_timestamp("1969-12-31T23:59:59", false), Ok(-1_000_000));
-        assert!(parse_timestamp("2024-01-01T00:00:00+01:00", false).is_err());
         assert_eq!(
-            parse_timestamp("1970-01-01T01:00:00+01:00", true),
-            Ok(0)
+            parse_timestamp("1970-01-01 00:00:01.5", false),
+            Ok(1_500_000)
         );
+        assert_eq!(
+            parse_timestamp("1969-12-31T23:59:59", false),
+            Ok(-1_000_000)
+        );
+        assert!(parse_timestamp("2024-01-01T00:00:00+01:00", false).is_err());
+        assert_eq!(parse_timestamp("1970-01-01T01:00:00+01:00", true), Ok(0));
         assert_eq!(parse_timestamp("1970-01-01 00:00:00", true), Ok(0));
         assert!(parse_timestamp("2024-01-01 00:00:00.0000001", false).is_err());
     }
