@@ -4,5 +4,6 @@
 mod common;
 mod config_cli;
 mod harness;
+mod pg_e2e;
 mod sqlite_e2e;
 mod support;
