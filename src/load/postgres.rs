@@ -485,6 +485,9 @@ enum TextAs {
     Mac(usize),
 }
 
+/// Reads (months, days, µs) of value `i`, or an error text.
+type IntervalGet = fn(&dyn Array, usize) -> Result<(i32, i32, i64), String>;
+
 enum Enc<'a> {
     Null,
     Bool(&'a BooleanArray),
@@ -503,7 +506,7 @@ enum Enc<'a> {
     Time(fn(&dyn Array, usize) -> Result<i64, String>),
     Timestamp(fn(&dyn Array, usize) -> Result<i64, String>),
     /// (months, days, µs).
-    Interval(fn(&dyn Array, usize) -> Result<(i32, i32, i64), String>),
+    Interval(IntervalGet),
     List32(&'a GenericListArray<i32>, Box<ColEnc<'a>>, u32),
     List64(&'a GenericListArray<i64>, Box<ColEnc<'a>>, u32),
 }
@@ -669,7 +672,7 @@ fn col_enc<'a>(a: &'a dyn Array, special: Option<Special>) -> Result<(ColEnc<'a>
             1186,
         ),
         T::Duration(unit) => {
-            let f: fn(&dyn Array, usize) -> Result<(i32, i32, i64), String> = match unit {
+            let f: IntervalGet = match unit {
                 TimeUnit::Second => prim!(DurationSecondType, |v| Ok((
                     0,
                     0,
@@ -715,7 +718,7 @@ fn check_encodable(f: &Field) -> Result<(), String> {
     col_enc(empty.as_ref(), pgt::special_for(f).map(|(s, _)| s)).map(|_| ())
 }
 
-fn put_len(out: &mut Vec<u8>, at: usize) -> Result<(), String> {
+fn put_len(out: &mut [u8], at: usize) -> Result<(), String> {
     let len = out.len() - at - 4;
     let len = i32::try_from(len).map_err(|_| "a value larger than 2 GiB".to_string())?;
     out[at..at + 4].copy_from_slice(&len.to_be_bytes());

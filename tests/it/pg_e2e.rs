@@ -51,7 +51,10 @@ fn texts(db: &str, sql: &str) -> Vec<String> {
         .query(sql, &[])
         .unwrap_or_else(|e| panic!("{sql}: {e}"))
         .iter()
-        .map(|r| r.get::<_, Option<String>>(0).unwrap_or_else(|| "NULL".into()))
+        .map(|r| {
+            r.get::<_, Option<String>>(0)
+                .unwrap_or_else(|| "NULL".into())
+        })
         .collect()
 }
 
@@ -130,8 +133,17 @@ fn assert_same_rows_as_text(src: &str, db: &str) {
     for (w, g) in want.iter().zip(&got) {
         if w != g {
             let n = w.chars().zip(g.chars()).take_while(|(a, b)| a == b).count();
-            let ctx = |s: &str| s.chars().skip(n.saturating_sub(40)).take(120).collect::<String>();
-            panic!("row differs at char {n}:\n want …{}\n  got …{}", ctx(w), ctx(g));
+            let ctx = |s: &str| {
+                s.chars()
+                    .skip(n.saturating_sub(40))
+                    .take(120)
+                    .collect::<String>()
+            };
+            panic!(
+                "row differs at char {n}:\n want …{}\n  got …{}",
+                ctx(w),
+                ctx(g)
+            );
         }
     }
     assert_eq!(want, got);
@@ -193,7 +205,10 @@ fn the_type_zoo_round_trips_through_parquet_and_directly() {
     for p in &parts {
         for b in read_parquet(&dir.path().join("out").join(p)) {
             let ids = b.column_by_name("id").unwrap().as_primitive::<Int32Type>();
-            let n38 = b.column_by_name("n38").unwrap().as_primitive::<Decimal128Type>();
+            let n38 = b
+                .column_by_name("n38")
+                .unwrap()
+                .as_primitive::<Decimal128Type>();
             let tstz = b
                 .column_by_name("tstz")
                 .unwrap()
@@ -234,7 +249,11 @@ fn the_type_zoo_round_trips_through_parquet_and_directly() {
 
     // DIRECT into another database (created by stage), compared in each column's text form.
     let other = unique_name("zoo_dst");
-    let env = pg_env(&src, &other, &[("SRC_TABLES", "zoo"), ("SRC_CHUNK_SIZE", "1")]);
+    let env = pg_env(
+        &src,
+        &other,
+        &[("SRC_TABLES", "zoo"), ("SRC_CHUNK_SIZE", "1")],
+    );
     let r = run(dir.path(), &[], &env);
     assert_eq!(r.code, 0, "{}", r.all());
     assert_same_rows_as_text(&src, &other);
@@ -281,7 +300,10 @@ fn mixed_case_quoted_and_reserved_names_survive() {
             ["1|u|q\"|2020-02-29", "2"]
         );
         assert_eq!(
-            texts(&dst, r#"SELECT concat_ws('|', "group", "from") FROM "Stage Area"."order""#),
+            texts(
+                &dst,
+                r#"SELECT concat_ws('|', "group", "from") FROM "Stage Area"."order""#
+            ),
             ["7|x"]
         );
     }
@@ -336,13 +358,23 @@ fn readers_see_the_old_rows_until_the_swap() {
     // A reader holds ACCESS SHARE on staging.t in an open transaction.
     let mut reader = pg().client(&dst);
     let mut tx = reader.transaction().unwrap();
-    let old: i64 = tx.query_one("SELECT count(*) FROM staging.t", &[]).unwrap().get(0);
+    let old: i64 = tx
+        .query_one("SELECT count(*) FROM staging.t", &[])
+        .unwrap()
+        .get(0);
     assert_eq!(old, 3);
-    let env = pg_env(&src, &dst, &[("SRC_TABLES", "t"), ("SRC_CHUNK_SIZE", "1000")]);
+    let env = pg_env(
+        &src,
+        &dst,
+        &[("SRC_TABLES", "t"), ("SRC_CHUNK_SIZE", "1000")],
+    );
     let handle = spawn_stage(env, vec![]);
     // The shadow fills completely, then the swap waits for the reader's lock.
-    wait_for("the loader to wait for the reader's lock", Duration::from_secs(120), || {
-        let waiting: i64 = pg()
+    wait_for(
+        "the loader to wait for the reader's lock",
+        Duration::from_secs(120),
+        || {
+            let waiting: i64 = pg()
             .client(&dst)
             .query_one(
                 "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'stage' AND wait_event_type = 'Lock'",
@@ -350,11 +382,18 @@ fn readers_see_the_old_rows_until_the_swap() {
             )
             .unwrap()
             .get(0);
-        waiting > 0
-    });
+            waiting > 0
+        },
+    );
     assert_eq!(shadow_rows(&dst), 20_000);
-    let still: i64 = tx.query_one("SELECT count(*) FROM staging.t", &[]).unwrap().get(0);
-    assert_eq!(still, 3, "the reader sees the old rows while the new table waits");
+    let still: i64 = tx
+        .query_one("SELECT count(*) FROM staging.t", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(
+        still, 3,
+        "the reader sees the old rows while the new table waits"
+    );
     tx.commit().unwrap();
     let r = handle.join().unwrap();
     assert_eq!(r.code, 0, "{}", r.all());
@@ -364,7 +403,12 @@ fn readers_see_the_old_rows_until_the_swap() {
 
 /// Terminates the loader's backends on `db` (application_name 'stage') once the shadow has
 /// rows; `repeat` keeps doing so until `stop`.
-fn terminator(db: String, repeat: bool, stop: Arc<AtomicBool>, kills: Arc<AtomicUsize>) -> std::thread::JoinHandle<()> {
+fn terminator(
+    db: String,
+    repeat: bool,
+    stop: Arc<AtomicBool>,
+    kills: Arc<AtomicUsize>,
+) -> std::thread::JoinHandle<()> {
     std::thread::spawn(move || {
         let mut admin = pg().client("postgres");
         let start = Instant::now();
@@ -412,7 +456,10 @@ fn a_terminated_connection_is_retried_and_loads_each_row_once() {
     stop.store(true, Ordering::SeqCst);
     killer.join().unwrap();
     assert_eq!(r.code, 0, "{}", r.all());
-    assert!(kills.load(Ordering::SeqCst) > 0, "the load ended before a backend was terminated");
+    assert!(
+        kills.load(Ordering::SeqCst) > 0,
+        "the load ended before a backend was terminated"
+    );
     assert!(r.all().contains("retrying"), "{}", r.all());
     let check = texts(
         &dst,
@@ -449,9 +496,17 @@ fn a_failed_dump_load_keeps_the_old_table_and_the_manifest_loads_later() {
     let r = run(dir.path(), &[], &env);
     stop.store(true, Ordering::SeqCst);
     killer.join().unwrap();
-    assert!(kills.load(Ordering::SeqCst) > 0, "no backend was terminated: {}", r.all());
+    assert!(
+        kills.load(Ordering::SeqCst) > 0,
+        "no backend was terminated: {}",
+        r.all()
+    );
     assert_eq!(r.code, 1, "{}", r.all());
-    assert_eq!(count(&dst, "staging.t"), 2, "the old staging table is intact");
+    assert_eq!(
+        count(&dst, "staging.t"),
+        2,
+        "the old staging table is intact"
+    );
     let (manifest, _) = only_manifest(&out);
     let r = run(
         dir.path(),
@@ -533,10 +588,17 @@ fn nul_characters_from_sqlite_are_stripped_and_counted() {
     let env = pg_env(
         "unused",
         &dst,
-        &[("SRC_DRIVER", "sqlite"), ("SRC_DB", &src_s), ("SRC_TABLES", "n")],
+        &[
+            ("SRC_DRIVER", "sqlite"),
+            ("SRC_DB", &src_s),
+            ("SRC_TABLES", "n"),
+        ],
     );
     let r = run(dir.path(), &[], &env);
     assert_eq!(r.code, 0, "{}", r.all());
-    assert_eq!(texts(&dst, "SELECT s FROM staging.n ORDER BY id"), ["ab", "ok"]);
+    assert_eq!(
+        texts(&dst, "SELECT s FROM staging.n ORDER BY id"),
+        ["ab", "ok"]
+    );
     assert!(r.all().contains("NUL"), "{}", r.all());
 }
