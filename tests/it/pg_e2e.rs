@@ -602,3 +602,37 @@ fn nul_characters_from_sqlite_are_stripped_and_counted() {
     );
     assert!(r.all().contains("NUL"), "{}", r.all());
 }
+
+#[test]
+fn truncate_and_append_load_in_one_transaction() {
+    let src = big_source("modes_src", 1_000);
+    let dst = pg().create_database("modes_dst");
+    let dir = tempfile::tempdir().unwrap();
+    for (mode, want) in [
+        ("append", 1_000),
+        ("append", 2_000),
+        ("truncate", 1_000),
+        ("replace", 1_000),
+    ] {
+        let env = pg_env(
+            &src,
+            &dst,
+            &[
+                ("SRC_TABLES", "t"),
+                ("WRITE_MODE", mode),
+                ("SRC_CHUNK_SIZE", "300"),
+            ],
+        );
+        let r = run(dir.path(), &[], &env);
+        assert_eq!(r.code, 0, "{mode}: {}", r.all());
+        assert_eq!(count(&dst, "staging.t"), want, "{mode}");
+    }
+    // A staging table whose columns differ is kept as it is under append.
+    pg().client(&dst)
+        .batch_execute("DROP TABLE staging.t; CREATE TABLE staging.t (other int); INSERT INTO staging.t VALUES (1);")
+        .unwrap();
+    let env = pg_env(&src, &dst, &[("SRC_TABLES", "t"), ("WRITE_MODE", "append")]);
+    let r = run(dir.path(), &[], &env);
+    assert_eq!(r.code, 1, "{}", r.all());
+    assert_eq!(count(&dst, "staging.t"), 1);
+}
