@@ -185,8 +185,9 @@ fn plan(args: &PlanArgs) -> Result<i32> {
             "staging type".into(),
         ]];
         let mut notes = Vec::new();
-        for c in &info.columns {
-            let ddl = match load::ddl_type(dst_driver, &c.arrow_type) {
+        let fields = info.schema();
+        for (c, field) in info.columns.iter().zip(fields.fields()) {
+            let ddl = match load::field_ddl_type(dst_driver, field) {
                 Ok(d) => d,
                 Err(e) => {
                     notes.push(format!("column {}: {e}", c.name));

@@ -3,6 +3,7 @@
 //! `replace` builds a shadow table and swaps it in one transaction; `truncate` and
 //! `append` load inside one transaction where the database allows it.
 
+pub mod postgres;
 pub mod sqlite;
 
 use std::sync::Arc;
@@ -70,6 +71,7 @@ pub trait TableLoad {
 pub fn open(endpoint: &Endpoint) -> Result<Box<dyn Destination>> {
     match endpoint.driver {
         Driver::Sqlite => Ok(Box::new(sqlite::SqliteDestination::open(endpoint)?)),
+        Driver::Postgres => Ok(Box::new(postgres::PgDestination::open(endpoint)?)),
         other => Err(Error::config(format!(
             "{} = \"{other}\": this build of stage cannot load into {other} yet",
             endpoint.key("DRIVER")
@@ -81,7 +83,17 @@ pub fn open(endpoint: &Endpoint) -> Result<Box<dyn Destination>> {
 pub fn ddl_type(driver: Driver, dt: &DataType) -> Result<String, String> {
     match driver {
         Driver::Sqlite => crate::types::sqlite::ddl_type(dt),
+        Driver::Postgres => crate::types::postgres::ddl_type(dt),
         other => Err(format!("loading into {other} is not built yet")),
+    }
+}
+
+/// The column type a destination creates for a field: like [`ddl_type`], but a destination
+/// may honour the field's metadata (PostgreSQL recreates `jsonb`, `uuid`, … from the source type).
+pub fn field_ddl_type(driver: Driver, field: &Field) -> Result<String, String> {
+    match driver {
+        Driver::Postgres => crate::types::postgres::field_ddl_type(field),
+        other => ddl_type(other, field.data_type()),
     }
 }
 

@@ -7,6 +7,7 @@
 
 #[cfg(feature = "connectorx")]
 pub mod connectorx;
+pub mod postgres;
 pub mod sqlite;
 
 use std::collections::HashMap;
@@ -157,6 +158,7 @@ pub trait Source: Send {
 pub fn open(endpoint: &Endpoint) -> Result<Box<dyn Source>> {
     match endpoint.driver {
         Driver::Sqlite => Ok(Box::new(sqlite::SqliteSource::open(endpoint)?)),
+        Driver::Postgres => Ok(Box::new(postgres::PgSource::open(endpoint)?)),
         other => Err(Error::config(format!(
             "{} = \"{other}\": this build of stage cannot read from {other} yet",
             endpoint.key("DRIVER")

@@ -4,6 +4,7 @@
 //! Nothing here rounds: a text that does not fit the target type is an error for the
 //! caller to report with table, column and row.
 
+pub mod postgres;
 pub mod sqlite;
 
 use arrow::datatypes::DataType;

@@ -20,7 +20,12 @@ impl Run {
 
 /// Runs `stage` in `dir` with a clean environment plus `env`.
 pub fn stage(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_stage"));
+    // STAGE_BIN overrides the binary: worktrees sharing one CARGO_TARGET_DIR overwrite
+    // each other's `target/debug/stage`, so a test run can pin its own copy.
+    let bin = std::env::var_os("STAGE_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_stage")));
+    let mut cmd = Command::new(bin);
     cmd.current_dir(dir).env_clear();
     for k in ["PATH", "HOME", "TMPDIR"] {
         if let Ok(v) = std::env::var(k) {

@@ -6,5 +6,6 @@ mod config_cli;
 #[cfg(feature = "connectorx")]
 mod connectorx_e2e;
 mod harness;
+mod pg_e2e;
 mod sqlite_e2e;
 mod support;
