@@ -5,6 +5,7 @@
 //! needs no self-referential reader) and keeps memory bounded: the reader holds one
 //! batch under construction, the sink decides what to do with a finished one.
 
+pub mod mysql;
 pub mod sqlite;
 
 use std::collections::HashMap;
@@ -13,7 +14,7 @@ use std::sync::Arc;
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use arrow::record_batch::RecordBatch;
 
-use crate::config::{Driver, Endpoint};
+use crate::config::{Driver, Endpoint, ZeroDates};
 use crate::error::{Error, Result};
 
 /// Field metadata key holding the column's type as the source declared it.
@@ -119,6 +120,8 @@ pub struct ReadOptions {
     pub chunk_rows: usize,
     /// `None` = all rows.
     pub row_limit: Option<u64>,
+    /// MySQL/MariaDB: what a zero date (`0000-00-00`) becomes.
+    pub zero_dates: ZeroDates,
 }
 
 /// Receives each finished batch; an error stops the read.
@@ -145,6 +148,7 @@ pub trait Source: Send {
 pub fn open(endpoint: &Endpoint) -> Result<Box<dyn Source>> {
     match endpoint.driver {
         Driver::Sqlite => Ok(Box::new(sqlite::SqliteSource::open(endpoint)?)),
+        Driver::Mysql | Driver::Mariadb => Ok(Box::new(mysql::MysqlSource::open(endpoint)?)),
         other => Err(Error::config(format!(
             "{} = \"{other}\": this build of stage cannot read from {other} yet",
             endpoint.key("DRIVER")

@@ -258,7 +258,7 @@ impl Col {
                     ValueRef::Real(f) if f.is_finite() => {
                         types::parse_decimal(&format!("{f:?}"), *p, *s)
                     }
-                    ValueRef::Text(t) => types::parse_decimal(&utf8(t)?, *p, *s),
+                    ValueRef::Text(t) => types::parse_decimal(utf8(t)?, *p, *s),
                     other => return Err(mismatch(other, "a decimal number")),
                 };
                 b.append_value(parsed?);
@@ -274,15 +274,15 @@ impl Col {
                 other => return Err(mismatch(other, "a BLOB")),
             },
             Col::Date(b) => match v {
-                ValueRef::Text(t) => b.append_value(types::parse_date(&utf8(t)?)?),
+                ValueRef::Text(t) => b.append_value(types::parse_date(utf8(t)?)?),
                 other => return Err(mismatch(other, "a date as TEXT YYYY-MM-DD")),
             },
             Col::Time(b) => match v {
-                ValueRef::Text(t) => b.append_value(types::parse_time(&utf8(t)?)?),
+                ValueRef::Text(t) => b.append_value(types::parse_time(utf8(t)?)?),
                 other => return Err(mismatch(other, "a time as TEXT HH:MM:SS")),
             },
             Col::Timestamp(b, zoned) => match v {
-                ValueRef::Text(t) => b.append_value(types::parse_timestamp(&utf8(t)?, *zoned)?),
+                ValueRef::Text(t) => b.append_value(types::parse_timestamp(utf8(t)?, *zoned)?),
                 other => return Err(mismatch(other, "a timestamp as ISO-8601 TEXT")),
             },
         }

@@ -4,5 +4,6 @@
 mod common;
 mod config_cli;
 mod harness;
+mod mysql_e2e;
 mod sqlite_e2e;
 mod support;
