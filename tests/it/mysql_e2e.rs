@@ -433,3 +433,38 @@ fn a_million_rows_stage_with_bounded_memory() {
     );
     assert!(rss_kib < 400 * 1024, "peak RSS {rss_kib} KiB");
 }
+
+#[test]
+fn truncate_and_append_load_in_one_transaction_and_plan_shows_mysql_types() {
+    let src = mariadb().create_database("wm_src");
+    mariadb().query(
+        Some(&src),
+        "CREATE TABLE t (id INT UNSIGNED NOT NULL, v DECIMAL(50,10)); INSERT INTO t VALUES (1, 1.5), (2, NULL);",
+    );
+    let dst = mariadb().create_database("wm_dst");
+    let dir = tempfile::tempdir().unwrap();
+    for (mode, want) in [("append", "2"), ("append", "4"), ("truncate", "2"), ("replace", "2")] {
+        write(
+            dir.path(),
+            "a.ini",
+            &maria_ini(&src, &dst, &format!("SRC_TABLES = t\nWRITE_MODE = {mode}")),
+        );
+        let r = stage(dir.path(), &["--config", "a.ini"], &[]);
+        assert_eq!(r.code, 0, "{mode}: {}", r.all());
+        assert_eq!(
+            mariadb().query(Some(&dst), "SELECT count(*) FROM t").trim(),
+            want,
+            "{mode}"
+        );
+    }
+    assert_eq!(
+        mariadb().query(Some(&dst), "SELECT id, v FROM t ORDER BY id"),
+        "1\t1.5000000000\n2\tNULL\n"
+    );
+    let r = stage(dir.path(), &["plan", "--config", "a.ini"], &[]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert!(r.stdout.contains("int(10) unsigned"), "{}", r.stdout);
+    assert!(r.stdout.contains("INT UNSIGNED"), "{}", r.stdout);
+    assert!(r.stdout.contains("Decimal256(50, 10)"), "{}", r.stdout);
+    assert!(r.stdout.contains("DECIMAL(50,10)"), "{}", r.stdout);
+}
