@@ -45,7 +45,11 @@ fn log_settings(cfg: &Config) {
     if let Some(p) = &cfg.ini_path {
         tracing::info!(config = %p.display(), "stage {}", env!("CARGO_PKG_VERSION"));
     } else {
-        tracing::info!(config = "environment only", "stage {}", env!("CARGO_PKG_VERSION"));
+        tracing::info!(
+            config = "environment only",
+            "stage {}",
+            env!("CARGO_PKG_VERSION")
+        );
     }
     for section in [
         crate::config::SOURCE,
@@ -56,7 +60,10 @@ fn log_settings(cfg: &Config) {
         let line: Vec<String> = cfg
             .effective
             .iter()
-            .filter(|e| e.section == section && !(e.shown.is_empty() && e.origin == crate::config::Origin::Default))
+            .filter(|e| {
+                e.section == section
+                    && !(e.shown.is_empty() && e.origin == crate::config::Origin::Default)
+            })
             .map(|e| format!("{}={} ({})", e.key, e.shown, e.origin.as_str()))
             .collect();
         tracing::info!("[{section}] {}", line.join(", "));
@@ -82,7 +89,11 @@ fn ask_passwords(cfg: &mut Config) -> Result<()> {
             )));
         }
         let who = ep.username.clone().unwrap_or_default();
-        let prompt = format!("Password for {who} on the {} ({}): ", ep.side.name(), ep.describe());
+        let prompt = format!(
+            "Password for {who} on the {} ({}): ",
+            ep.side.name(),
+            ep.describe()
+        );
         let pw = rpassword::prompt_password(prompt)
             .map_err(|e| Error::config(format!("reading the password: {e}")))?;
         ep.password = Some(crate::config::Secret::new(pw));
@@ -102,7 +113,10 @@ fn run(args: &RunArgs, load: bool) -> Result<i32> {
     if let Some(m) = &summary.manifest {
         println!("manifest: {m}");
     }
-    Ok(report(&summary.tables, if load { "staged" } else { "dumped" }))
+    Ok(report(
+        &summary.tables,
+        if load { "staged" } else { "dumped" },
+    ))
 }
 
 /// Prints one line per table and returns 0 when all succeeded, else 1.
@@ -148,7 +162,10 @@ fn plan(args: &PlanArgs) -> Result<i32> {
             Some(s) if dst_driver != Driver::Sqlite => format!("{s}.{}", table.staging_name()),
             _ => table.staging_name(),
         };
-        let info = match src.describe(&table).and_then(|i| i.check_staging_names().map(|_| i)) {
+        let info = match src
+            .describe(&table)
+            .and_then(|i| i.check_staging_names().map(|_| i))
+        {
             Ok(i) => i,
             Err(e) => {
                 sound = false;
@@ -179,10 +196,21 @@ fn plan(args: &PlanArgs) -> Result<i32> {
             if let Some(n) = &c.note {
                 notes.push(format!("column {}: {n}", c.name));
             }
-            lines.push([c.name.to_lowercase(), c.source_type.clone(), c.arrow_type.to_string(), ddl]);
+            lines.push([
+                c.name.to_lowercase(),
+                c.source_type.clone(),
+                c.arrow_type.to_string(),
+                ddl,
+            ]);
         }
         let widths: Vec<usize> = (0..4)
-            .map(|i| lines.iter().map(|l| l[i].chars().count()).max().unwrap_or(0))
+            .map(|i| {
+                lines
+                    .iter()
+                    .map(|l| l[i].chars().count())
+                    .max()
+                    .unwrap_or(0)
+            })
             .collect();
         for l in &lines {
             let cells: Vec<String> = l
@@ -197,16 +225,31 @@ fn plan(args: &PlanArgs) -> Result<i32> {
             println!("  lossy or unsupported: {n}");
         }
     }
-    println!("\n{}", if sound { "plan is sound" } else { "plan has problems (see above)" });
+    println!(
+        "\n{}",
+        if sound {
+            "plan is sound"
+        } else {
+            "plan has problems (see above)"
+        }
+    );
     Ok(if sound { 0 } else { 1 })
 }
 
 fn check(ini: Option<&Path>) -> Result<i32> {
     let cfg = setup(ini, Needs { source: true })?;
     let mut src = source::open(&cfg.source)?;
-    println!("source      {}: {}", cfg.source.describe(), src.server_version()?);
+    println!(
+        "source      {}: {}",
+        cfg.source.describe(),
+        src.server_version()?
+    );
     let mut dst = load::open(&cfg.destination)?;
-    println!("destination {}: {}", cfg.destination.describe(), dst.server_version()?);
+    println!(
+        "destination {}: {}",
+        cfg.destination.describe(),
+        dst.server_version()?
+    );
     Ok(0)
 }
 
@@ -229,7 +272,12 @@ fn load_cmd(args: &ManifestArgs) -> Result<i32> {
 fn verify(args: &ManifestArgs) -> Result<i32> {
     let (cfg, manifest, store) = open_manifest(args)?;
     let mut dst = load::open(&cfg.destination)?;
-    let outcomes = transfer::verify(&manifest, &store, Some(dst.as_mut()), cfg.destination.schema.as_deref());
+    let outcomes = transfer::verify(
+        &manifest,
+        &store,
+        Some(dst.as_mut()),
+        cfg.destination.schema.as_deref(),
+    );
     Ok(report(&outcomes, "verified"))
 }
 
@@ -240,10 +288,17 @@ fn demo(args: &DemoArgs) -> Result<i32> {
     let source_db = dir.join("municipal.sqlite");
     if !source_db.exists() {
         let counts = crate::demo::create_demo_source(&source_db).map_err(|e| {
-            Error::Check(format!("creating the demo source {}: {e:#}", source_db.display()))
+            Error::Check(format!(
+                "creating the demo source {}: {e:#}",
+                source_db.display()
+            ))
         })?;
         let total: u64 = counts.iter().map(|(_, n)| n).sum();
-        println!("demo source created: {} ({} tables, {total} rows)", source_db.display(), counts.len());
+        println!(
+            "demo source created: {} ({} tables, {total} rows)",
+            source_db.display(),
+            counts.len()
+        );
     }
     let path = |p: &Path| p.to_string_lossy().into_owned();
     let vars = [
@@ -262,7 +317,11 @@ fn demo(args: &DemoArgs) -> Result<i32> {
             .find(|(name, _)| *name == k)
             .map(|(_, v)| v.clone())
     };
-    let cfg = Config::from_parts(crate::config::RawIni::default(), &env, Needs { source: true })?;
+    let cfg = Config::from_parts(
+        crate::config::RawIni::default(),
+        &env,
+        Needs { source: true },
+    )?;
     crate::logging::init(&cfg.logging)?;
     log_settings(&cfg);
     let summary = transfer::run(&cfg, true)?;

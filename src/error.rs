@@ -112,7 +112,13 @@ impl Error {
 
     /// Whether DIRECT mode may retry the failed batch.
     pub fn is_transient(&self) -> bool {
-        matches!(self, Error::Database { transient: true, .. })
+        matches!(
+            self,
+            Error::Database {
+                transient: true,
+                ..
+            }
+        )
     }
 
     /// The documented exit code for an error that ends the whole run.

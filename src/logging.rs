@@ -17,7 +17,11 @@ use crate::error::{Error, Result};
 pub fn init(cfg: &Logging) -> Result<()> {
     let level = tracing_subscriber::filter::LevelFilter::from_level(cfg.level);
     let file = if cfg.to_file {
-        Some(RotatingFile::open(&cfg.file, cfg.rotate_bytes, cfg.backup_count)?)
+        Some(RotatingFile::open(
+            &cfg.file,
+            cfg.rotate_bytes,
+            cfg.backup_count,
+        )?)
     } else {
         None
     };
@@ -125,7 +129,10 @@ impl Inner {
 impl Write for RotatingFile {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        if inner.max_bytes > 0 && inner.written + buf.len() as u64 > inner.max_bytes && inner.written > 0 {
+        if inner.max_bytes > 0
+            && inner.written + buf.len() as u64 > inner.max_bytes
+            && inner.written > 0
+        {
             inner.rotate()?;
         }
         let n = inner.file.write(buf)?;

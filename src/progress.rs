@@ -66,7 +66,13 @@ impl TableProgress {
         if let Some(b) = &self.bar {
             b.finish_and_clear();
         }
-        tracing::info!(rows, seconds = format!("{secs:.2}"), rows_per_s = format!("{rate:.0}"), "{}: done", self.label);
+        tracing::info!(
+            rows,
+            seconds = format!("{secs:.2}"),
+            rows_per_s = format!("{rate:.0}"),
+            "{}: done",
+            self.label
+        );
     }
 }
 

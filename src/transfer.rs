@@ -15,8 +15,8 @@ use arrow::record_batch::{RecordBatch, RecordBatchReader};
 use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
 
 use crate::archive::{
-    self, part_writer::sha256_hex, ColumnEntry, Manifest, PartEntry, PartWriter, Store,
-    TableEntry, TableStatus,
+    self, part_writer::sha256_hex, ColumnEntry, Manifest, PartEntry, PartWriter, Store, TableEntry,
+    TableStatus,
 };
 use crate::config::{Config, RetryPolicy, TransferMode};
 use crate::error::{Error, Result};
@@ -192,7 +192,8 @@ fn pipe(
     std::thread::scope(|scope| {
         let reader = scope.spawn(move || {
             src.read(info, opts, &mut |batch| {
-                tx.send(batch).map_err(|_| Error::Check("consumer stopped".into()))
+                tx.send(batch)
+                    .map_err(|_| Error::Check("consumer stopped".into()))
             })
         });
         let mut consumed: Result<()> = Ok(());
@@ -217,7 +218,11 @@ fn pipe(
 }
 
 /// Retries `f` on transient errors: delay `min(max, base·2^n)` with jitter, capped at max.
-pub fn with_retry(policy: &RetryPolicy, what: &str, mut f: impl FnMut() -> Result<()>) -> Result<()> {
+pub fn with_retry(
+    policy: &RetryPolicy,
+    what: &str,
+    mut f: impl FnMut() -> Result<()>,
+) -> Result<()> {
     let mut attempt = 0u32;
     loop {
         match f() {
@@ -483,13 +488,18 @@ pub fn verify(
     for entry in &manifest.tables {
         let result = (|| -> Result<u64> {
             if entry.status == TableStatus::Failed {
-                return Err(Error::Check("the dump of this table failed; nothing to verify".into()));
+                return Err(Error::Check(
+                    "the dump of this table failed; nothing to verify".into(),
+                ));
             }
             let mut rows = 0;
             for part in &entry.parts {
                 let data = read_part(store, &entry.source_table, part)?;
                 let meta = ParquetRecordBatchReaderBuilder::try_new(data).map_err(|e| {
-                    Error::archive(format!("table {}: reading {}", entry.source_table, part.path), e)
+                    Error::archive(
+                        format!("table {}: reading {}", entry.source_table, part.path),
+                        e,
+                    )
                 })?;
                 let n = meta.metadata().file_metadata().num_rows() as u64;
                 if n != part.rows {

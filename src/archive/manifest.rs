@@ -79,7 +79,10 @@ impl Manifest {
     /// Reads a manifest file from a local path.
     pub fn read_file(path: &std::path::Path) -> Result<Manifest> {
         let text = std::fs::read(path).map_err(|e| {
-            Error::config(format!("--manifest {}: cannot read it: {e}", path.display()))
+            Error::config(format!(
+                "--manifest {}: cannot read it: {e}",
+                path.display()
+            ))
         })?;
         serde_json::from_slice(&text).map_err(|e| {
             Error::config(format!(

@@ -92,7 +92,10 @@ impl Store {
         let p = StorePath::from(path);
         match block_on(self.inner.delete(&p)) {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
-            Err(e) => Err(Error::archive(format!("deleting {path} in {}", self.root), e)),
+            Err(e) => Err(Error::archive(
+                format!("deleting {path} in {}", self.root),
+                e,
+            )),
         }
     }
 
@@ -137,7 +140,8 @@ pub fn new_run_id() -> String {
 /// after the first character); a name holding anything else has it replaced by `_` and
 /// gets the first 8 hex digits of its SHA-256 appended, so distinct names never share a folder.
 pub fn path_segment(name: &str) -> String {
-    let safe = |i: usize, c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.' && i > 0;
+    let safe =
+        |i: usize, c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.' && i > 0;
     if !name.is_empty() && name.chars().enumerate().all(|(i, c)| safe(i, c)) {
         return name.to_string();
     }

@@ -168,10 +168,10 @@ pub fn sha256_hex(data: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::Arc;
     use arrow::array::Int64Array;
     use arrow::datatypes::{DataType, Field, Schema};
     use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    use std::sync::Arc;
 
     fn batch(schema: &SchemaRef, values: std::ops::Range<i64>) -> RecordBatch {
         RecordBatch::try_new(
@@ -184,7 +184,8 @@ mod tests {
     #[test]
     fn rolls_parts_every_chunk_rows_across_batch_boundaries() {
         let store = Store::in_memory();
-        let schema: SchemaRef = Arc::new(Schema::new(vec![Field::new("x", DataType::Int64, false)]));
+        let schema: SchemaRef =
+            Arc::new(Schema::new(vec![Field::new("x", DataType::Int64, false)]));
         let mut w = PartWriter::new(
             &store,
             "t/run_id=r".into(),
@@ -205,7 +206,11 @@ mod tests {
             let data = store.get(&p.path).unwrap();
             assert_eq!(sha256_hex(&data), p.sha256);
             assert_eq!(data.len() as u64, p.bytes);
-            for b in ParquetRecordBatchReaderBuilder::try_new(data).unwrap().build().unwrap() {
+            for b in ParquetRecordBatchReaderBuilder::try_new(data)
+                .unwrap()
+                .build()
+                .unwrap()
+            {
                 let b = b.unwrap();
                 let col = b.column(0).as_any().downcast_ref::<Int64Array>().unwrap();
                 seen.extend(col.values().iter().copied());
@@ -218,7 +223,15 @@ mod tests {
     fn an_empty_table_gets_one_empty_part() {
         let store = Store::in_memory();
         let schema: SchemaRef = Arc::new(Schema::new(vec![Field::new("x", DataType::Int64, true)]));
-        let w = PartWriter::new(&store, "e/run_id=r".into(), "e".into(), "e".into(), schema, Compression::None, 10);
+        let w = PartWriter::new(
+            &store,
+            "e/run_id=r".into(),
+            "e".into(),
+            "e".into(),
+            schema,
+            Compression::None,
+            10,
+        );
         let parts = w.finish().unwrap();
         assert_eq!(parts.len(), 1);
         assert_eq!(parts[0].rows, 0);

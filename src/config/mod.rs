@@ -142,7 +142,12 @@ impl Driver {
     /// Accepts our names and SQLAlchemy-style values (`oracle+oracledb`, `mssql+pyodbc`,
     /// `postgresql+psycopg2`, `mysql+pymysql`, ...): the part before `+` decides.
     pub fn parse(text: &str) -> Option<Driver> {
-        let base = text.split('+').next().unwrap_or("").trim().to_ascii_lowercase();
+        let base = text
+            .split('+')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
         Some(match base.as_str() {
             "oracle" => Driver::Oracle,
             "mssql" | "sqlserver" => Driver::Mssql,
@@ -599,7 +604,9 @@ impl Parser<'_> {
         let k = |suffix: &str| -> &'static str {
             KNOWN_KEYS
                 .iter()
-                .find(|(s, key)| *s == section && key.ends_with(suffix) && key.len() == suffix.len() + 4)
+                .find(|(s, key)| {
+                    *s == section && key.ends_with(suffix) && key.len() == suffix.len() + 4
+                })
                 .map(|(_, key)| *key)
                 .expect("key is in KNOWN_KEYS")
         };
@@ -769,7 +776,8 @@ impl Parser<'_> {
         let max_retries = self.whole(SETTINGS, "DIRECT_MAX_RETRIES", DEFAULT_MAX_RETRIES, 0)?;
         let base_seconds =
             self.seconds("DIRECT_BACKOFF_BASE_SECONDS", DEFAULT_BACKOFF_BASE_SECONDS)?;
-        let max_seconds = self.seconds("DIRECT_BACKOFF_MAX_SECONDS", DEFAULT_BACKOFF_MAX_SECONDS)?;
+        let max_seconds =
+            self.seconds("DIRECT_BACKOFF_MAX_SECONDS", DEFAULT_BACKOFF_MAX_SECONDS)?;
         if base_seconds > max_seconds {
             return Err(Error::config(format!(
                 "[settings] DIRECT_BACKOFF_BASE_SECONDS = \"{base_seconds}\" is invalid: expected at most DIRECT_BACKOFF_MAX_SECONDS ({max_seconds})"
@@ -903,7 +911,8 @@ fn parse_url(section: &str, key: &str, raw: &RawValue) -> Result<UrlParts> {
     let normalized = format!("stage{}", &raw.text[scheme.len()..]);
     let url = url::Url::parse(&normalized).map_err(|e| bad(&e.to_string()))?;
     let decode = |s: &str| {
-        percent_decode(s).ok_or_else(|| bad("a %-escape in the user or password is not valid UTF-8"))
+        percent_decode(s)
+            .ok_or_else(|| bad("a %-escape in the user or password is not valid UTF-8"))
     };
     Ok(UrlParts {
         driver,

@@ -132,6 +132,9 @@ mod tests {
     #[test]
     fn values_are_literal_and_keys_case_insensitive() {
         let ini = RawIni::parse("[Database-Source]\nsrc_password = p%w;\"x #y\n").unwrap();
-        assert_eq!(ini.get("database-source", "SRC_PASSWORD"), Some("p%w;\"x #y"));
+        assert_eq!(
+            ini.get("database-source", "SRC_PASSWORD"),
+            Some("p%w;\"x #y")
+        );
     }
 }

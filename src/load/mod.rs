@@ -71,9 +71,7 @@ pub trait TableLoad {
 pub fn open(endpoint: &Endpoint) -> Result<Box<dyn Destination>> {
     match endpoint.driver {
         Driver::Sqlite => Ok(Box::new(sqlite::SqliteDestination::open(endpoint)?)),
-        Driver::Mysql | Driver::Mariadb => {
-            Ok(Box::new(mysql::MysqlDestination::open(endpoint)?))
-        }
+        Driver::Mysql | Driver::Mariadb => Ok(Box::new(mysql::MysqlDestination::open(endpoint)?)),
         other => Err(Error::config(format!(
             "{} = \"{other}\": this build of stage cannot load into {other} yet",
             endpoint.key("DRIVER")

@@ -75,11 +75,15 @@ impl SqliteDestination {
         let mut stmt = self
             .conn
             .prepare(&format!("PRAGMA table_info({})", D.quote_literal(table)))
-            .map_err(db_err(format!("staging table {table}: reading the catalog")))?;
+            .map_err(db_err(format!(
+                "staging table {table}: reading the catalog"
+            )))?;
         let names = stmt
             .query_map([], |r| r.get::<_, String>(1))
             .and_then(|rows| rows.collect::<std::result::Result<Vec<_>, _>>())
-            .map_err(db_err(format!("staging table {table}: reading the catalog")))?;
+            .map_err(db_err(format!(
+                "staging table {table}: reading the catalog"
+            )))?;
         Ok(names)
     }
 
@@ -91,7 +95,11 @@ impl SqliteDestination {
             let null = if f.is_nullable() { "" } else { " NOT NULL" };
             cols.push(format!("{} {ty}{null}", D.quote(f.name())));
         }
-        Ok(format!("CREATE TABLE {} ({})", D.quote(table), cols.join(", ")))
+        Ok(format!(
+            "CREATE TABLE {} ({})",
+            D.quote(table),
+            cols.join(", ")
+        ))
     }
 }
 
@@ -123,9 +131,7 @@ impl Destination for SqliteDestination {
             _ => table.clone(),
         };
         let tx_err = db_err(format!("staging table {table}: starting the load"));
-        self.conn
-            .execute_batch("BEGIN IMMEDIATE")
-            .map_err(tx_err)?;
+        self.conn.execute_batch("BEGIN IMMEDIATE").map_err(tx_err)?;
         let mut load = SqliteLoad {
             conn: &self.conn,
             table: table.clone(),
@@ -143,8 +149,7 @@ impl Destination for SqliteDestination {
                 WriteMode::Replace => {
                     c.execute_batch(&format!("DROP TABLE IF EXISTS {}", D.quote(&shadow)))
                         .map_err(db_err(&ctx))?;
-                    let create_shadow =
-                        create.replacen(&D.quote(&table), &D.quote(&shadow), 1);
+                    let create_shadow = create.replacen(&D.quote(&table), &D.quote(&shadow), 1);
                     c.execute_batch(&create_shadow).map_err(db_err(&ctx))?;
                     Ok(0)
                 }
@@ -252,7 +257,10 @@ impl SqliteLoad<'_> {
         let mut stmt = self
             .conn
             .prepare_cached(&self.insert_sql)
-            .map_err(db_err(format!("staging table {}: preparing the insert", self.table)))?;
+            .map_err(db_err(format!(
+                "staging table {}: preparing the insert",
+                self.table
+            )))?;
         let schema = batch.schema();
         let cols: Vec<Cell> = batch
             .columns()
@@ -265,11 +273,15 @@ impl SqliteLoad<'_> {
                 let v = c.value(row).map_err(|m| {
                     Error::value(&self.table, schema.field(i).name(), row as u64 + 1, m)
                 })?;
-                stmt.raw_bind_parameter(i + 1, v)
-                    .map_err(db_err(format!("staging table {}: binding a value", self.table)))?;
+                stmt.raw_bind_parameter(i + 1, v).map_err(db_err(format!(
+                    "staging table {}: binding a value",
+                    self.table
+                )))?;
             }
-            stmt.raw_execute()
-                .map_err(db_err(format!("staging table {}: inserting a row", self.table)))?;
+            stmt.raw_execute().map_err(db_err(format!(
+                "staging table {}: inserting a row",
+                self.table
+            )))?;
         }
         Ok(())
     }
@@ -294,7 +306,10 @@ enum Cell<'a> {
     Decimal(&'a Decimal128Array, i8),
     Text(&'a dyn Array, fn(&dyn Array, usize) -> &str),
     Blob(&'a dyn Array, fn(&dyn Array, usize) -> &[u8]),
-    Date(&'a dyn Array, fn(&dyn Array, usize) -> Option<chrono::NaiveDate>),
+    Date(
+        &'a dyn Array,
+        fn(&dyn Array, usize) -> Option<chrono::NaiveDate>,
+    ),
     /// Nanoseconds since midnight; whether to print nine digits.
     Time(&'a dyn Array, fn(&dyn Array, usize) -> i64, bool),
     Timestamp(&'a dyn Array, i64, bool),
@@ -325,22 +340,59 @@ impl<'a> Cell<'a> {
             DataType::Float32 => Cell::Float(a, prim!(Float32Type, f64::from)),
             DataType::Float64 => Cell::Float(a, prim!(Float64Type, |v| v)),
             DataType::Decimal128(_, s) => Cell::Decimal(a.as_primitive(), *s),
-            DataType::Utf8 => Cell::Text(a, |a, i| a.as_any().downcast_ref::<StringArray>().expect("utf8").value(i)),
-            DataType::LargeUtf8 => Cell::Text(a, |a, i| a.as_any().downcast_ref::<LargeStringArray>().expect("large utf8").value(i)),
-            DataType::Utf8View => Cell::Text(a, |a, i| a.as_any().downcast_ref::<StringViewArray>().expect("utf8 view").value(i)),
-            DataType::Binary => Cell::Blob(a, |a, i| a.as_any().downcast_ref::<BinaryArray>().expect("binary").value(i)),
-            DataType::LargeBinary => Cell::Blob(a, |a, i| a.as_any().downcast_ref::<LargeBinaryArray>().expect("large binary").value(i)),
-            DataType::FixedSizeBinary(_) => Cell::Blob(a, |a, i| a.as_any().downcast_ref::<FixedSizeBinaryArray>().expect("fixed binary").value(i)),
-            DataType::Date32 => Cell::Date(a, |a, i| types::days_to_date(a.as_primitive::<Date32Type>().value(i))),
-            DataType::Date64 => Cell::Date(a, |a, i| {
-                chrono::DateTime::from_timestamp_millis(a.as_primitive::<Date64Type>().value(i)).map(|d| d.date_naive())
+            DataType::Utf8 => Cell::Text(a, |a, i| {
+                a.as_any()
+                    .downcast_ref::<StringArray>()
+                    .expect("utf8")
+                    .value(i)
             }),
-            DataType::Time32(TimeUnit::Second) => {
-                Cell::Time(a, prim!(Time32SecondType, |v| i64::from(v) * 1_000_000_000), false)
-            }
-            DataType::Time32(TimeUnit::Millisecond) => {
-                Cell::Time(a, prim!(Time32MillisecondType, |v| i64::from(v) * 1_000_000), false)
-            }
+            DataType::LargeUtf8 => Cell::Text(a, |a, i| {
+                a.as_any()
+                    .downcast_ref::<LargeStringArray>()
+                    .expect("large utf8")
+                    .value(i)
+            }),
+            DataType::Utf8View => Cell::Text(a, |a, i| {
+                a.as_any()
+                    .downcast_ref::<StringViewArray>()
+                    .expect("utf8 view")
+                    .value(i)
+            }),
+            DataType::Binary => Cell::Blob(a, |a, i| {
+                a.as_any()
+                    .downcast_ref::<BinaryArray>()
+                    .expect("binary")
+                    .value(i)
+            }),
+            DataType::LargeBinary => Cell::Blob(a, |a, i| {
+                a.as_any()
+                    .downcast_ref::<LargeBinaryArray>()
+                    .expect("large binary")
+                    .value(i)
+            }),
+            DataType::FixedSizeBinary(_) => Cell::Blob(a, |a, i| {
+                a.as_any()
+                    .downcast_ref::<FixedSizeBinaryArray>()
+                    .expect("fixed binary")
+                    .value(i)
+            }),
+            DataType::Date32 => Cell::Date(a, |a, i| {
+                types::days_to_date(a.as_primitive::<Date32Type>().value(i))
+            }),
+            DataType::Date64 => Cell::Date(a, |a, i| {
+                chrono::DateTime::from_timestamp_millis(a.as_primitive::<Date64Type>().value(i))
+                    .map(|d| d.date_naive())
+            }),
+            DataType::Time32(TimeUnit::Second) => Cell::Time(
+                a,
+                prim!(Time32SecondType, |v| i64::from(v) * 1_000_000_000),
+                false,
+            ),
+            DataType::Time32(TimeUnit::Millisecond) => Cell::Time(
+                a,
+                prim!(Time32MillisecondType, |v| i64::from(v) * 1_000_000),
+                false,
+            ),
             DataType::Time64(TimeUnit::Microsecond) => {
                 Cell::Time(a, prim!(Time64MicrosecondType, |v| v * 1_000), false)
             }
@@ -395,7 +447,14 @@ impl<'a> Cell<'a> {
                     (nanos % 1_000_000_000) as u32,
                 )
                 .ok_or("time of day out of range")?;
-                text(t.format(if *nine { "%H:%M:%S%.9f" } else { "%H:%M:%S%.6f" }).to_string())
+                text(
+                    t.format(if *nine {
+                        "%H:%M:%S%.9f"
+                    } else {
+                        "%H:%M:%S%.6f"
+                    })
+                    .to_string(),
+                )
             }
             Cell::Timestamp(a, per, zoned) => {
                 let raw = timestamp_raw(*a, i);
@@ -428,7 +487,9 @@ fn nanos_per(unit: &TimeUnit) -> i64 {
 
 fn timestamp_raw(a: &dyn Array, i: usize) -> i64 {
     match a.data_type() {
-        DataType::Timestamp(TimeUnit::Second, _) => a.as_primitive::<TimestampSecondType>().value(i),
+        DataType::Timestamp(TimeUnit::Second, _) => {
+            a.as_primitive::<TimestampSecondType>().value(i)
+        }
         DataType::Timestamp(TimeUnit::Millisecond, _) => {
             a.as_primitive::<TimestampMillisecondType>().value(i)
         }

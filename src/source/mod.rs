@@ -84,9 +84,9 @@ impl TableInfo {
             .columns
             .iter()
             .map(|c| {
-                Field::new(&c.name, c.arrow_type.clone(), c.nullable).with_metadata(
-                    HashMap::from([(SOURCE_TYPE_KEY.to_string(), c.source_type.clone())]),
-                )
+                Field::new(&c.name, c.arrow_type.clone(), c.nullable).with_metadata(HashMap::from(
+                    [(SOURCE_TYPE_KEY.to_string(), c.source_type.clone())],
+                ))
             })
             .collect();
         Arc::new(Schema::new(fields))
@@ -140,8 +140,12 @@ pub trait Source: Send {
 
     /// Reads the table in batches of `opts.chunk_rows` rows shaped exactly as
     /// `table.schema()`, pushing each to `sink`. Returns the rows read.
-    fn read(&mut self, table: &TableInfo, opts: &ReadOptions, sink: &mut BatchSink<'_>)
-        -> Result<u64>;
+    fn read(
+        &mut self,
+        table: &TableInfo,
+        opts: &ReadOptions,
+        sink: &mut BatchSink<'_>,
+    ) -> Result<u64>;
 }
 
 /// Connects to the configured source.

@@ -65,11 +65,15 @@ impl Source for SqliteSource {
 
     fn describe(&mut self, table: &TableRef) -> Result<TableInfo> {
         let schema = table.schema.as_deref().unwrap_or("main");
-        let sql = format!("PRAGMA {}.table_xinfo({})", Dialect::Sqlite.quote(schema), Dialect::Sqlite.quote_literal(&table.name));
-        let mut stmt = self
-            .conn
-            .prepare(&sql)
-            .map_err(db_err(format!("table {}: reading the catalog", table.display())))?;
+        let sql = format!(
+            "PRAGMA {}.table_xinfo({})",
+            Dialect::Sqlite.quote(schema),
+            Dialect::Sqlite.quote_literal(&table.name)
+        );
+        let mut stmt = self.conn.prepare(&sql).map_err(db_err(format!(
+            "table {}: reading the catalog",
+            table.display()
+        )))?;
         let mut columns = Vec::new();
         let mut rows = stmt.query([]).map_err(db_err(format!(
             "table {}: reading the catalog",
@@ -119,7 +123,10 @@ impl Source for SqliteSource {
         let n: i64 = self
             .conn
             .query_row(&sql, [], |r| r.get(0))
-            .map_err(db_err(format!("table {}: counting rows", table.table.display())))?;
+            .map_err(db_err(format!(
+                "table {}: counting rows",
+                table.table.display()
+            )))?;
         Ok(n as u64)
     }
 

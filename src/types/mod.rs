@@ -33,7 +33,11 @@ pub fn parse_decimal256(text: &str, precision: u8, scale: i8) -> Result<i256, St
     if digits.is_empty() {
         return Ok(i256::ZERO);
     }
-    let signed = if negative { format!("-{digits}") } else { digits };
+    let signed = if negative {
+        format!("-{digits}")
+    } else {
+        digits
+    };
     i256::from_string(&signed)
         .ok_or_else(|| format!("\"{text}\" does not fit DECIMAL({precision},{scale})"))
 }
@@ -173,15 +177,20 @@ pub fn parse_timestamp(text: &str, with_zone: bool) -> Result<i64, String> {
         Some(utc) if with_zone => utc,
         Some(_) => {
             return Err(format!(
-                "\"{text}\" carries a time-zone offset but the column is a timestamp without time zone"
-            ))
+            "\"{text}\" carries a time-zone offset but the column is a timestamp without time zone"
+        ))
         }
-        None => ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M"]
-            .iter()
-            .find_map(|f| NaiveDateTime::parse_from_str(t, f).ok())
-            .ok_or_else(|| {
-                format!("\"{text}\" is not a timestamp (expected YYYY-MM-DD HH:MM:SS[.ffffff])")
-            })?,
+        None => [
+            "%Y-%m-%d %H:%M:%S%.f",
+            "%Y-%m-%dT%H:%M:%S%.f",
+            "%Y-%m-%d %H:%M",
+            "%Y-%m-%dT%H:%M",
+        ]
+        .iter()
+        .find_map(|f| NaiveDateTime::parse_from_str(t, f).ok())
+        .ok_or_else(|| {
+            format!("\"{text}\" is not a timestamp (expected YYYY-MM-DD HH:MM:SS[.ffffff])")
+        })?,
     };
     naive_to_micros(naive).ok_or_else(|| format!("\"{text}\" has more than microsecond precision"))
 }
@@ -228,7 +237,10 @@ mod tests {
         let v = parse_decimal256(&text, 65, 30).unwrap();
         assert_eq!(format_decimal256(v, 30), text);
         let half = parse_decimal256("0.5", 65, 30).unwrap();
-        assert_eq!(format_decimal256(half, 30), format!("0.5{}", "0".repeat(29)));
+        assert_eq!(
+            format_decimal256(half, 30),
+            format!("0.5{}", "0".repeat(29))
+        );
         assert_eq!(format_decimal256(i256::from_i128(5), 3), "0.005");
         assert!(parse_decimal256(&"9".repeat(66), 65, 0).is_err());
         assert!(parse_decimal256("1.5", 65, 0).is_err());
@@ -245,13 +257,16 @@ mod tests {
 
     #[test]
     fn timestamps_never_shift() {
-        assert_eq!(parse_timestamp("1970-01-01 00:00:01.5", false), Ok(1_500_000));
-        assert_eq!(parse_timestamp("1969-12-31T23:59:59", false), Ok(-1_000_000));
-        assert!(parse_timestamp("2024-01-01T00:00:00+01:00", false).is_err());
         assert_eq!(
-            parse_timestamp("1970-01-01T01:00:00+01:00", true),
-            Ok(0)
+            parse_timestamp("1970-01-01 00:00:01.5", false),
+            Ok(1_500_000)
         );
+        assert_eq!(
+            parse_timestamp("1969-12-31T23:59:59", false),
+            Ok(-1_000_000)
+        );
+        assert!(parse_timestamp("2024-01-01T00:00:00+01:00", false).is_err());
+        assert_eq!(parse_timestamp("1970-01-01T01:00:00+01:00", true), Ok(0));
         assert_eq!(parse_timestamp("1970-01-01 00:00:00", true), Ok(0));
         assert!(parse_timestamp("2024-01-01 00:00:00.0000001", false).is_err());
     }

@@ -121,7 +121,11 @@ pub fn ddl_type(dt: &DataType) -> Result<String, String> {
         DataType::Interval(_) | DataType::Duration(_) => "INTERVAL TEXT".into(),
         DataType::List(_) | DataType::LargeList(_) => "TEXT".into(),
         DataType::Null => "TEXT".into(),
-        other => return Err(format!("SQLite staging has no column type for Arrow {other}")),
+        other => {
+            return Err(format!(
+                "SQLite staging has no column type for Arrow {other}"
+            ))
+        }
     })
 }
 
@@ -138,7 +142,10 @@ mod tests {
             ("DECIMAL(12,2)", DataType::Decimal128(12, 2)),
             ("DECIMAL TEXT(18,4)", DataType::Decimal128(18, 4)),
             ("NUMERIC", DataType::Decimal128(38, 10)),
-            ("TIMESTAMP", DataType::Timestamp(TimeUnit::Microsecond, None)),
+            (
+                "TIMESTAMP",
+                DataType::Timestamp(TimeUnit::Microsecond, None),
+            ),
             ("DATETIME", DataType::Timestamp(TimeUnit::Microsecond, None)),
             (
                 "TIMESTAMPTZ",

@@ -27,9 +27,13 @@ fn processes_using(dir: &Path) -> Vec<String> {
         .filter_map(|entry| {
             let cmdline = std::fs::read(entry.path().join("cmdline")).ok()?;
             let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
-            cmdline
-                .contains(&needle)
-                .then(|| format!("{}: {}", entry.file_name().to_string_lossy(), cmdline.trim()))
+            cmdline.contains(&needle).then(|| {
+                format!(
+                    "{}: {}",
+                    entry.file_name().to_string_lossy(),
+                    cmdline.trim()
+                )
+            })
         })
         .collect()
 }
@@ -69,10 +73,7 @@ fn pg_server_answers_queries() {
         )
         .expect("create and fill a table");
     let rows: Vec<(i32, String, Option<String>)> = client
-        .query(
-            "SELECT id, name, price::text FROM items ORDER BY id",
-            &[],
-        )
+        .query("SELECT id, name, price::text FROM items ORDER BY id", &[])
         .expect("read the table back")
         .iter()
         .map(|row| (row.get(0), row.get(1), row.get(2)))
@@ -133,7 +134,10 @@ fn mariadb_server_answers_queries() {
     );
     let rows = server.query(Some(&db), "SELECT id, name, price FROM items ORDER BY id");
     assert_eq!(rows, "1\talpha\t1.50\n2\tbeta\tNULL\n3\tgämma\t3.25\n");
-    assert_eq!(server.query(Some(&db), "SELECT DATABASE()"), format!("{db}\n"));
+    assert_eq!(
+        server.query(Some(&db), "SELECT DATABASE()"),
+        format!("{db}\n")
+    );
     assert_eq!(
         server.query(None, "SELECT @@character_set_server, @@time_zone"),
         "utf8mb4\t+00:00\n"
@@ -212,7 +216,12 @@ fn servers_are_removed_when_the_test_process_ends() {
         .into_iter()
         .map(|mode| {
             let child = Command::new(&exe)
-                .args([test_name.as_str(), "--exact", "--nocapture", "--test-threads=1"])
+                .args([
+                    test_name.as_str(),
+                    "--exact",
+                    "--nocapture",
+                    "--test-threads=1",
+                ])
                 .env(PROBE_ENV, mode)
                 .stdin(Stdio::null())
                 .stdout(Stdio::piped())
@@ -266,8 +275,15 @@ fn servers_are_removed_when_the_test_process_ends() {
         }
         assert_eq!(servers.len(), 2, "{servers:?}");
         for (port, dir) in &servers {
-            assert!(dir.is_dir(), "{} should exist while the probe runs", dir.display());
-            assert!(port_answers(*port), "port {port} should answer while the probe runs");
+            assert!(
+                dir.is_dir(),
+                "{} should exist while the probe runs",
+                dir.display()
+            );
+            assert!(
+                port_answers(*port),
+                "port {port} should answer while the probe runs"
+            );
         }
 
         if mode == "kill" {

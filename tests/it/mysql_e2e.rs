@@ -443,7 +443,12 @@ fn truncate_and_append_load_in_one_transaction_and_plan_shows_mysql_types() {
     );
     let dst = mariadb().create_database("wm_dst");
     let dir = tempfile::tempdir().unwrap();
-    for (mode, want) in [("append", "2"), ("append", "4"), ("truncate", "2"), ("replace", "2")] {
+    for (mode, want) in [
+        ("append", "2"),
+        ("append", "4"),
+        ("truncate", "2"),
+        ("replace", "2"),
+    ] {
         write(
             dir.path(),
             "a.ini",

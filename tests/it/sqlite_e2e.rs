@@ -49,10 +49,11 @@ fn seven_rows_in_chunks_of_three_make_three_parts_listed_exactly_in_the_manifest
             .collect::<Vec<_>>()
     );
     // Exactly these files exist, and each holds the rows the manifest says.
-    let on_disk: Vec<String> = std::fs::read_dir(dir.path().join(format!("out/seven/run_id={run_id}")))
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
+    let on_disk: Vec<String> =
+        std::fs::read_dir(dir.path().join(format!("out/seven/run_id={run_id}")))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
     assert_eq!(on_disk.len(), 3, "{on_disk:?}");
     let mut ids = Vec::new();
     for (p, want) in names.iter().zip([3, 3, 1]) {
@@ -60,13 +61,20 @@ fn seven_rows_in_chunks_of_three_make_three_parts_listed_exactly_in_the_manifest
         let n: usize = batches.iter().map(|b| b.num_rows()).sum();
         assert_eq!(n, want);
         for b in batches {
-            let col = b.column(0).as_any().downcast_ref::<arrow::array::Int64Array>().unwrap();
+            let col = b
+                .column(0)
+                .as_any()
+                .downcast_ref::<arrow::array::Int64Array>()
+                .unwrap();
             ids.extend(col.values().iter().copied());
         }
     }
     assert_eq!(ids, (1..=7).collect::<Vec<i64>>());
     assert_eq!(
-        sqlite_rows(&dir.path().join("stg.sqlite"), "SELECT id, name FROM seven ORDER BY id")[6],
+        sqlite_rows(
+            &dir.path().join("stg.sqlite"),
+            "SELECT id, name FROM seven ORDER BY id"
+        )[6],
         ["INTEGER:7", "TEXT:g"]
     );
 }
@@ -76,22 +84,41 @@ fn a_stray_part_from_an_older_run_is_never_loaded() {
     let dir = tempfile::tempdir().unwrap();
     let src = source(dir.path(), SEVEN);
     let settings = "SRC_TABLES = seven\nSRC_CHUNK_SIZE = 3\nTRANSFER_MODE = DUMP\nOUTPUT_DIR = out\nCLEANUP_PARQUET_FILES = false";
-    write(dir.path(), "a.ini", &sqlite_ini(&src, "stg.sqlite", settings));
-    assert_eq!(stage(dir.path(), &["dump", "--config", "a.ini"], &[]).code, 0);
+    write(
+        dir.path(),
+        "a.ini",
+        &sqlite_ini(&src, "stg.sqlite", settings),
+    );
+    assert_eq!(
+        stage(dir.path(), &["dump", "--config", "a.ini"], &[]).code,
+        0
+    );
     // Plant the older run's part next to a new run's parts: same table, a part number the
     // new run will not write, and also a copy inside the new run's folder after the dump.
     let (_, m) = only_manifest(&dir.path().join("out"));
-    let old_part = dir.path().join("out").join(m["tables"][0]["parts"][0]["path"].as_str().unwrap());
+    let old_part = dir
+        .path()
+        .join("out")
+        .join(m["tables"][0]["parts"][0]["path"].as_str().unwrap());
     std::fs::remove_dir_all(dir.path().join("out/_manifests")).unwrap();
     let r = stage(dir.path(), &["dump", "--config", "a.ini"], &[]);
     assert_eq!(r.code, 0, "{}", r.all());
     let (manifest, m2) = only_manifest(&dir.path().join("out"));
-    let new_dir = dir.path().join("out").join(m2["tables"][0]["parts"][0]["path"].as_str().unwrap());
+    let new_dir = dir
+        .path()
+        .join("out")
+        .join(m2["tables"][0]["parts"][0]["path"].as_str().unwrap());
     let stray = new_dir.parent().unwrap().join("seven_part0009.parquet");
     std::fs::copy(&old_part, &stray).unwrap();
     let r = stage(
         dir.path(),
-        &["load", "--manifest", manifest.to_str().unwrap(), "--config", "a.ini"],
+        &[
+            "load",
+            "--manifest",
+            manifest.to_str().unwrap(),
+            "--config",
+            "a.ini",
+        ],
         &[],
     );
     assert_eq!(r.code, 0, "{}", r.all());
@@ -104,7 +131,10 @@ fn a_stray_part_from_an_older_run_is_never_loaded() {
 #[test]
 fn an_empty_source_table_gives_an_empty_staging_table_and_a_zero_row_entry() {
     let dir = tempfile::tempdir().unwrap();
-    let src = source(dir.path(), "CREATE TABLE empty_t (id INTEGER, amount DECIMAL(10,2));");
+    let src = source(
+        dir.path(),
+        "CREATE TABLE empty_t (id INTEGER, amount DECIMAL(10,2));",
+    );
     let stg = dir.path().join("stg.sqlite");
     // An old staging table with rows must not survive as stale data.
     Connection::open(&stg)
@@ -112,16 +142,26 @@ fn an_empty_source_table_gives_an_empty_staging_table_and_a_zero_row_entry() {
         .execute_batch("CREATE TABLE empty_t (id INTEGER); INSERT INTO empty_t VALUES (1);")
         .unwrap();
     let settings = "SRC_TABLES = empty_t\nTRANSFER_MODE = DUMP\nOUTPUT_DIR = out\nCLEANUP_PARQUET_FILES = false";
-    write(dir.path(), "a.ini", &sqlite_ini(&src, "stg.sqlite", settings));
+    write(
+        dir.path(),
+        "a.ini",
+        &sqlite_ini(&src, "stg.sqlite", settings),
+    );
     let r = stage(dir.path(), &["--config", "a.ini"], &[]);
     assert_eq!(r.code, 0, "{}", r.all());
     let (_, m) = only_manifest(&dir.path().join("out"));
     assert_eq!(m["tables"][0]["rows"], 0);
     assert_eq!(m["tables"][0]["status"], "complete");
-    assert_eq!(sqlite_rows(&stg, "SELECT count(*) FROM empty_t"), [["INTEGER:0"]]);
+    assert_eq!(
+        sqlite_rows(&stg, "SELECT count(*) FROM empty_t"),
+        [["INTEGER:0"]]
+    );
     assert_eq!(
         sqlite_rows(&stg, "SELECT name, type FROM pragma_table_info('empty_t')"),
-        [["TEXT:id", "TEXT:INTEGER"], ["TEXT:amount", "TEXT:DECIMAL TEXT(10,2)"]]
+        [
+            ["TEXT:id", "TEXT:INTEGER"],
+            ["TEXT:amount", "TEXT:DECIMAL TEXT(10,2)"]
+        ]
     );
 }
 
@@ -130,12 +170,26 @@ fn a_missing_table_fails_alone_and_the_run_exits_1() {
     for mode in ["DIRECT", "DUMP"] {
         let dir = tempfile::tempdir().unwrap();
         let src = source(dir.path(), SEVEN);
-        let settings = format!("SRC_TABLES = seven,ghost\nTRANSFER_MODE = {mode}\nOUTPUT_DIR = out");
-        write(dir.path(), "a.ini", &sqlite_ini(&src, "stg.sqlite", &settings));
+        let settings =
+            format!("SRC_TABLES = seven,ghost\nTRANSFER_MODE = {mode}\nOUTPUT_DIR = out");
+        write(
+            dir.path(),
+            "a.ini",
+            &sqlite_ini(&src, "stg.sqlite", &settings),
+        );
         let r = stage(dir.path(), &["--config", "a.ini"], &[]);
         assert_eq!(r.code, 1, "{mode}: {}", r.all());
-        assert!(r.stdout.contains("FAILED  ghost: table ghost: not found in the source"), "{mode}: {}", r.stdout);
-        assert!(r.stdout.contains("ok      seven: 7 rows staged"), "{}", r.stdout);
+        assert!(
+            r.stdout
+                .contains("FAILED  ghost: table ghost: not found in the source"),
+            "{mode}: {}",
+            r.stdout
+        );
+        assert!(
+            r.stdout.contains("ok      seven: 7 rows staged"),
+            "{}",
+            r.stdout
+        );
         assert_eq!(
             sqlite_rows(&dir.path().join("stg.sqlite"), "SELECT count(*) FROM seven"),
             [["INTEGER:7"]]
@@ -149,7 +203,11 @@ fn row_limit_1_means_one_row() {
         let dir = tempfile::tempdir().unwrap();
         let src = source(dir.path(), SEVEN);
         let settings = format!("SRC_TABLES = seven\nROW_LIMIT = 1\nSRC_CHUNK_SIZE = 1\nTRANSFER_MODE = {mode}\nOUTPUT_DIR = out");
-        write(dir.path(), "a.ini", &sqlite_ini(&src, "stg.sqlite", &settings));
+        write(
+            dir.path(),
+            "a.ini",
+            &sqlite_ini(&src, "stg.sqlite", &settings),
+        );
         let r = stage(dir.path(), &["--config", "a.ini"], &[]);
         assert_eq!(r.code, 0, "{}", r.all());
         assert_eq!(
@@ -180,57 +238,121 @@ fn every_sqlite_storage_class_round_trips_value_by_value() {
         let dir = tempfile::tempdir().unwrap();
         let src = source(dir.path(), ZOO);
         let settings = format!("SRC_TABLES = zoo\nTRANSFER_MODE = {mode}\nOUTPUT_DIR = out\nCLEANUP_PARQUET_FILES = false");
-        write(dir.path(), "a.ini", &sqlite_ini(&src, "stg.sqlite", &settings));
+        write(
+            dir.path(),
+            "a.ini",
+            &sqlite_ini(&src, "stg.sqlite", &settings),
+        );
         let r = stage(dir.path(), &["--config", "a.ini"], &[]);
         assert_eq!(r.code, 0, "{mode}: {}", r.all());
-        let got = sqlite_rows(&dir.path().join("stg.sqlite"), "SELECT * FROM zoo ORDER BY rowid");
+        let got = sqlite_rows(
+            &dir.path().join("stg.sqlite"),
+            "SELECT * FROM zoo ORDER BY rowid",
+        );
         // Integers, reals, text, blobs and booleans are stored in the same class with the
         // same value as in the source (SQLite itself rounds some literals on insert).
         let same = "SELECT i, r, t, b, flag FROM zoo ORDER BY rowid";
-        assert_eq!(sqlite_rows(&dir.path().join("stg.sqlite"), same), sqlite_rows(&dir.path().join("src.sqlite"), same), "{mode}");
+        assert_eq!(
+            sqlite_rows(&dir.path().join("stg.sqlite"), same),
+            sqlite_rows(&dir.path().join("src.sqlite"), same),
+            "{mode}"
+        );
         let want = [
             [
-                "INTEGER:9223372036854775807", "REAL:1.4999999999999998e300", "TEXT:héllo ✓ 😀", "BLOB:00ff10",
-                "TEXT:1234567890123456789012345678.0123456789", "INTEGER:1", "TEXT:1969-07-20",
-                "TEXT:1900-01-01 00:00:00.000001", "TEXT:2100-12-31T23:59:59.999999Z",
-                "TEXT:23:59:59.500000", "TEXT:free",
+                "INTEGER:9223372036854775807",
+                "REAL:1.4999999999999998e300",
+                "TEXT:héllo ✓ 😀",
+                "BLOB:00ff10",
+                "TEXT:1234567890123456789012345678.0123456789",
+                "INTEGER:1",
+                "TEXT:1969-07-20",
+                "TEXT:1900-01-01 00:00:00.000001",
+                "TEXT:2100-12-31T23:59:59.999999Z",
+                "TEXT:23:59:59.500000",
+                "TEXT:free",
             ],
             [
-                "INTEGER:-9223372036854775808", "REAL:0.0", "TEXT:", "BLOB:",
-                "TEXT:-0.0000000001", "INTEGER:0", "TEXT:2262-04-12",
-                "TEXT:1970-01-01 00:00:00.000000", "TEXT:1970-01-01T00:00:00.000000Z",
-                "TEXT:00:00:00.000000", "TEXT:42",
+                "INTEGER:-9223372036854775808",
+                "REAL:0.0",
+                "TEXT:",
+                "BLOB:",
+                "TEXT:-0.0000000001",
+                "INTEGER:0",
+                "TEXT:2262-04-12",
+                "TEXT:1970-01-01 00:00:00.000000",
+                "TEXT:1970-01-01T00:00:00.000000Z",
+                "TEXT:00:00:00.000000",
+                "TEXT:42",
             ],
             [
-                "INTEGER:0", "REAL:3.141592653589793", "TEXT:it's \"quoted\"", "BLOB:000000",
-                "TEXT:12.5000000000", "INTEGER:1", "TEXT:2000-02-29",
-                "TEXT:2024-02-29 12:34:56.789000", "TEXT:2024-02-29T12:34:56.000000Z",
-                "TEXT:12:00:00.000000", "TEXT:2.5",
+                "INTEGER:0",
+                "REAL:3.141592653589793",
+                "TEXT:it's \"quoted\"",
+                "BLOB:000000",
+                "TEXT:12.5000000000",
+                "INTEGER:1",
+                "TEXT:2000-02-29",
+                "TEXT:2024-02-29 12:34:56.789000",
+                "TEXT:2024-02-29T12:34:56.000000Z",
+                "TEXT:12:00:00.000000",
+                "TEXT:2.5",
             ],
             ["NULL"; 11],
         ];
         assert_eq!(got, want, "{mode}");
         // The staging table reads back as the same Arrow types (a second hop is lossless).
-        let types = sqlite_rows(&dir.path().join("stg.sqlite"), "SELECT type FROM pragma_table_info('zoo')");
+        let types = sqlite_rows(
+            &dir.path().join("stg.sqlite"),
+            "SELECT type FROM pragma_table_info('zoo')",
+        );
         let types: Vec<String> = types.into_iter().map(|r| r[0].clone()).collect();
         assert_eq!(
             types,
             [
-                "TEXT:INTEGER", "TEXT:REAL", "TEXT:TEXT", "TEXT:BLOB", "TEXT:DECIMAL TEXT(38,10)",
-                "TEXT:BOOLEAN", "TEXT:DATE", "TEXT:TIMESTAMP", "TEXT:TIMESTAMPTZ", "TEXT:TIME", "TEXT:TEXT"
+                "TEXT:INTEGER",
+                "TEXT:REAL",
+                "TEXT:TEXT",
+                "TEXT:BLOB",
+                "TEXT:DECIMAL TEXT(38,10)",
+                "TEXT:BOOLEAN",
+                "TEXT:DATE",
+                "TEXT:TIMESTAMP",
+                "TEXT:TIMESTAMPTZ",
+                "TEXT:TIME",
+                "TEXT:TEXT"
             ]
         );
         if mode == "DUMP" {
             // The archive, read with the parquet crate, holds the exact decimal and instants.
             let (_, m) = only_manifest(&dir.path().join("out"));
-            let part = dir.path().join("out").join(m["tables"][0]["parts"][0]["path"].as_str().unwrap());
+            let part = dir
+                .path()
+                .join("out")
+                .join(m["tables"][0]["parts"][0]["path"].as_str().unwrap());
             let b = &read_parquet(&part)[0];
-            let d = b.column(4).as_any().downcast_ref::<arrow::array::Decimal128Array>().unwrap();
-            assert_eq!(d.value_as_string(0), "1234567890123456789012345678.0123456789");
-            let ts = b.column(8).as_any().downcast_ref::<arrow::array::TimestampMicrosecondArray>().unwrap();
+            let d = b
+                .column(4)
+                .as_any()
+                .downcast_ref::<arrow::array::Decimal128Array>()
+                .unwrap();
+            assert_eq!(
+                d.value_as_string(0),
+                "1234567890123456789012345678.0123456789"
+            );
+            let ts = b
+                .column(8)
+                .as_any()
+                .downcast_ref::<arrow::array::TimestampMicrosecondArray>()
+                .unwrap();
             assert_eq!(ts.value(1), 0, "+01:00 offset applied to the instant");
-            assert_eq!(m["tables"][0]["columns"][4]["arrow_type"], "Decimal128(38, 10)");
-            assert_eq!(m["tables"][0]["columns"][4]["source_type"], "DECIMAL TEXT(38,10)");
+            assert_eq!(
+                m["tables"][0]["columns"][4]["arrow_type"],
+                "Decimal128(38, 10)"
+            );
+            assert_eq!(
+                m["tables"][0]["columns"][4]["source_type"],
+                "DECIMAL TEXT(38,10)"
+            );
         }
     }
 }
@@ -242,7 +364,11 @@ fn a_value_that_does_not_fit_its_declared_type_names_table_column_and_row() {
         dir.path(),
         "CREATE TABLE bad (id INTEGER, amount DECIMAL(5,2)); INSERT INTO bad VALUES (1, '1.5'), (2, '1.234');",
     );
-    write(dir.path(), "a.ini", &sqlite_ini(&src, "stg.sqlite", "SRC_TABLES = bad\nOUTPUT_DIR = out"));
+    write(
+        dir.path(),
+        "a.ini",
+        &sqlite_ini(&src, "stg.sqlite", "SRC_TABLES = bad\nOUTPUT_DIR = out"),
+    );
     let r = stage(dir.path(), &["--config", "a.ini"], &[]);
     assert_eq!(r.code, 1, "{}", r.all());
     assert!(
@@ -262,16 +388,28 @@ fn odd_column_names_are_quoted_and_lowercased() {
                INSERT INTO "Odd Table" VALUES (1, 'Ada', 'x', 2);"#,
         );
         let settings = format!("SRC_TABLES = Odd Table\nTRANSFER_MODE = {mode}\nOUTPUT_DIR = out");
-        write(dir.path(), "a.ini", &sqlite_ini(&src, "stg.sqlite", &settings));
+        write(
+            dir.path(),
+            "a.ini",
+            &sqlite_ini(&src, "stg.sqlite", &settings),
+        );
         let r = stage(dir.path(), &["--config", "a.ini"], &[]);
         assert_eq!(r.code, 0, "{mode}: {}", r.all());
         let stg = dir.path().join("stg.sqlite");
         assert_eq!(
             sqlite_rows(&stg, "SELECT name FROM pragma_table_info('odd table')"),
-            [["TEXT:id"], ["TEXT:full name"], ["TEXT:say \"hi\""], ["TEXT:select"]]
+            [
+                ["TEXT:id"],
+                ["TEXT:full name"],
+                ["TEXT:say \"hi\""],
+                ["TEXT:select"]
+            ]
         );
         assert_eq!(
-            sqlite_rows(&stg, r#"SELECT "id", "full name", "say ""hi""", "select" FROM "odd table""#),
+            sqlite_rows(
+                &stg,
+                r#"SELECT "id", "full name", "say ""hi""", "select" FROM "odd table""#
+            ),
             [["INTEGER:1", "TEXT:Ada", "TEXT:x", "INTEGER:2"]]
         );
     }
@@ -280,11 +418,23 @@ fn odd_column_names_are_quoted_and_lowercased() {
 #[test]
 fn columns_colliding_once_lowercased_are_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
-    let src = source(dir.path(), r#"CREATE TABLE c ("Äpfel" TEXT, "äpfel" TEXT);"#);
-    write(dir.path(), "a.ini", &sqlite_ini(&src, "stg.sqlite", "SRC_TABLES = c"));
+    let src = source(
+        dir.path(),
+        r#"CREATE TABLE c ("Äpfel" TEXT, "äpfel" TEXT);"#,
+    );
+    write(
+        dir.path(),
+        "a.ini",
+        &sqlite_ini(&src, "stg.sqlite", "SRC_TABLES = c"),
+    );
     let r = stage(dir.path(), &["--config", "a.ini"], &[]);
     assert_eq!(r.code, 1);
-    assert!(r.stdout.contains("table c, column äpfel: collides with column \"Äpfel\" once lowercased"), "{}", r.stdout);
+    assert!(
+        r.stdout
+            .contains("table c, column äpfel: collides with column \"Äpfel\" once lowercased"),
+        "{}",
+        r.stdout
+    );
 }
 
 #[test]
@@ -292,25 +442,55 @@ fn verify_catches_a_part_changed_after_the_run() {
     let dir = tempfile::tempdir().unwrap();
     let src = source(dir.path(), SEVEN);
     let settings = "SRC_TABLES = seven\nSRC_CHUNK_SIZE = 3\nTRANSFER_MODE = DUMP\nOUTPUT_DIR = out\nCLEANUP_PARQUET_FILES = false";
-    write(dir.path(), "a.ini", &sqlite_ini(&src, "stg.sqlite", settings));
+    write(
+        dir.path(),
+        "a.ini",
+        &sqlite_ini(&src, "stg.sqlite", settings),
+    );
     assert_eq!(stage(dir.path(), &["--config", "a.ini"], &[]).code, 0);
     let (manifest, m) = only_manifest(&dir.path().join("out"));
     let manifest = manifest.to_str().unwrap().to_string();
-    let ok = stage(dir.path(), &["verify", "--manifest", &manifest, "--config", "a.ini"], &[]);
+    let ok = stage(
+        dir.path(),
+        &["verify", "--manifest", &manifest, "--config", "a.ini"],
+        &[],
+    );
     assert_eq!(ok.code, 0, "{}", ok.all());
-    assert!(ok.stdout.contains("ok      seven: 7 rows verified"), "{}", ok.stdout);
-    let part = dir.path().join("out").join(m["tables"][0]["parts"][1]["path"].as_str().unwrap());
+    assert!(
+        ok.stdout.contains("ok      seven: 7 rows verified"),
+        "{}",
+        ok.stdout
+    );
+    let part = dir
+        .path()
+        .join("out")
+        .join(m["tables"][0]["parts"][1]["path"].as_str().unwrap());
     let mut bytes = std::fs::read(&part).unwrap();
     let mid = bytes.len() / 2;
     bytes[mid] ^= 0xff;
     std::fs::write(&part, bytes).unwrap();
-    let bad = stage(dir.path(), &["verify", "--manifest", &manifest, "--config", "a.ini"], &[]);
+    let bad = stage(
+        dir.path(),
+        &["verify", "--manifest", &manifest, "--config", "a.ini"],
+        &[],
+    );
     assert_eq!(bad.code, 1, "{}", bad.all());
-    assert!(bad.stdout.contains("has changed since the run (sha256"), "{}", bad.stdout);
+    assert!(
+        bad.stdout.contains("has changed since the run (sha256"),
+        "{}",
+        bad.stdout
+    );
     // And a load refuses the changed part, keeping the staging table as it was.
-    let load = stage(dir.path(), &["load", "--manifest", &manifest, "--config", "a.ini"], &[]);
+    let load = stage(
+        dir.path(),
+        &["load", "--manifest", &manifest, "--config", "a.ini"],
+        &[],
+    );
     assert_eq!(load.code, 1);
-    assert_eq!(sqlite_rows(&dir.path().join("stg.sqlite"), "SELECT count(*) FROM seven"), [["INTEGER:7"]]);
+    assert_eq!(
+        sqlite_rows(&dir.path().join("stg.sqlite"), "SELECT count(*) FROM seven"),
+        [["INTEGER:7"]]
+    );
 }
 
 #[test]
@@ -318,7 +498,11 @@ fn cleanup_deletes_the_runs_parts_and_manifest_after_a_full_load() {
     let dir = tempfile::tempdir().unwrap();
     let src = source(dir.path(), SEVEN);
     let settings = "SRC_TABLES = seven\nTRANSFER_MODE = DUMP\nOUTPUT_DIR = out";
-    write(dir.path(), "a.ini", &sqlite_ini(&src, "stg.sqlite", settings));
+    write(
+        dir.path(),
+        "a.ini",
+        &sqlite_ini(&src, "stg.sqlite", settings),
+    );
     let r = stage(dir.path(), &["--config", "a.ini"], &[]);
     assert_eq!(r.code, 0, "{}", r.all());
     let left: Vec<_> = walk(&dir.path().join("out"));
@@ -348,7 +532,11 @@ fn replace_keeps_the_old_table_when_a_value_fails_mid_table() {
         "CREATE TABLE seven (n INTEGER); INSERT INTO seven VALUES (1),(2),(3),(4),(5),(6),(7);",
     );
     let stg = dir.path().join("stg.sqlite");
-    write(dir.path(), "a.ini", &sqlite_ini(&src, "stg.sqlite", "SRC_TABLES = seven\nSRC_CHUNK_SIZE = 2"));
+    write(
+        dir.path(),
+        "a.ini",
+        &sqlite_ini(&src, "stg.sqlite", "SRC_TABLES = seven\nSRC_CHUNK_SIZE = 2"),
+    );
     assert_eq!(stage(dir.path(), &["--config", "a.ini"], &[]).code, 0);
     // Row 5 now holds a value that cannot be an INTEGER: the run fails after two batches.
     Connection::open(dir.path().join("src.sqlite"))
@@ -358,9 +546,15 @@ fn replace_keeps_the_old_table_when_a_value_fails_mid_table() {
     let r = stage(dir.path(), &["--config", "a.ini"], &[]);
     assert_eq!(r.code, 1, "{}", r.all());
     assert!(r.stdout.contains("table seven, column n, row 5: the stored TEXT \"x\" does not fit the declared type; expected an INTEGER"), "{}", r.stdout);
-    assert_eq!(sqlite_rows(&stg, "SELECT count(*) FROM seven"), [["INTEGER:7"]]);
     assert_eq!(
-        sqlite_rows(&stg, "SELECT count(*) FROM sqlite_master WHERE name LIKE '%stage_new%'"),
+        sqlite_rows(&stg, "SELECT count(*) FROM seven"),
+        [["INTEGER:7"]]
+    );
+    assert_eq!(
+        sqlite_rows(
+            &stg,
+            "SELECT count(*) FROM sqlite_master WHERE name LIKE '%stage_new%'"
+        ),
         [["INTEGER:0"]]
     );
 }
@@ -370,11 +564,33 @@ fn truncate_and_append_write_modes() {
     let dir = tempfile::tempdir().unwrap();
     let src = source(dir.path(), SEVEN);
     let stg = dir.path().join("stg.sqlite");
-    write(dir.path(), "a.ini", &sqlite_ini(&src, "stg.sqlite", "SRC_TABLES = seven\nWRITE_MODE = append"));
+    write(
+        dir.path(),
+        "a.ini",
+        &sqlite_ini(
+            &src,
+            "stg.sqlite",
+            "SRC_TABLES = seven\nWRITE_MODE = append",
+        ),
+    );
     assert_eq!(stage(dir.path(), &["--config", "a.ini"], &[]).code, 0);
     assert_eq!(stage(dir.path(), &["--config", "a.ini"], &[]).code, 0);
-    assert_eq!(sqlite_rows(&stg, "SELECT count(*) FROM seven"), [["INTEGER:14"]]);
-    write(dir.path(), "b.ini", &sqlite_ini(&src, "stg.sqlite", "SRC_TABLES = seven\nWRITE_MODE = truncate"));
+    assert_eq!(
+        sqlite_rows(&stg, "SELECT count(*) FROM seven"),
+        [["INTEGER:14"]]
+    );
+    write(
+        dir.path(),
+        "b.ini",
+        &sqlite_ini(
+            &src,
+            "stg.sqlite",
+            "SRC_TABLES = seven\nWRITE_MODE = truncate",
+        ),
+    );
     assert_eq!(stage(dir.path(), &["--config", "b.ini"], &[]).code, 0);
-    assert_eq!(sqlite_rows(&stg, "SELECT count(*) FROM seven"), [["INTEGER:7"]]);
+    assert_eq!(
+        sqlite_rows(&stg, "SELECT count(*) FROM seven"),
+        [["INTEGER:7"]]
+    );
 }

@@ -154,10 +154,7 @@ fn make_temp_dir(kind: &str, owner_uid: Option<u32>) -> Result<PathBuf, String> 
                 if let Some(uid) = owner_uid {
                     if let Err(e) = std::os::unix::fs::chown(&dir, Some(uid), None) {
                         let _ = fs::remove_dir(&dir);
-                        return Err(format!(
-                            "cannot give {} to uid {uid}: {e}",
-                            dir.display()
-                        ));
+                        return Err(format!("cannot give {} to uid {uid}: {e}", dir.display()));
                     }
                 }
                 return Ok(dir);
@@ -198,7 +195,9 @@ fn file_len(path: &Path) -> u64 {
 /// What was appended to a file after `offset`.
 fn read_from(path: &Path, offset: u64) -> String {
     let bytes = fs::read(path).unwrap_or_default();
-    let start = usize::try_from(offset).unwrap_or(usize::MAX).min(bytes.len());
+    let start = usize::try_from(offset)
+        .unwrap_or(usize::MAX)
+        .min(bytes.len());
     String::from_utf8_lossy(&bytes[start..]).into_owned()
 }
 

@@ -278,9 +278,11 @@ impl RunAs {
                 });
             }
         }
-        Err("the tests run as root, and neither a `postgres` nor a `nobody` user exists to run \
+        Err(
+            "the tests run as root, and neither a `postgres` nor a `nobody` user exists to run \
              PostgreSQL (which refuses to run as root)"
-            .to_string())
+                .to_string(),
+        )
     }
 
     /// `runuser -u USER -- `, for shell commands.
