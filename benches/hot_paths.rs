@@ -222,6 +222,7 @@ fn sqlite_paths(c: &mut Criterion) {
         let opts = ReadOptions {
             chunk_rows: 50_000,
             row_limit: None,
+            zero_dates: Default::default(),
         };
         b.iter(|| {
             let mut rows = 0;

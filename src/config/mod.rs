@@ -86,6 +86,7 @@ const KNOWN_KEYS: &[(&str, &str)] = &[
     (SETTINGS, "LOG_ROW_COUNT"),
     (SETTINGS, "PARTITION_COLUMN"),
     (SETTINGS, "PARTITION_NUM"),
+    (SETTINGS, "MYSQL_ZERO_DATES"),
     (LOGGING, "LOG_LEVEL"),
     (LOGGING, "LOG_TO_FILE"),
     (LOGGING, "LOG_FILE"),
@@ -306,6 +307,27 @@ impl Compression {
     }
 }
 
+/// What a MySQL/MariaDB source does with zero dates (`0000-00-00`, `2024-00-10`, …),
+/// which have no calendar value: `[settings] MYSQL_ZERO_DATES`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ZeroDates {
+    /// The read fails naming table, column and row (the default).
+    #[default]
+    Error,
+    /// The value is read as NULL.
+    Null,
+}
+
+impl ZeroDates {
+    pub fn parse(text: &str) -> Option<Self> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "error" => Some(ZeroDates::Error),
+            "null" => Some(ZeroDates::Null),
+            _ => None,
+        }
+    }
+}
+
 /// DIRECT mode's per-batch retry policy: delay `min(max, base·2^n)` with jitter, never above `max`.
 #[derive(Debug, Clone, Copy)]
 pub struct RetryPolicy {
@@ -347,6 +369,8 @@ pub struct Settings {
     pub log_row_count: bool,
     pub partition_column: Option<String>,
     pub partition_num: usize,
+    /// MySQL/MariaDB sources: zero dates are an error or NULL.
+    pub zero_dates: ZeroDates,
 }
 
 /// One effective setting for the start-up log.
@@ -763,6 +787,14 @@ impl Parser<'_> {
         let log_row_count = self.boolean(SETTINGS, "LOG_ROW_COUNT", true)?;
         let partition_column = self.string(SETTINGS, "PARTITION_COLUMN");
         let partition_num = self.whole(SETTINGS, "PARTITION_NUM", DEFAULT_PARTITION_NUM, 1)?;
+        let zero_dates = self.parsed(
+            SETTINGS,
+            "MYSQL_ZERO_DATES",
+            ZeroDates::Error,
+            "error or null",
+            ZeroDates::parse,
+        )?;
+        self.default_shown("MYSQL_ZERO_DATES", "error");
         Ok(Settings {
             tables,
             chunk_size,
@@ -781,6 +813,7 @@ impl Parser<'_> {
             log_row_count,
             partition_column,
             partition_num,
+            zero_dates,
         })
     }
 

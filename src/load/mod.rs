@@ -3,6 +3,7 @@
 //! `replace` builds a shadow table and swaps it in one transaction; `truncate` and
 //! `append` load inside one transaction where the database allows it.
 
+pub mod mysql;
 pub mod postgres;
 pub mod sqlite;
 
@@ -72,6 +73,7 @@ pub fn open(endpoint: &Endpoint) -> Result<Box<dyn Destination>> {
     match endpoint.driver {
         Driver::Sqlite => Ok(Box::new(sqlite::SqliteDestination::open(endpoint)?)),
         Driver::Postgres => Ok(Box::new(postgres::PgDestination::open(endpoint)?)),
+        Driver::Mysql | Driver::Mariadb => Ok(Box::new(mysql::MysqlDestination::open(endpoint)?)),
         other => Err(Error::config(format!(
             "{} = \"{other}\": this build of stage cannot load into {other} yet",
             endpoint.key("DRIVER")
@@ -84,6 +86,7 @@ pub fn ddl_type(driver: Driver, dt: &DataType) -> Result<String, String> {
     match driver {
         Driver::Sqlite => crate::types::sqlite::ddl_type(dt),
         Driver::Postgres => crate::types::postgres::ddl_type(dt),
+        Driver::Mysql | Driver::Mariadb => crate::types::mysql::ddl_type(dt),
         other => Err(format!("loading into {other} is not built yet")),
     }
 }

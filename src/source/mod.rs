@@ -7,6 +7,7 @@
 
 #[cfg(feature = "connectorx")]
 pub mod connectorx;
+pub mod mysql;
 pub mod postgres;
 pub mod sqlite;
 
@@ -16,7 +17,7 @@ use std::sync::Arc;
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use arrow::record_batch::RecordBatch;
 
-use crate::config::{Driver, Endpoint};
+use crate::config::{Driver, Endpoint, ZeroDates};
 use crate::error::{Error, Result};
 
 /// Field metadata key holding the column's type as the source declared it.
@@ -122,6 +123,8 @@ pub struct ReadOptions {
     pub chunk_rows: usize,
     /// `None` = all rows.
     pub row_limit: Option<u64>,
+    /// MySQL/MariaDB: what a zero date (`0000-00-00`) becomes.
+    pub zero_dates: ZeroDates,
 }
 
 /// Receives each finished batch; an error stops the read.
@@ -159,6 +162,7 @@ pub fn open(endpoint: &Endpoint) -> Result<Box<dyn Source>> {
     match endpoint.driver {
         Driver::Sqlite => Ok(Box::new(sqlite::SqliteSource::open(endpoint)?)),
         Driver::Postgres => Ok(Box::new(postgres::PgSource::open(endpoint)?)),
+        Driver::Mysql | Driver::Mariadb => Ok(Box::new(mysql::MysqlSource::open(endpoint)?)),
         other => Err(Error::config(format!(
             "{} = \"{other}\": this build of stage cannot read from {other} yet",
             endpoint.key("DRIVER")

@@ -4,10 +4,11 @@
 //! Nothing here rounds: a text that does not fit the target type is an error for the
 //! caller to report with table, column and row.
 
+pub mod mysql;
 pub mod postgres;
 pub mod sqlite;
 
-use arrow::datatypes::DataType;
+use arrow::datatypes::{i256, DataType};
 use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
 
 /// Days from 0001-01-01 (CE) to 1970-01-01.
@@ -16,6 +17,44 @@ const UNIX_EPOCH_DAYS_FROM_CE: i32 = 719_163;
 /// Parses a decimal literal (`-12.30`, `1e3`, `+.5`) into the unscaled integer of
 /// `Decimal128(precision, scale)`. Fails when digits would be lost or precision exceeded.
 pub fn parse_decimal(text: &str, precision: u8, scale: i8) -> Result<i128, String> {
+    let (negative, digits) = decimal_digits(text, precision, scale)?;
+    let magnitude: i128 = if digits.is_empty() {
+        0
+    } else {
+        digits
+            .parse()
+            .map_err(|_| format!("\"{text}\" does not fit DECIMAL({precision},{scale})"))?
+    };
+    Ok(if negative { -magnitude } else { magnitude })
+}
+
+/// As [`parse_decimal`], for `Decimal256(precision, scale)` (precision up to 76).
+pub fn parse_decimal256(text: &str, precision: u8, scale: i8) -> Result<i256, String> {
+    let (negative, digits) = decimal_digits(text, precision, scale)?;
+    if digits.is_empty() {
+        return Ok(i256::ZERO);
+    }
+    let signed = if negative {
+        format!("-{digits}")
+    } else {
+        digits
+    };
+    i256::from_string(&signed)
+        .ok_or_else(|| format!("\"{text}\" does not fit DECIMAL({precision},{scale})"))
+}
+
+/// Formats an unscaled `Decimal256`: `format_decimal256(i256::from(-1230), 2) == "-12.30"`.
+pub fn format_decimal256(unscaled: i256, scale: i8) -> String {
+    let text = unscaled.to_string();
+    let (negative, digits) = match text.strip_prefix('-') {
+        Some(d) => (true, d),
+        None => (false, text.as_str()),
+    };
+    format_digits(negative, digits, scale)
+}
+
+/// The sign and the unscaled digits (no leading zeros) of a decimal literal at `scale`.
+fn decimal_digits(text: &str, precision: u8, scale: i8) -> Result<(bool, String), String> {
     let t = text.trim();
     let (negative, body) = match t.as_bytes().first() {
         Some(b'-') => (true, &t[1..]),
@@ -64,26 +103,21 @@ pub fn parse_decimal(text: &str, precision: u8, scale: i8) -> Result<i128, Strin
             "\"{text}\" does not fit DECIMAL({precision},{scale})"
         ));
     }
-    let magnitude: i128 = if unscaled_digits.is_empty() {
-        0
-    } else {
-        unscaled_digits
-            .parse()
-            .map_err(|_| format!("\"{text}\" does not fit DECIMAL({precision},{scale})"))?
-    };
-    Ok(if negative { -magnitude } else { magnitude })
+    Ok((negative, unscaled_digits.to_string()))
 }
 
 /// Formats an unscaled decimal: `format_decimal(-1230, 2) == "-12.30"`.
 pub fn format_decimal(unscaled: i128, scale: i8) -> String {
-    let negative = unscaled < 0;
-    let digits = unscaled.unsigned_abs().to_string();
+    format_digits(unscaled < 0, &unscaled.unsigned_abs().to_string(), scale)
+}
+
+fn format_digits(negative: bool, digits: &str, scale: i8) -> String {
     let mut out = String::with_capacity(digits.len() + 3);
     if negative {
         out.push('-');
     }
     if scale <= 0 {
-        out.push_str(&digits);
+        out.push_str(digits);
         out.extend(std::iter::repeat_n('0', (-scale) as usize));
         return out;
     }
@@ -91,7 +125,7 @@ pub fn format_decimal(unscaled: i128, scale: i8) -> String {
     if digits.len() <= scale {
         out.push_str("0.");
         out.extend(std::iter::repeat_n('0', scale - digits.len()));
-        out.push_str(&digits);
+        out.push_str(digits);
     } else {
         let (i, f) = digits.split_at(digits.len() - scale);
         out.push_str(i);
@@ -196,6 +230,21 @@ mod tests {
         assert!(parse_decimal("", 10, 2).is_err());
         let max38 = "9".repeat(38);
         assert_eq!(parse_decimal(&max38, 38, 0).unwrap().to_string(), max38);
+    }
+
+    #[test]
+    fn wide_decimals_round_trip() {
+        let text = format!("-{}.{}", "9".repeat(35), "1".repeat(30));
+        let v = parse_decimal256(&text, 65, 30).unwrap();
+        assert_eq!(format_decimal256(v, 30), text);
+        let half = parse_decimal256("0.5", 65, 30).unwrap();
+        assert_eq!(
+            format_decimal256(half, 30),
+            format!("0.5{}", "0".repeat(29))
+        );
+        assert_eq!(format_decimal256(i256::from_i128(5), 3), "0.005");
+        assert!(parse_decimal256(&"9".repeat(66), 65, 0).is_err());
+        assert!(parse_decimal256("1.5", 65, 0).is_err());
     }
 
     #[test]

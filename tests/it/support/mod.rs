@@ -259,13 +259,28 @@ struct Teardown {
     done: bool,
 }
 
+/// The process ids the cleanup needs (0: none).
+#[derive(Clone, Copy)]
+enum Var {
+    /// The server, when it is a child of the test process: killed.
+    Pid,
+    /// The process group of a start-up helper still running (initdb, ...): killed.
+    Group,
+}
+
 impl Teardown {
-    /// Tells the watchdog (and `run`) a new value of `pid` or `group`.
-    fn send(&mut self, name: &str, value: u32) {
-        match name {
-            "pid" => self.pid = value,
-            _ => self.group = value,
-        }
+    /// Tells the watchdog (and `run`) a new value of `$pid` or `$group`.
+    fn send(&mut self, var: Var, value: u32) {
+        let name = match var {
+            Var::Pid => {
+                self.pid = value;
+                "pid"
+            }
+            Var::Group => {
+                self.group = value;
+                "group"
+            }
+        };
         if let Some(stdin) = self.watchdog_stdin.as_mut() {
             // If the watchdog is gone, `run` does the cleanup itself.
             let _ = writeln!(stdin, "{name}={value}");
@@ -437,16 +452,16 @@ impl Registration {
             .stderr(Stdio::piped())
             .process_group(0)
             .spawn()?;
-        lock(&self.teardown).send("group", child.id());
+        lock(&self.teardown).send(Var::Group, child.id());
         let output = child.wait_with_output();
-        lock(&self.teardown).send("group", 0);
+        lock(&self.teardown).send(Var::Group, 0);
         output
     }
 
     /// Hands a server process started by the test process over to the teardown.
     fn attach_server(&self, server: Child) {
         let mut teardown = lock(&self.teardown);
-        teardown.send("pid", server.id());
+        teardown.send(Var::Pid, server.id());
         teardown.server = Some(server);
     }
 
@@ -458,7 +473,7 @@ impl Registration {
             _ => return None,
         };
         teardown.server = None;
-        teardown.send("pid", 0);
+        teardown.send(Var::Pid, 0);
         Some(status)
     }
 }

@@ -1,0 +1,778 @@
+//! MySQL / MariaDB staging. Column types follow `types::mysql`.
+//!
+//! - Database: `DST_DB`, created (utf8mb4, `utf8mb4_bin`) if missing; MySQL has no schemas
+//!   inside a database, so `DST_SCHEMA` is only used as the database name when `DST_DB`
+//!   is unset, and ignored (with an info line) otherwise.
+//! - Session: `time_zone = '+00:00'`, utf8mb4, `sql_mode = STRICT_ALL_TABLES,…` so a value
+//!   that does not fit is an error, never a warning with a changed value.
+//! - Rows go in as large multi-row `INSERT … VALUES` statements with escaped literals
+//!   (binary as hex), each statement below the server's `max_allowed_packet`.
+//! - `replace`: the shadow table is loaded (each batch its own transaction, so a batch is
+//!   whole or absent and a transient failure can be retried, after reconnecting if the
+//!   connection was lost), then swapped in with one atomic
+//!   `RENAME TABLE t TO t__stage_old, t__stage_new TO t` and the old one dropped.
+//! - `truncate` and `append`: one transaction (`DELETE`, not `TRUNCATE`, which would
+//!   commit), a savepoint per batch; readers see the old rows until `COMMIT`. A deadlock
+//!   or lost connection there rolls back the whole transaction, so it is not retried.
+
+use std::fmt::Write as _;
+
+use arrow::array::{Array, AsArray};
+use arrow::datatypes::{
+    DataType, Date32Type, Date64Type, Decimal128Type, Decimal256Type, DurationMicrosecondType,
+    DurationMillisecondType, DurationNanosecondType, DurationSecondType, Float16Type, Float32Type,
+    Float64Type, Int16Type, Int32Type, Int64Type, Int8Type, SchemaRef, Time32MillisecondType,
+    Time32SecondType, Time64MicrosecondType, Time64NanosecondType, TimeUnit,
+    TimestampMicrosecondType, TimestampMillisecondType, TimestampNanosecondType,
+    TimestampSecondType, UInt16Type, UInt32Type, UInt64Type, UInt8Type,
+};
+use arrow::record_batch::RecordBatch;
+use mysql::prelude::Queryable;
+use mysql::{Conn, Row};
+
+use super::{Destination, LoadReport, LoadTarget, TableLoad};
+use crate::config::{Endpoint, WriteMode};
+use crate::dialect::Dialect;
+use crate::error::{Error, Result};
+use crate::source::mysql::{connect, db_err, is_transient, take};
+use crate::types;
+
+const D: Dialect = Dialect::Mysql;
+
+const SESSION_INIT: &[&str] = &[
+    "SET time_zone = '+00:00'",
+    "SET NAMES utf8mb4",
+    "SET sql_mode = 'STRICT_ALL_TABLES,NO_ENGINE_SUBSTITUTION,NO_AUTO_VALUE_ON_ZERO'",
+];
+
+/// Upper bound for one INSERT statement's text, below `max_allowed_packet`.
+const MAX_STATEMENT_BYTES: usize = 16 << 20;
+
+pub struct MysqlDestination {
+    conn: Conn,
+    endpoint: Endpoint,
+    database: String,
+    statement_bytes: usize,
+}
+
+impl MysqlDestination {
+    pub fn open(endpoint: &Endpoint) -> Result<Self> {
+        let database = match (&endpoint.database, &endpoint.schema) {
+            (Some(db), schema) => {
+                if let Some(s) = schema {
+                    tracing::info!("[database-destination] DST_SCHEMA = \"{s}\" is not used for {}: it has no schemas inside a database, staging tables go into DST_DB ({db})", endpoint.driver);
+                }
+                db.clone()
+            }
+            (None, Some(schema)) => schema.clone(),
+            (None, None) => {
+                return Err(Error::config(format!(
+                    "{} is required for {}: the staging database",
+                    endpoint.key("DB"),
+                    endpoint.driver
+                )))
+            }
+        };
+        let mut conn = connect(endpoint, "destination", None, SESSION_INIT)?;
+        let create = format!(
+            "CREATE DATABASE IF NOT EXISTS {} CHARACTER SET utf8mb4 COLLATE utf8mb4_bin",
+            D.quote(&database)
+        );
+        if let Err(e) = conn.query_drop(&create) {
+            tracing::warn!(database = %database, error = %e, "could not create the staging database; going on in case it exists");
+        }
+        conn.select_db(&database).map_err(|e| Error::Connect {
+            side: "destination",
+            target: endpoint.describe(),
+            message: format!("cannot use database {database}: {e}"),
+        })?;
+        let packet: Option<Row> = conn
+            .query_first("SELECT @@max_allowed_packet")
+            .map_err(db_err("reading max_allowed_packet"))?;
+        let packet: u64 = match packet {
+            Some(mut r) => take(&mut r, 0, "max_allowed_packet")?,
+            None => 4 << 20,
+        };
+        let statement_bytes = usize::try_from(packet)
+            .unwrap_or(usize::MAX)
+            .saturating_sub(64 << 10)
+            .clamp(64 << 10, MAX_STATEMENT_BYTES);
+        Ok(MysqlDestination {
+            conn,
+            endpoint: endpoint.clone(),
+            database,
+            statement_bytes,
+        })
+    }
+
+    /// Column names of a table in the staging database, empty when it does not exist.
+    fn existing_columns(&mut self, table: &str) -> Result<Vec<String>> {
+        let rows: Vec<Row> = self
+            .conn
+            .exec(
+                "SELECT COLUMN_NAME FROM information_schema.COLUMNS \
+                 WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION",
+                (self.database.as_str(), table),
+            )
+            .map_err(db_err(format!(
+                "staging table {table}: reading the catalog"
+            )))?;
+        rows.into_iter()
+            .map(|mut r| take(&mut r, 0, "COLUMN_NAME"))
+            .collect()
+    }
+
+    fn create_sql(table: &str, schema: &SchemaRef) -> Result<String> {
+        let mut cols = Vec::new();
+        for f in schema.fields() {
+            let ty = types::mysql::ddl_type(f.data_type())
+                .map_err(|m| Error::column(table, f.name(), m))?;
+            let null = if f.is_nullable() {
+                " NULL"
+            } else {
+                " NOT NULL"
+            };
+            cols.push(format!("{} {ty}{null}", D.quote(f.name())));
+        }
+        Ok(format!(
+            "CREATE TABLE {} ({}) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
+            D.quote(table),
+            cols.join(", ")
+        ))
+    }
+
+    fn count(&mut self, table: &str) -> Result<u64> {
+        let ctx = format!("staging table {table}: counting rows");
+        let mut row: Row = self
+            .conn
+            .query_first(format!("SELECT count(*) FROM {}", D.quote(table)))
+            .map_err(db_err(&ctx))?
+            .ok_or_else(|| Error::Check(format!("{ctx}: no row")))?;
+        take(&mut row, 0, "count")
+    }
+
+    fn run(&mut self, sql: &str, ctx: &str) -> Result<()> {
+        self.conn.query_drop(sql).map_err(db_err(ctx))
+    }
+}
+
+impl Destination for MysqlDestination {
+    fn server_version(&mut self) -> Result<String> {
+        let mut row: Row = self
+            .conn
+            .query_first("SELECT VERSION()")
+            .map_err(db_err("reading the server version"))?
+            .ok_or_else(|| Error::Check("SELECT VERSION() returned no row".into()))?;
+        let v: String = take(&mut row, 0, "version")?;
+        Ok(format!(
+            "{} {v} (database {})",
+            self.endpoint.driver, self.database
+        ))
+    }
+
+    fn begin<'a>(
+        &'a mut self,
+        target: &LoadTarget,
+        schema: &SchemaRef,
+    ) -> Result<Box<dyn TableLoad + 'a>> {
+        let table = target.table.clone();
+        let create = Self::create_sql(&table, schema)?;
+        let existing = self.existing_columns(&table)?;
+        let wanted: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
+        if target.write_mode != WriteMode::Replace && !existing.is_empty() && existing != wanted {
+            return Err(Error::Check(format!(
+                "staging table {table} has columns ({}) but the source now has ({}); with WRITE_MODE={} the table is kept as it is — use WRITE_MODE=replace to rebuild it",
+                existing.join(", "),
+                wanted.join(", "),
+                target.write_mode.name()
+            )));
+        }
+        let shadow = super::shadow_name(&table);
+        let ctx = format!("staging table {table}: preparing");
+        let (load_into, rows_before) = match target.write_mode {
+            WriteMode::Replace => {
+                self.run(&format!("DROP TABLE IF EXISTS {}", D.quote(&shadow)), &ctx)?;
+                let create_shadow = create.replacen(&D.quote(&table), &D.quote(&shadow), 1);
+                self.run(&create_shadow, &ctx)?;
+                (shadow, 0)
+            }
+            WriteMode::Truncate | WriteMode::Append => {
+                if existing.is_empty() {
+                    self.run(&create, &ctx)?;
+                }
+                self.run("START TRANSACTION", &ctx)?;
+                if target.write_mode == WriteMode::Truncate {
+                    if let Err(e) = self.run(&format!("DELETE FROM {}", D.quote(&table)), &ctx) {
+                        let _ = self.conn.query_drop("ROLLBACK");
+                        return Err(e);
+                    }
+                }
+                match self.count(&table) {
+                    Ok(n) => (table.clone(), n),
+                    Err(e) => {
+                        let _ = self.conn.query_drop("ROLLBACK");
+                        return Err(e);
+                    }
+                }
+            }
+        };
+        let cols: Vec<String> = wanted.iter().map(|c| D.quote(c)).collect();
+        let insert_head = format!(
+            "INSERT INTO {} ({}) VALUES ",
+            D.quote(&load_into),
+            cols.join(", ")
+        );
+        Ok(Box::new(MysqlLoad {
+            dst: self,
+            table,
+            load_into,
+            mode: target.write_mode,
+            insert_head,
+            rows_before,
+            rows_written: 0,
+            open: true,
+            broken: false,
+        }))
+    }
+
+    fn count_rows(&mut self, target: &LoadTarget) -> Result<Option<u64>> {
+        if self.existing_columns(&target.table)?.is_empty() {
+            return Ok(None);
+        }
+        self.count(&target.table).map(Some)
+    }
+}
+
+struct MysqlLoad<'a> {
+    dst: &'a mut MysqlDestination,
+    table: String,
+    load_into: String,
+    mode: WriteMode,
+    insert_head: String,
+    rows_before: u64,
+    rows_written: u64,
+    /// The load has neither committed nor been cleaned up.
+    open: bool,
+    /// The connection was lost (replace mode reconnects before a retry).
+    broken: bool,
+}
+
+impl MysqlLoad<'_> {
+    /// Inserts every row of `batch`; returns the rows the server reports.
+    fn insert(&mut self, batch: &RecordBatch) -> Result<u64> {
+        let schema = batch.schema();
+        let cells: Vec<Cell> = batch
+            .columns()
+            .iter()
+            .zip(schema.fields())
+            .map(|(a, f)| Cell::new(a.as_ref(), &self.table, f.name()))
+            .collect::<Result<_>>()?;
+        let ctx = format!("staging table {}: inserting rows", self.table);
+        let limit = self.dst.statement_bytes;
+        let mut sql = String::with_capacity(limit.min(1 << 20));
+        let mut affected = 0u64;
+        let mut rows_in_sql = 0usize;
+        for row in 0..batch.num_rows() {
+            let mark = sql.len();
+            sql.push_str(if rows_in_sql == 0 { "(" } else { ",(" });
+            if rows_in_sql == 0 {
+                sql.insert_str(0, &self.insert_head);
+            }
+            for (i, c) in cells.iter().enumerate() {
+                if i > 0 {
+                    sql.push(',');
+                }
+                c.write(row, &mut sql).map_err(|m| {
+                    Error::value(&self.table, schema.field(i).name(), row as u64 + 1, m)
+                })?;
+            }
+            sql.push(')');
+            if sql.len() > limit && rows_in_sql > 0 {
+                // Send what came before this row, start the next statement with it.
+                let this_row = sql.split_off(mark);
+                affected += self.send(&sql, &ctx)?;
+                sql.clear();
+                sql.push_str(&self.insert_head);
+                // `this_row` starts with the separating comma.
+                sql.push_str(&this_row[1..]);
+                rows_in_sql = 1;
+            } else {
+                rows_in_sql += 1;
+            }
+        }
+        if rows_in_sql > 0 {
+            affected += self.send(&sql, &ctx)?;
+        }
+        Ok(affected)
+    }
+
+    fn send(&mut self, sql: &str, ctx: &str) -> Result<u64> {
+        self.dst.conn.query_drop(sql).map_err(db_err(ctx))?;
+        Ok(self.dst.conn.affected_rows())
+    }
+
+    fn reconnect(&mut self) -> Result<()> {
+        let mut conn = connect(&self.dst.endpoint, "destination", None, SESSION_INIT)?;
+        conn.select_db(&self.dst.database)
+            .map_err(db_err("reconnecting to the staging database"))?;
+        self.dst.conn = conn;
+        self.broken = false;
+        Ok(())
+    }
+}
+
+/// Whether an error means the connection is gone.
+fn lost_connection(e: &Error) -> bool {
+    match e {
+        Error::Database { source, .. } => match source.downcast_ref::<mysql::Error>() {
+            Some(mysql::Error::IoError(_) | mysql::Error::CodecError(_)) => true,
+            Some(mysql::Error::MySqlError(m)) => matches!(m.code, 2006 | 2013 | 1927 | 4031),
+            _ => false,
+        },
+        _ => false,
+    }
+}
+
+impl TableLoad for MysqlLoad<'_> {
+    fn write_batch(&mut self, batch: &RecordBatch) -> Result<()> {
+        let ctx = format!("staging table {}: inserting rows", self.table);
+        let result = if self.mode == WriteMode::Replace {
+            // Each batch its own transaction on the shadow table.
+            if self.broken {
+                self.reconnect()?;
+            }
+            self.dst.run("START TRANSACTION", &ctx)?;
+            let r = self.insert(batch);
+            match r {
+                Ok(n) => match self.dst.run("COMMIT", &ctx) {
+                    Ok(()) => Ok(n),
+                    Err(e) => Err(e),
+                },
+                Err(e) => {
+                    let _ = self.dst.conn.query_drop("ROLLBACK");
+                    Err(e)
+                }
+            }
+        } else {
+            self.dst.run("SAVEPOINT stage_batch", &ctx)?;
+            match self.insert(batch) {
+                Ok(n) => self
+                    .dst
+                    .run("RELEASE SAVEPOINT stage_batch", &ctx)
+                    .map(|_| n),
+                Err(e) => {
+                    let _ = self
+                        .dst
+                        .conn
+                        .query_drop("ROLLBACK TO SAVEPOINT stage_batch");
+                    Err(e)
+                }
+            }
+        };
+        match result {
+            Ok(n) if n == batch.num_rows() as u64 => {
+                self.rows_written += n;
+                Ok(())
+            }
+            Ok(n) => Err(Error::Check(format!(
+                "staging table {}: the server reports {n} rows inserted for a batch of {}",
+                self.table,
+                batch.num_rows()
+            ))),
+            Err(e) => {
+                let lost = lost_connection(&e);
+                if self.mode == WriteMode::Replace {
+                    self.broken = lost;
+                    Err(e)
+                } else {
+                    // Inside the table's one transaction a deadlock or a lost connection
+                    // has rolled back every earlier batch too: not retryable.
+                    let whole_tx_gone = lost
+                        || matches!(&e, Error::Database { source, .. }
+                            if matches!(source.downcast_ref::<mysql::Error>(),
+                                Some(mysql::Error::MySqlError(m)) if m.code == 1213));
+                    match e {
+                        Error::Database {
+                            context, source, ..
+                        } if whole_tx_gone => Err(Error::Database {
+                            context: format!("{context} (the load's transaction was rolled back)"),
+                            transient: false,
+                            source,
+                        }),
+                        other => Err(other),
+                    }
+                }
+            }
+        }
+    }
+
+    fn commit(mut self: Box<Self>, rows_read: u64) -> Result<LoadReport> {
+        let load_into = self.load_into.clone();
+        let counted = self.dst.count(&load_into)?;
+        let loaded = counted.saturating_sub(self.rows_before);
+        if loaded != rows_read || loaded != self.rows_written {
+            return Err(Error::Check(format!(
+                "staging table {}: {loaded} rows loaded but {rows_read} read; the load was abandoned and the old table kept",
+                self.table
+            )));
+        }
+        let ctx = format!("staging table {}: swapping in the new table", self.table);
+        if self.mode == WriteMode::Replace {
+            let table = self.table.clone();
+            let old = super::retired_name(&table);
+            let exists = !self.dst.existing_columns(&table)?.is_empty();
+            self.dst
+                .run(&format!("DROP TABLE IF EXISTS {}", D.quote(&old)), &ctx)?;
+            if exists {
+                self.dst.run(
+                    &format!(
+                        "RENAME TABLE {} TO {}, {} TO {}",
+                        D.quote(&table),
+                        D.quote(&old),
+                        D.quote(&load_into),
+                        D.quote(&table)
+                    ),
+                    &ctx,
+                )?;
+                self.open = false;
+                if let Err(e) = self.dst.run(&format!("DROP TABLE {}", D.quote(&old)), &ctx) {
+                    tracing::warn!(table = %old, error = %e, "the new staging table is in place but the old one could not be dropped");
+                }
+            } else {
+                self.dst.run(
+                    &format!(
+                        "RENAME TABLE {} TO {}",
+                        D.quote(&load_into),
+                        D.quote(&table)
+                    ),
+                    &ctx,
+                )?;
+                self.open = false;
+            }
+        } else {
+            self.dst.run("COMMIT", &ctx)?;
+            self.open = false;
+        }
+        Ok(LoadReport {
+            rows: loaded,
+            nul_stripped: Vec::new(),
+        })
+    }
+}
+
+impl Drop for MysqlLoad<'_> {
+    fn drop(&mut self) {
+        if !self.open {
+            return;
+        }
+        let cleanup = if self.mode == WriteMode::Replace {
+            format!("DROP TABLE IF EXISTS {}", D.quote(&self.load_into))
+        } else {
+            "ROLLBACK".to_string()
+        };
+        if self.broken && self.mode == WriteMode::Replace && self.reconnect().is_err() {
+            return;
+        }
+        if let Err(e) = self.dst.conn.query_drop(&cleanup) {
+            tracing::warn!(table = %self.table, error = %e, transient = is_transient(&e), "cleaning up an abandoned load failed");
+        }
+    }
+}
+
+/// One column of a batch, writing SQL literals per row.
+enum Cell<'a> {
+    Bool(&'a arrow::array::BooleanArray),
+    Int(&'a dyn Array, fn(&dyn Array, usize) -> i64),
+    UInt(&'a dyn Array, fn(&dyn Array, usize) -> u64),
+    Float(&'a dyn Array, fn(&dyn Array, usize) -> f64, bool),
+    Decimal128(&'a dyn Array, i8),
+    Decimal256(&'a dyn Array, i8),
+    Text(&'a dyn Array),
+    Blob(&'a dyn Array),
+    Date(&'a dyn Array),
+    /// Nanoseconds per unit.
+    Timestamp(&'a dyn Array, i64),
+    /// Nanoseconds since midnight.
+    Time(&'a dyn Array, fn(&dyn Array, usize) -> i64),
+    /// A signed span in nanoseconds.
+    Duration(&'a dyn Array, fn(&dyn Array, usize) -> i128),
+}
+
+macro_rules! prim {
+    ($t:ty, $conv:expr) => {
+        |a: &dyn Array, i: usize| $conv(a.as_primitive::<$t>().value(i))
+    };
+}
+
+impl<'a> Cell<'a> {
+    fn new(a: &'a dyn Array, table: &str, column: &str) -> Result<Cell<'a>> {
+        Ok(match a.data_type() {
+            DataType::Boolean => Cell::Bool(a.as_boolean()),
+            DataType::Int8 => Cell::Int(a, prim!(Int8Type, i64::from)),
+            DataType::Int16 => Cell::Int(a, prim!(Int16Type, i64::from)),
+            DataType::Int32 => Cell::Int(a, prim!(Int32Type, i64::from)),
+            DataType::Int64 => Cell::Int(a, prim!(Int64Type, |v| v)),
+            DataType::UInt8 => Cell::UInt(a, prim!(UInt8Type, u64::from)),
+            DataType::UInt16 => Cell::UInt(a, prim!(UInt16Type, u64::from)),
+            DataType::UInt32 => Cell::UInt(a, prim!(UInt32Type, u64::from)),
+            DataType::UInt64 => Cell::UInt(a, prim!(UInt64Type, |v| v)),
+            DataType::Float16 => Cell::Float(a, prim!(Float16Type, f64::from), true),
+            DataType::Float32 => Cell::Float(a, prim!(Float32Type, f64::from), true),
+            DataType::Float64 => Cell::Float(a, prim!(Float64Type, |v| v), false),
+            DataType::Decimal128(_, s) => Cell::Decimal128(a, *s),
+            DataType::Decimal256(_, s) => Cell::Decimal256(a, *s),
+            DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => Cell::Text(a),
+            DataType::Binary
+            | DataType::LargeBinary
+            | DataType::BinaryView
+            | DataType::FixedSizeBinary(_) => Cell::Blob(a),
+            DataType::Date32 | DataType::Date64 => Cell::Date(a),
+            DataType::Timestamp(unit, _) => Cell::Timestamp(a, nanos_per(unit)),
+            DataType::Time32(TimeUnit::Second) => {
+                Cell::Time(a, prim!(Time32SecondType, |v| i64::from(v) * 1_000_000_000))
+            }
+            DataType::Time32(TimeUnit::Millisecond) => Cell::Time(
+                a,
+                prim!(Time32MillisecondType, |v| i64::from(v) * 1_000_000),
+            ),
+            DataType::Time64(TimeUnit::Microsecond) => {
+                Cell::Time(a, prim!(Time64MicrosecondType, |v| v * 1_000))
+            }
+            DataType::Time64(TimeUnit::Nanosecond) => {
+                Cell::Time(a, prim!(Time64NanosecondType, |v| v))
+            }
+            DataType::Duration(TimeUnit::Second) => Cell::Duration(
+                a,
+                prim!(DurationSecondType, |v| i128::from(v) * 1_000_000_000),
+            ),
+            DataType::Duration(TimeUnit::Millisecond) => Cell::Duration(
+                a,
+                prim!(DurationMillisecondType, |v| i128::from(v) * 1_000_000),
+            ),
+            DataType::Duration(TimeUnit::Microsecond) => {
+                Cell::Duration(a, prim!(DurationMicrosecondType, |v| i128::from(v) * 1_000))
+            }
+            DataType::Duration(TimeUnit::Nanosecond) => {
+                Cell::Duration(a, prim!(DurationNanosecondType, i128::from))
+            }
+            other => {
+                return Err(Error::column(
+                    table,
+                    column,
+                    format!("MySQL staging cannot load Arrow {other}"),
+                ))
+            }
+        })
+    }
+
+    fn array(&self) -> &dyn Array {
+        match self {
+            Cell::Bool(a) => *a,
+            Cell::Int(a, _)
+            | Cell::UInt(a, _)
+            | Cell::Float(a, ..)
+            | Cell::Decimal128(a, _)
+            | Cell::Decimal256(a, _)
+            | Cell::Text(a)
+            | Cell::Blob(a)
+            | Cell::Date(a)
+            | Cell::Timestamp(a, _)
+            | Cell::Time(a, _)
+            | Cell::Duration(a, _) => *a,
+        }
+    }
+
+    /// Appends row `i`'s SQL literal to `out`.
+    fn write(&self, i: usize, out: &mut String) -> Result<(), String> {
+        if self.array().is_null(i) {
+            out.push_str("NULL");
+            return Ok(());
+        }
+        // Writing to a String cannot fail.
+        let _ = match self {
+            Cell::Bool(a) => {
+                out.push(if a.value(i) { '1' } else { '0' });
+                Ok(())
+            }
+            Cell::Int(a, f) => write!(out, "{}", f(*a, i)),
+            Cell::UInt(a, f) => write!(out, "{}", f(*a, i)),
+            Cell::Float(a, f, single) => {
+                let v = f(*a, i);
+                if !v.is_finite() {
+                    return Err(format!(
+                        "{v} cannot be stored: MySQL has no NaN or infinity"
+                    ));
+                }
+                if *single {
+                    write!(out, "{:?}", v as f32)
+                } else {
+                    write!(out, "{v:?}")
+                }
+            }
+            Cell::Decimal128(a, s) => {
+                out.push_str(&types::format_decimal(
+                    a.as_primitive::<Decimal128Type>().value(i),
+                    *s,
+                ));
+                Ok(())
+            }
+            Cell::Decimal256(a, s) => {
+                out.push_str(&types::format_decimal256(
+                    a.as_primitive::<Decimal256Type>().value(i),
+                    *s,
+                ));
+                Ok(())
+            }
+            Cell::Text(a) => {
+                let s = match a.data_type() {
+                    DataType::Utf8 => a.as_string::<i32>().value(i),
+                    DataType::LargeUtf8 => a.as_string::<i64>().value(i),
+                    _ => a.as_string_view().value(i),
+                };
+                quote_text(s, out);
+                Ok(())
+            }
+            Cell::Blob(a) => {
+                let b: &[u8] = match a.data_type() {
+                    DataType::Binary => a.as_binary::<i32>().value(i),
+                    DataType::LargeBinary => a.as_binary::<i64>().value(i),
+                    DataType::BinaryView => a.as_binary_view().value(i),
+                    _ => a.as_fixed_size_binary().value(i),
+                };
+                out.push_str("X'");
+                out.push_str(&hex::encode(b));
+                out.push('\'');
+                Ok(())
+            }
+            Cell::Date(a) => {
+                let date = match a.data_type() {
+                    DataType::Date32 => {
+                        types::days_to_date(a.as_primitive::<Date32Type>().value(i))
+                    }
+                    _ => chrono::DateTime::from_timestamp_millis(
+                        a.as_primitive::<Date64Type>().value(i),
+                    )
+                    .map(|d| d.date_naive()),
+                }
+                .ok_or("date out of range")?;
+                write!(out, "'{}'", date.format("%Y-%m-%d"))
+            }
+            Cell::Timestamp(a, per) => {
+                let raw = timestamp_raw(*a, i);
+                let per_second = 1_000_000_000 / per;
+                let secs = raw.div_euclid(per_second);
+                let nanos = raw.rem_euclid(per_second) * per;
+                if nanos % 1000 != 0 {
+                    return Err(
+                        "sub-microsecond digits would be lost: MySQL keeps microseconds".into(),
+                    );
+                }
+                let dt = chrono::DateTime::from_timestamp(secs, nanos as u32)
+                    .ok_or("timestamp out of range")?
+                    .naive_utc();
+                write!(out, "'{}'", dt.format("%Y-%m-%d %H:%M:%S%.6f"))
+            }
+            Cell::Time(a, f) => {
+                let nanos = f(*a, i);
+                if nanos % 1000 != 0 {
+                    return Err(
+                        "sub-microsecond digits would be lost: MySQL keeps microseconds".into(),
+                    );
+                }
+                write_span(out, i128::from(nanos))
+            }
+            Cell::Duration(a, f) => {
+                let nanos = f(*a, i);
+                if nanos % 1000 != 0 {
+                    return Err(
+                        "sub-microsecond digits would be lost: MySQL keeps microseconds".into(),
+                    );
+                }
+                if (nanos / 1000).unsigned_abs() > types::mysql::TIME_MAX_MICROS as u128 {
+                    return Err(format!(
+                        "a span of {} µs is beyond MySQL TIME's ±838:59:59",
+                        nanos / 1000
+                    ));
+                }
+                write_span(out, nanos)
+            }
+        };
+        Ok(())
+    }
+}
+
+/// `'[-]H:MM:SS.ffffff'` from nanoseconds.
+fn write_span(out: &mut String, nanos: i128) -> std::fmt::Result {
+    let sign = if nanos < 0 { "-" } else { "" };
+    let micros = (nanos / 1000).unsigned_abs();
+    let (secs, frac) = (micros / 1_000_000, micros % 1_000_000);
+    write!(
+        out,
+        "'{sign}{}:{:02}:{:02}.{frac:06}'",
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60
+    )
+}
+
+/// A string literal for a session without `NO_BACKSLASH_ESCAPES` (set by `SESSION_INIT`).
+fn quote_text(s: &str, out: &mut String) {
+    out.reserve(s.len() + 2);
+    out.push('\'');
+    for ch in s.chars() {
+        match ch {
+            '\'' => out.push_str("\\'"),
+            '\\' => out.push_str("\\\\"),
+            '\0' => out.push_str("\\0"),
+            '\u{1a}' => out.push_str("\\Z"),
+            c => out.push(c),
+        }
+    }
+    out.push('\'');
+}
+
+fn nanos_per(unit: &TimeUnit) -> i64 {
+    match unit {
+        TimeUnit::Second => 1_000_000_000,
+        TimeUnit::Millisecond => 1_000_000,
+        TimeUnit::Microsecond => 1_000,
+        TimeUnit::Nanosecond => 1,
+    }
+}
+
+fn timestamp_raw(a: &dyn Array, i: usize) -> i64 {
+    match a.data_type() {
+        DataType::Timestamp(TimeUnit::Second, _) => {
+            a.as_primitive::<TimestampSecondType>().value(i)
+        }
+        DataType::Timestamp(TimeUnit::Millisecond, _) => {
+            a.as_primitive::<TimestampMillisecondType>().value(i)
+        }
+        DataType::Timestamp(TimeUnit::Microsecond, _) => {
+            a.as_primitive::<TimestampMicrosecondType>().value(i)
+        }
+        _ => a.as_primitive::<TimestampNanosecondType>().value(i),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_literals_escape_quotes_backslashes_and_nul() {
+        let mut out = String::new();
+        quote_text("it's a \\ and \0 😀", &mut out);
+        assert_eq!(out, "'it\\'s a \\\\ and \\0 😀'");
+    }
+
+    #[test]
+    fn spans_render_as_mysql_time() {
+        let mut out = String::new();
+        write_span(&mut out, -(types::mysql::TIME_MAX_MICROS as i128) * 1000).unwrap();
+        assert_eq!(out, "'-838:59:59.000000'");
+        out.clear();
+        write_span(&mut out, 1_500_000_000).unwrap();
+        assert_eq!(out, "'0:00:01.500000'");
+    }
+}

@@ -1,0 +1,540 @@
+//! MySQL / MariaDB source (the `mysql` crate, synchronous). Column types follow
+//! `types::mysql`; rows stream through a prepared statement (binary protocol: typed
+//! values) in a session with `time_zone = '+00:00'`, one batch under construction at a time.
+
+use std::sync::Arc;
+
+use arrow::array::{
+    ArrayRef, BinaryBuilder, BooleanBuilder, Date32Builder, Decimal128Builder, Decimal256Builder,
+    DurationMicrosecondBuilder, Float32Builder, Float64Builder, Int16Builder, Int32Builder,
+    Int64Builder, Int8Builder, StringBuilder, TimestampMicrosecondBuilder, UInt16Builder,
+    UInt32Builder, UInt64Builder, UInt8Builder,
+};
+use arrow::datatypes::{DataType, TimeUnit};
+use arrow::record_batch::RecordBatch;
+use mysql::prelude::{FromValue, Queryable};
+use mysql::{Conn, OptsBuilder, Row, Value};
+
+use super::{BatchSink, ColumnInfo, ReadOptions, Source, TableInfo, TableRef};
+use crate::config::{Endpoint, ZeroDates};
+use crate::dialect::Dialect;
+use crate::error::{Error, Result};
+use crate::types;
+use crate::types::mysql::CatalogColumn;
+
+const D: Dialect = Dialect::Mysql;
+
+/// Opens a connection to `endpoint`, into `database` when given. The password goes
+/// through the options builder, never through a URL. `init` runs on connect.
+pub(crate) fn connect(
+    endpoint: &Endpoint,
+    side: &'static str,
+    database: Option<&str>,
+    init: &[&str],
+) -> Result<Conn> {
+    let port = endpoint
+        .port
+        .or(endpoint.driver.default_port())
+        .unwrap_or(3306);
+    let opts = OptsBuilder::new()
+        .ip_or_hostname(Some(
+            endpoint.host.clone().unwrap_or_else(|| "localhost".into()),
+        ))
+        .tcp_port(port)
+        .user(endpoint.username.clone())
+        .pass(endpoint.password.as_ref().map(|p| p.expose().to_string()))
+        .db_name(database.map(str::to_string))
+        .prefer_socket(false)
+        .tcp_connect_timeout(Some(std::time::Duration::from_secs(30)))
+        .init(init.to_vec());
+    Conn::new(opts).map_err(|e| Error::Connect {
+        side,
+        target: endpoint.describe(),
+        message: e.to_string(),
+    })
+}
+
+/// Errors after which the same statement may succeed when tried again: deadlock,
+/// lock wait timeout, lost connection, server shutting down, I/O failures.
+pub(crate) fn is_transient(e: &mysql::Error) -> bool {
+    match e {
+        mysql::Error::MySqlError(m) => matches!(
+            m.code,
+            1205 | 1213 | 1053 | 1077 | 1078 | 1079 | 1080 | 1152 | 1153 | 1158
+                ..=1161 | 1927 | 2006 | 2013 | 4031
+        ),
+        mysql::Error::IoError(_) | mysql::Error::CodecError(_) => true,
+        mysql::Error::DriverError(d) => matches!(
+            d,
+            mysql::DriverError::ConnectTimeout | mysql::DriverError::PacketOutOfSync
+        ),
+        _ => false,
+    }
+}
+
+pub(crate) fn db_err(context: impl std::fmt::Display) -> impl FnOnce(mysql::Error) -> Error {
+    let context = context.to_string();
+    move |e| {
+        let transient = is_transient(&e);
+        Error::database(context, transient, e)
+    }
+}
+
+/// Column `i` of a catalog row, converted.
+pub(crate) fn take<T: FromValue>(row: &mut Row, i: usize, what: &str) -> Result<T> {
+    match row.take_opt::<T, usize>(i) {
+        Some(Ok(v)) => Ok(v),
+        Some(Err(e)) => Err(Error::Check(format!(
+            "unexpected value for {what} in the catalog: {e}"
+        ))),
+        None => Err(Error::Check(format!("the catalog returned no {what}"))),
+    }
+}
+
+pub struct MysqlSource {
+    conn: Conn,
+    /// `SRC_DB`: where unqualified tables live.
+    database: Option<String>,
+}
+
+impl MysqlSource {
+    pub fn open(endpoint: &Endpoint) -> Result<Self> {
+        let conn = connect(
+            endpoint,
+            "source",
+            endpoint.database.as_deref(),
+            &["SET time_zone = '+00:00'", "SET NAMES utf8mb4"],
+        )?;
+        Ok(MysqlSource {
+            conn,
+            database: endpoint.database.clone(),
+        })
+    }
+
+    /// The database holding `table`: its own qualifier, or `SRC_DB`.
+    fn database_of(&self, table: &TableRef) -> Result<String> {
+        table
+            .schema
+            .clone()
+            .or_else(|| self.database.clone())
+            .ok_or_else(|| {
+                Error::config(format!(
+                    "table {}: set [database-source] SRC_DB (or SRC_SCHEMA, or write database.table) to say which MySQL database holds it",
+                    table.display()
+                ))
+            })
+    }
+
+    fn qualified(&self, table: &TableRef) -> Result<String> {
+        Ok(format!(
+            "{}.{}",
+            D.quote(&self.database_of(table)?),
+            D.quote(&table.name)
+        ))
+    }
+}
+
+impl Source for MysqlSource {
+    fn server_version(&mut self) -> Result<String> {
+        let mut row: Row = self
+            .conn
+            .query_first("SELECT VERSION()")
+            .map_err(db_err("reading the server version"))?
+            .ok_or_else(|| Error::Check("SELECT VERSION() returned no row".into()))?;
+        let v: String = take(&mut row, 0, "version")?;
+        Ok(if v.to_ascii_lowercase().contains("mariadb") {
+            v
+        } else {
+            format!("MySQL {v}")
+        })
+    }
+
+    fn describe(&mut self, table: &TableRef) -> Result<TableInfo> {
+        let database = self.database_of(table)?;
+        let ctx = format!("table {}: reading the catalog", table.display());
+        let rows: Vec<Row> = self
+            .conn
+            .exec(
+                "SELECT COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, NUMERIC_PRECISION, NUMERIC_SCALE, IS_NULLABLE \
+                 FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? \
+                 ORDER BY ORDINAL_POSITION",
+                (database.as_str(), table.name.as_str()),
+            )
+            .map_err(db_err(&ctx))?;
+        let mut columns = Vec::with_capacity(rows.len());
+        for mut row in rows {
+            let name: String = take(&mut row, 0, "COLUMN_NAME")?;
+            let c = CatalogColumn {
+                data_type: take(&mut row, 1, "DATA_TYPE")?,
+                column_type: take(&mut row, 2, "COLUMN_TYPE")?,
+                numeric_precision: take(&mut row, 3, "NUMERIC_PRECISION")?,
+                numeric_scale: take(&mut row, 4, "NUMERIC_SCALE")?,
+            };
+            let nullable: String = take(&mut row, 5, "IS_NULLABLE")?;
+            let (arrow_type, note) = types::mysql::arrow_type(&c)
+                .map_err(|m| Error::column(&table.display(), &name, m))?;
+            // MySQL lets a NOT NULL date hold a zero date, which MYSQL_ZERO_DATES = null
+            // reads as NULL: date columns are staged nullable.
+            let date_like = matches!(arrow_type, DataType::Date32 | DataType::Timestamp(..));
+            tracing::debug!(table = %table.display(), column = %name, declared = %c.column_type, arrow = %arrow_type, "column mapping");
+            columns.push(ColumnInfo {
+                name,
+                source_type: c.column_type,
+                arrow_type,
+                nullable: nullable.eq_ignore_ascii_case("YES") || date_like,
+                note,
+            });
+        }
+        if columns.is_empty() {
+            return Err(Error::TableNotFound {
+                table: table.display(),
+                hint: format!(" (looked in database {database})"),
+            });
+        }
+        Ok(TableInfo {
+            table: table.clone(),
+            columns,
+        })
+    }
+
+    fn count_rows(&mut self, table: &TableInfo) -> Result<u64> {
+        let sql = format!("SELECT count(*) FROM {}", self.qualified(&table.table)?);
+        let ctx = format!("table {}: counting rows", table.table.display());
+        let mut row: Row = self
+            .conn
+            .query_first(sql)
+            .map_err(db_err(&ctx))?
+            .ok_or_else(|| Error::Check(format!("{ctx}: no row")))?;
+        take(&mut row, 0, "count")
+    }
+
+    fn read(
+        &mut self,
+        table: &TableInfo,
+        opts: &ReadOptions,
+        sink: &mut BatchSink<'_>,
+    ) -> Result<u64> {
+        let cols: Vec<String> = table.columns.iter().map(|c| D.quote(&c.name)).collect();
+        let mut sql = format!(
+            "SELECT {} FROM {}",
+            cols.join(", "),
+            self.qualified(&table.table)?
+        );
+        if let Some(limit) = opts.row_limit {
+            sql.push_str(&format!(" LIMIT {limit}"));
+        }
+        let name = table.table.display();
+        let schema = table.schema();
+        let mut builders: Vec<Col> = table
+            .columns
+            .iter()
+            .map(|c| Col::new(c, &name, opts.chunk_rows, opts.zero_dates))
+            .collect::<Result<_>>()?;
+        let mut total: u64 = 0;
+        let mut in_batch = 0usize;
+        let finish = |builders: &mut Vec<Col>| -> Result<RecordBatch> {
+            let arrays = builders.iter_mut().map(Col::finish).collect();
+            RecordBatch::try_new(schema.clone(), arrays)
+                .map_err(|e| Error::archive(format!("table {name}: building a batch"), e))
+        };
+        let result = self
+            .conn
+            .exec_iter(&sql, ())
+            .map_err(db_err(format!("table {name}: reading")))?;
+        for row in result {
+            let row = row.map_err(db_err(format!("table {name}: reading row {}", total + 1)))?;
+            total += 1;
+            for (i, b) in builders.iter_mut().enumerate() {
+                let v = row.as_ref(i).unwrap_or(&Value::NULL);
+                b.append(v)
+                    .map_err(|m| Error::value(&name, &table.columns[i].name, total, m))?;
+            }
+            in_batch += 1;
+            if in_batch == opts.chunk_rows {
+                sink(finish(&mut builders)?)?;
+                in_batch = 0;
+            }
+        }
+        if in_batch > 0 {
+            sink(finish(&mut builders)?)?;
+        }
+        Ok(total)
+    }
+}
+
+/// One column's builder, converting binary-protocol values by the column's Arrow type.
+enum Col {
+    Bool(BooleanBuilder),
+    I8(Int8Builder),
+    I16(Int16Builder),
+    I32(Int32Builder),
+    I64(Int64Builder),
+    U8(UInt8Builder),
+    U16(UInt16Builder),
+    U32(UInt32Builder),
+    U64(UInt64Builder),
+    F32(Float32Builder),
+    F64(Float64Builder),
+    Dec128(Decimal128Builder, u8, i8),
+    Dec256(Decimal256Builder, u8, i8),
+    Text(StringBuilder),
+    Blob(BinaryBuilder),
+    Date(Date32Builder, ZeroDates),
+    Timestamp(TimestampMicrosecondBuilder, ZeroDates),
+    Duration(DurationMicrosecondBuilder),
+}
+
+impl Col {
+    fn new(c: &ColumnInfo, table: &str, cap: usize, zero: ZeroDates) -> Result<Col> {
+        let cap = cap.min(65_536);
+        let bad = |e: arrow::error::ArrowError| Error::column(table, &c.name, e);
+        Ok(match &c.arrow_type {
+            DataType::Boolean => Col::Bool(BooleanBuilder::with_capacity(cap)),
+            DataType::Int8 => Col::I8(Int8Builder::with_capacity(cap)),
+            DataType::Int16 => Col::I16(Int16Builder::with_capacity(cap)),
+            DataType::Int32 => Col::I32(Int32Builder::with_capacity(cap)),
+            DataType::Int64 => Col::I64(Int64Builder::with_capacity(cap)),
+            DataType::UInt8 => Col::U8(UInt8Builder::with_capacity(cap)),
+            DataType::UInt16 => Col::U16(UInt16Builder::with_capacity(cap)),
+            DataType::UInt32 => Col::U32(UInt32Builder::with_capacity(cap)),
+            DataType::UInt64 => Col::U64(UInt64Builder::with_capacity(cap)),
+            DataType::Float32 => Col::F32(Float32Builder::with_capacity(cap)),
+            DataType::Float64 => Col::F64(Float64Builder::with_capacity(cap)),
+            DataType::Decimal128(p, s) => Col::Dec128(
+                Decimal128Builder::with_capacity(cap)
+                    .with_precision_and_scale(*p, *s)
+                    .map_err(bad)?,
+                *p,
+                *s,
+            ),
+            DataType::Decimal256(p, s) => Col::Dec256(
+                Decimal256Builder::with_capacity(cap)
+                    .with_precision_and_scale(*p, *s)
+                    .map_err(bad)?,
+                *p,
+                *s,
+            ),
+            DataType::Binary => Col::Blob(BinaryBuilder::with_capacity(cap, cap * 16)),
+            DataType::Date32 => Col::Date(Date32Builder::with_capacity(cap), zero),
+            DataType::Timestamp(TimeUnit::Microsecond, tz) => Col::Timestamp(
+                TimestampMicrosecondBuilder::with_capacity(cap).with_timezone_opt(tz.clone()),
+                zero,
+            ),
+            DataType::Duration(TimeUnit::Microsecond) => {
+                Col::Duration(DurationMicrosecondBuilder::with_capacity(cap))
+            }
+            DataType::Utf8 => Col::Text(StringBuilder::with_capacity(cap, cap * 16)),
+            other => {
+                return Err(Error::column(
+                    table,
+                    &c.name,
+                    format!("no MySQL reader for Arrow {other}"),
+                ))
+            }
+        })
+    }
+
+    fn append(&mut self, v: &Value) -> Result<(), String> {
+        if let Value::NULL = v {
+            self.append_null();
+            return Ok(());
+        }
+        match self {
+            Col::Bool(b) => match integer(v)? {
+                0 => b.append_value(false),
+                1 => b.append_value(true),
+                n => {
+                    return Err(format!(
+                        "{n} in a tinyint(1) column, read as boolean, which takes only 0 and 1; stage it through a view with CAST(column AS SIGNED) to keep the number"
+                    ))
+                }
+            },
+            Col::I8(b) => b.append_value(fit(v)?),
+            Col::I16(b) => b.append_value(fit(v)?),
+            Col::I32(b) => b.append_value(fit(v)?),
+            Col::I64(b) => b.append_value(fit(v)?),
+            Col::U8(b) => b.append_value(fit(v)?),
+            Col::U16(b) => b.append_value(fit(v)?),
+            Col::U32(b) => b.append_value(fit(v)?),
+            Col::U64(b) => match v {
+                // bit(n): big-endian bytes.
+                Value::Bytes(bits) if bits.len() <= 8 => {
+                    b.append_value(bits.iter().fold(0u64, |acc, x| acc << 8 | u64::from(*x)))
+                }
+                _ => b.append_value(fit(v)?),
+            },
+            Col::F32(b) => match v {
+                Value::Float(f) => b.append_value(*f),
+                Value::Double(d) if f64::from(*d as f32) == *d => b.append_value(*d as f32),
+                other => return Err(mismatch(other, "a FLOAT")),
+            },
+            Col::F64(b) => match v {
+                Value::Double(d) => b.append_value(*d),
+                Value::Float(f) => b.append_value(f64::from(*f)),
+                other => return Err(mismatch(other, "a DOUBLE")),
+            },
+            Col::Dec128(b, p, s) => b.append_value(types::parse_decimal(&text(v)?, *p, *s)?),
+            Col::Dec256(b, p, s) => b.append_value(types::parse_decimal256(&text(v)?, *p, *s)?),
+            Col::Text(b) => match v {
+                Value::Bytes(x) => b.append_value(
+                    std::str::from_utf8(x)
+                        .map_err(|e| format!("text is not valid UTF-8 ({e})"))?,
+                ),
+                Value::Int(i) => b.append_value(i.to_string()),
+                Value::UInt(u) => b.append_value(u.to_string()),
+                Value::Float(f) => b.append_value(format!("{f:?}")),
+                Value::Double(d) => b.append_value(format!("{d:?}")),
+                other => return Err(mismatch(other, "text")),
+            },
+            Col::Blob(b) => match v {
+                Value::Bytes(x) => b.append_value(x),
+                other => return Err(mismatch(other, "bytes")),
+            },
+            Col::Date(b, zero) => match v {
+                Value::Date(y, m, d, ..) => match calendar_date(*y, *m, *d, *zero)? {
+                    Some(date) => b.append_value(types::date_to_days(date)),
+                    None => b.append_null(),
+                },
+                other => return Err(mismatch(other, "a DATE")),
+            },
+            Col::Timestamp(b, zero) => match v {
+                Value::Date(y, mo, d, h, mi, s, us) => {
+                    match calendar_date(*y, *mo, *d, *zero)? {
+                        Some(date) => {
+                            let t = date
+                                .and_hms_micro_opt(
+                                    u32::from(*h),
+                                    u32::from(*mi),
+                                    u32::from(*s),
+                                    *us,
+                                )
+                                .ok_or_else(|| format!("{} is not a valid time", show(v)))?;
+                            b.append_value(t.and_utc().timestamp_micros())
+                        }
+                        None => b.append_null(),
+                    }
+                }
+                other => return Err(mismatch(other, "a DATETIME/TIMESTAMP")),
+            },
+            Col::Duration(b) => match v {
+                Value::Time(neg, days, h, m, s, us) => {
+                    let secs = (i64::from(*days) * 24 + i64::from(*h)) * 3600
+                        + i64::from(*m) * 60
+                        + i64::from(*s);
+                    let micros = secs * 1_000_000 + i64::from(*us);
+                    b.append_value(if *neg { -micros } else { micros })
+                }
+                other => return Err(mismatch(other, "a TIME")),
+            },
+        }
+        Ok(())
+    }
+
+    fn append_null(&mut self) {
+        match self {
+            Col::Bool(b) => b.append_null(),
+            Col::I8(b) => b.append_null(),
+            Col::I16(b) => b.append_null(),
+            Col::I32(b) => b.append_null(),
+            Col::I64(b) => b.append_null(),
+            Col::U8(b) => b.append_null(),
+            Col::U16(b) => b.append_null(),
+            Col::U32(b) => b.append_null(),
+            Col::U64(b) => b.append_null(),
+            Col::F32(b) => b.append_null(),
+            Col::F64(b) => b.append_null(),
+            Col::Dec128(b, ..) => b.append_null(),
+            Col::Dec256(b, ..) => b.append_null(),
+            Col::Text(b) => b.append_null(),
+            Col::Blob(b) => b.append_null(),
+            Col::Date(b, _) => b.append_null(),
+            Col::Timestamp(b, _) => b.append_null(),
+            Col::Duration(b) => b.append_null(),
+        }
+    }
+
+    fn finish(&mut self) -> ArrayRef {
+        match self {
+            Col::Bool(b) => Arc::new(b.finish()),
+            Col::I8(b) => Arc::new(b.finish()),
+            Col::I16(b) => Arc::new(b.finish()),
+            Col::I32(b) => Arc::new(b.finish()),
+            Col::I64(b) => Arc::new(b.finish()),
+            Col::U8(b) => Arc::new(b.finish()),
+            Col::U16(b) => Arc::new(b.finish()),
+            Col::U32(b) => Arc::new(b.finish()),
+            Col::U64(b) => Arc::new(b.finish()),
+            Col::F32(b) => Arc::new(b.finish()),
+            Col::F64(b) => Arc::new(b.finish()),
+            Col::Dec128(b, ..) => Arc::new(b.finish()),
+            Col::Dec256(b, ..) => Arc::new(b.finish()),
+            Col::Text(b) => Arc::new(b.finish()),
+            Col::Blob(b) => Arc::new(b.finish()),
+            Col::Date(b, _) => Arc::new(b.finish()),
+            Col::Timestamp(b, _) => Arc::new(b.finish()),
+            Col::Duration(b) => Arc::new(b.finish()),
+        }
+    }
+}
+
+/// A calendar date, `None` for a zero date read as NULL.
+fn calendar_date(
+    y: u16,
+    m: u8,
+    d: u8,
+    zero: ZeroDates,
+) -> Result<Option<chrono::NaiveDate>, String> {
+    if m == 0 || d == 0 {
+        return match zero {
+            ZeroDates::Null => Ok(None),
+            ZeroDates::Error => Err(format!(
+                "zero date {y:04}-{m:02}-{d:02} has no calendar value; set [settings] MYSQL_ZERO_DATES = null to read zero dates as NULL"
+            )),
+        };
+    }
+    chrono::NaiveDate::from_ymd_opt(i32::from(y), u32::from(m), u32::from(d))
+        .map(Some)
+        .ok_or_else(|| format!("{y:04}-{m:02}-{d:02} is not a calendar date"))
+}
+
+fn integer(v: &Value) -> Result<i128, String> {
+    match v {
+        Value::Int(i) => Ok(i128::from(*i)),
+        Value::UInt(u) => Ok(i128::from(*u)),
+        Value::Bytes(t) => std::str::from_utf8(t)
+            .ok()
+            .and_then(|s| s.trim().parse::<i128>().ok())
+            .ok_or_else(|| mismatch(v, "an integer")),
+        other => Err(mismatch(other, "an integer")),
+    }
+}
+
+fn fit<T: TryFrom<i128>>(v: &Value) -> Result<T, String> {
+    let n = integer(v)?;
+    T::try_from(n).map_err(|_| format!("{n} does not fit {}", std::any::type_name::<T>()))
+}
+
+fn text(v: &Value) -> Result<String, String> {
+    match v {
+        Value::Bytes(t) => std::str::from_utf8(t)
+            .map(str::to_string)
+            .map_err(|_| mismatch(v, "a decimal number")),
+        Value::Int(i) => Ok(i.to_string()),
+        Value::UInt(u) => Ok(u.to_string()),
+        other => Err(mismatch(other, "a decimal number")),
+    }
+}
+
+fn show(v: &Value) -> String {
+    match v {
+        Value::Bytes(b) if b.len() > 40 => format!("{} bytes", b.len()),
+        other => other.as_sql(false),
+    }
+}
+
+fn mismatch(v: &Value, expected: &str) -> String {
+    format!(
+        "the server sent {} which does not fit the column; expected {expected}",
+        show(v)
+    )
+}
