@@ -293,6 +293,12 @@ fn bad_config_exits_2_with_one_line() {
         "{}",
         r.stderr
     );
+}
+
+#[cfg(not(feature = "connectorx"))]
+#[test]
+fn connectorx_without_the_feature_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
     let src = dir.path().join("s.db");
     rusqlite::Connection::open(&src)
         .unwrap()
@@ -307,7 +313,7 @@ fn bad_config_exits_2_with_one_line() {
     assert_eq!(r.code, 2, "{}", r.all());
     assert!(
         r.stderr
-            .contains("TRANSFER_MODE = CONNECTORX is not available"),
+            .contains("TRANSFER_MODE = CONNECTORX is not available in this build"),
         "{}",
         r.stderr
     );
