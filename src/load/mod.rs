@@ -3,6 +3,7 @@
 //! `replace` builds a shadow table and swaps it in one transaction; `truncate` and
 //! `append` load inside one transaction where the database allows it.
 
+pub mod mssql;
 pub mod sqlite;
 
 use std::sync::Arc;
@@ -70,6 +71,7 @@ pub trait TableLoad {
 pub fn open(endpoint: &Endpoint) -> Result<Box<dyn Destination>> {
     match endpoint.driver {
         Driver::Sqlite => Ok(Box::new(sqlite::SqliteDestination::open(endpoint)?)),
+        Driver::Mssql => Ok(Box::new(mssql::MssqlDestination::open(endpoint)?)),
         other => Err(Error::config(format!(
             "{} = \"{other}\": this build of stage cannot load into {other} yet",
             endpoint.key("DRIVER")
@@ -81,6 +83,7 @@ pub fn open(endpoint: &Endpoint) -> Result<Box<dyn Destination>> {
 pub fn ddl_type(driver: Driver, dt: &DataType) -> Result<String, String> {
     match driver {
         Driver::Sqlite => crate::types::sqlite::ddl_type(dt),
+        Driver::Mssql => crate::types::mssql::ddl_type(dt),
         other => Err(format!("loading into {other} is not built yet")),
     }
 }

@@ -5,6 +5,9 @@
 //! needs no self-referential reader) and keeps memory bounded: the reader holds one
 //! batch under construction, the sink decides what to do with a finished one.
 
+pub mod mssql;
+#[cfg(feature = "oracle")]
+pub mod oracle;
 pub mod sqlite;
 
 use std::collections::HashMap;
@@ -149,6 +152,14 @@ pub trait Source: Send {
 pub fn open(endpoint: &Endpoint) -> Result<Box<dyn Source>> {
     match endpoint.driver {
         Driver::Sqlite => Ok(Box::new(sqlite::SqliteSource::open(endpoint)?)),
+        Driver::Mssql => Ok(Box::new(mssql::MssqlSource::open(endpoint)?)),
+        #[cfg(feature = "oracle")]
+        Driver::Oracle => Ok(Box::new(oracle::OracleSource::open(endpoint)?)),
+        #[cfg(not(feature = "oracle"))]
+        Driver::Oracle => Err(Error::config(format!(
+            "{} = \"oracle\": this build of stage has no Oracle support; build it with `cargo build --release --features oracle` (and install Oracle Instant Client Basic where it runs)",
+            endpoint.key("DRIVER")
+        ))),
         other => Err(Error::config(format!(
             "{} = \"{other}\": this build of stage cannot read from {other} yet",
             endpoint.key("DRIVER")

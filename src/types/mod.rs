@@ -4,6 +4,8 @@
 //! Nothing here rounds: a text that does not fit the target type is an error for the
 //! caller to report with table, column and row.
 
+pub mod mssql;
+pub mod oracle;
 pub mod sqlite;
 
 use arrow::datatypes::DataType;
@@ -141,9 +143,11 @@ pub fn parse_timestamp(text: &str, with_zone: bool) -> Result<i64, String> {
         .map(|dt| dt.naive_utc());
     let naive = match parsed_zoned {
         Some(utc) if with_zone => utc,
-        Some(_) => return Err(format!(
+        Some(_) => {
+            return Err(format!(
             "\"{text}\" carries a time-zone offset but the column is a timestamp without time zone"
-        )),
+        ))
+        }
         None => [
             "%Y-%m-%d %H:%M:%S%.f",
             "%Y-%m-%dT%H:%M:%S%.f",
