@@ -4,5 +4,6 @@
 mod common;
 mod config_cli;
 mod harness;
+mod mssql_oracle;
 mod sqlite_e2e;
 mod support;
