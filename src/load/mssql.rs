@@ -36,7 +36,7 @@ use super::{Destination, LoadReport, LoadTarget, TableLoad};
 use crate::config::{Endpoint, Secret, WriteMode, DEFAULT_DST_SCHEMA};
 use crate::dialect::Dialect;
 use crate::error::{Error, Result};
-use crate::source::mssql::{connect, db_err, runtime, Client, ConnectSpec};
+use crate::source::mssql::{cell, connect, db_err, runtime, Client, ConnectSpec};
 use crate::types::mssql as ty;
 
 const D: Dialect = Dialect::Mssql;
@@ -142,7 +142,7 @@ impl MssqlDestination {
         let (rt, client) = self.parts()?;
         let out = rt.block_on(async { client.simple_query(sql).await?.into_row().await });
         let row = self.settle(out, what)?;
-        Ok(row.and_then(|r| r.get::<i64, _>(0)))
+        Ok(row.and_then(|r| cell::<i64>(&r, 0)))
     }
 
     /// Maps an error, forgetting a connection that was lost so the next call reopens it.
@@ -192,7 +192,7 @@ impl MssqlDestination {
         )?;
         Ok(rows
             .iter()
-            .filter_map(|r| r.get::<&str, _>(0).map(str::to_string))
+            .filter_map(|r| cell::<&str>(r, 0).map(str::to_string))
             .collect())
     }
 }
@@ -265,7 +265,7 @@ impl Destination for MssqlDestination {
                 .await
         });
         let row = self.settle(out, "reading the server version")?;
-        let v: Option<&str> = row.as_ref().and_then(|r| r.get(0));
+        let v: Option<&str> = row.as_ref().and_then(|r| cell(r, 0));
         Ok(v.unwrap_or("SQL Server (version unknown)")
             .lines()
             .next()

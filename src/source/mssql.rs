@@ -31,6 +31,12 @@ use crate::config::{Endpoint, Secret};
 use crate::error::{Error, Result};
 use crate::types::mssql::{self as ty, CatalogColumn};
 
+/// A cell of a result row; `None` for NULL or a value of another type (tiberius'
+/// `Row::get` would panic on the latter).
+pub fn cell<'a, T: tiberius::FromSql<'a>>(row: &'a tiberius::Row, i: usize) -> Option<T> {
+    row.try_get(i).ok().flatten()
+}
+
 /// A tiberius client over tokio's TCP stream.
 pub type Client = tiberius::Client<Compat<TcpStream>>;
 
@@ -202,7 +208,7 @@ impl Source for MssqlSource {
                     .await
             })
             .map_err(db_err("reading the server version"))?;
-        let v: Option<&str> = row.as_ref().and_then(|r| r.get(0));
+        let v: Option<&str> = row.as_ref().and_then(|r| cell(r, 0));
         Ok(v.unwrap_or("SQL Server (version unknown)")
             .lines()
             .next()
@@ -227,15 +233,15 @@ impl Source for MssqlSource {
         let mut columns = Vec::new();
         for row in &rows {
             let bad = || Error::Check(format!("{ctx}: unexpected catalog row"));
-            let name: &str = row.get(0).ok_or_else(bad)?;
+            let name: &str = cell(row, 0).ok_or_else(bad)?;
             let c = CatalogColumn {
-                data_type: row.get::<&str, _>(1).ok_or_else(bad)?.to_string(),
-                char_max_len: row.get::<i32, _>(2),
-                precision: row.get::<i32, _>(3).and_then(|p| u8::try_from(p).ok()),
-                scale: row.get::<i32, _>(4),
-                datetime_precision: row.get::<i32, _>(5).and_then(|p| i16::try_from(p).ok()),
+                data_type: cell::<&str>(row, 1).ok_or_else(bad)?.to_string(),
+                char_max_len: cell::<i32>(row, 2),
+                precision: cell::<i32>(row, 3).and_then(|p| u8::try_from(p).ok()),
+                scale: cell::<i32>(row, 4),
+                datetime_precision: cell::<i32>(row, 5).and_then(|p| i16::try_from(p).ok()),
             };
-            let nullable = row.get::<&str, _>(6).is_some_and(|n| n == "YES");
+            let nullable = cell::<&str>(row, 6).is_some_and(|n| n == "YES");
             let m = ty::arrow_type(&c).map_err(|msg| Error::column(&table.display(), name, msg))?;
             columns.push(ColumnInfo {
                 name: name.to_string(),
@@ -274,7 +280,7 @@ impl Source for MssqlSource {
                 "table {}: counting rows",
                 table.table.display()
             )))?;
-        let n: Option<i64> = row.as_ref().and_then(|r| r.get(0));
+        let n: Option<i64> = row.as_ref().and_then(|r| cell(r, 0));
         Ok(n.unwrap_or(0).max(0) as u64)
     }
 

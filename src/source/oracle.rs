@@ -225,7 +225,7 @@ impl Source for OracleSource {
             let m = ty::arrow_type(&declared_back(&c.source_type), self.unconstrained)
                 .map_err(|msg| Error::column(&name, &c.name, msg))?;
             exprs.push(ty::select_expr(&c.name, m.extract_utc));
-            fetches.push(m.fetch);
+            fetches.push((m.fetch, m.note.is_some()));
         }
         let sql = ty::select_sql(&o, &t, &exprs, opts.row_limit);
         let chunk = opts.chunk_rows.max(1);
@@ -245,7 +245,7 @@ impl Source for OracleSource {
             .columns
             .iter()
             .zip(&fetches)
-            .map(|(c, f)| Col::new(&c.arrow_type, *f, chunk))
+            .map(|(c, (f, loose))| Col::new(&c.arrow_type, *f, *loose, chunk))
             .collect();
         let mut total = 0u64;
         let mut in_batch = 0usize;
@@ -319,7 +319,8 @@ fn declared_back(declared: &str) -> CatalogColumn {
 enum Col {
     I32(Int32Builder),
     I64(Int64Builder),
-    Decimal(Decimal128Builder, u8, i8),
+    /// Precision, scale, and whether the scale came from `SRC_ORACLE_NUMBER_SCALE`.
+    Decimal(Decimal128Builder, u8, i8, bool),
     NumberText(StringBuilder),
     FloatText(Float64Builder),
     F32(Float32Builder),
@@ -332,14 +333,14 @@ enum Col {
 }
 
 impl Col {
-    fn new(dt: &DataType, fetch: Fetch, cap: usize) -> Col {
+    fn new(dt: &DataType, fetch: Fetch, loose: bool, cap: usize) -> Col {
         let cap = cap.min(65_536);
         match (fetch, dt) {
             (Fetch::NumberText, DataType::Int32) => Col::I32(Int32Builder::with_capacity(cap)),
             (Fetch::NumberText, DataType::Int64) => Col::I64(Int64Builder::with_capacity(cap)),
             (Fetch::NumberText, DataType::Decimal128(p, s)) => {
                 match Decimal128Builder::with_capacity(cap).with_precision_and_scale(*p, *s) {
-                    Ok(b) => Col::Decimal(b, *p, *s),
+                    Ok(b) => Col::Decimal(b, *p, *s, loose),
                     Err(_) => Col::NumberText(StringBuilder::with_capacity(cap, cap * 8)),
                 }
             }
@@ -384,10 +385,10 @@ impl Col {
                         .map_err(|_| format!("{t} does not fit int64"))?,
                 )
             }
-            Col::Decimal(b, p, s) => {
+            Col::Decimal(b, p, s, loose) => {
                 let t = text()?;
                 let d = types::parse_decimal(&t, *p, *s).map_err(|m| {
-                    if *p == 38 {
+                    if *loose {
                         format!(
                             "{m}; set {} to read this column with another scale (0-38) or as text",
                             ty::NUMBER_SCALE_KEY
