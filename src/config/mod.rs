@@ -58,6 +58,7 @@ const KNOWN_KEYS: &[(&str, &str)] = &[
     (SOURCE, "SRC_ORACLE_SID"),
     (SOURCE, "SRC_ORACLE_TNS_ALIAS"),
     (SOURCE, "SRC_ORACLE_CLIENT_PATH"),
+    (SOURCE, "SRC_ORACLE_NUMBER_SCALE"),
     (SOURCE, "SRC_MSSQL_TRUST_SERVER_CERTIFICATE"),
     (SOURCE, "SRC_MSSQL_ODBC_DRIVER"),
     (DESTINATION, "DST_DRIVER"),
@@ -205,6 +206,8 @@ pub struct Endpoint {
     pub oracle_sid: Option<String>,
     pub oracle_tns_alias: Option<String>,
     pub oracle_client_path: Option<PathBuf>,
+    /// How unconstrained Oracle `NUMBER` columns are read (`SRC_ORACLE_NUMBER_SCALE`).
+    pub oracle_number: crate::types::oracle::UnconstrainedNumber,
     pub mssql_trust_server_certificate: bool,
 }
 
@@ -667,6 +670,7 @@ impl Parser<'_> {
             oracle_sid: None,
             oracle_tns_alias: None,
             oracle_client_path: None,
+            oracle_number: Default::default(),
             mssql_trust_server_certificate: true,
         };
         if let Some(parts) = url_parts {
@@ -688,6 +692,15 @@ impl Parser<'_> {
                 ep.oracle_client_path = self
                     .string(section, "SRC_ORACLE_CLIENT_PATH")
                     .map(PathBuf::from);
+                use crate::types::oracle::{UnconstrainedNumber, DEFAULT_NUMBER_SCALE};
+                ep.oracle_number = self.parsed(
+                    section,
+                    "SRC_ORACLE_NUMBER_SCALE",
+                    UnconstrainedNumber::default(),
+                    UnconstrainedNumber::ALLOWED,
+                    UnconstrainedNumber::parse,
+                )?;
+                self.default_shown("SRC_ORACLE_NUMBER_SCALE", DEFAULT_NUMBER_SCALE);
             }
             Side::Destination => {
                 ep.admin_db = self.string(section, "DST_ADMIN_DB");

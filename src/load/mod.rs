@@ -3,6 +3,7 @@
 //! `replace` builds a shadow table and swaps it in one transaction; `truncate` and
 //! `append` load inside one transaction where the database allows it.
 
+pub mod mssql;
 pub mod mysql;
 pub mod postgres;
 pub mod sqlite;
@@ -74,8 +75,9 @@ pub fn open(endpoint: &Endpoint) -> Result<Box<dyn Destination>> {
         Driver::Sqlite => Ok(Box::new(sqlite::SqliteDestination::open(endpoint)?)),
         Driver::Postgres => Ok(Box::new(postgres::PgDestination::open(endpoint)?)),
         Driver::Mysql | Driver::Mariadb => Ok(Box::new(mysql::MysqlDestination::open(endpoint)?)),
-        other => Err(Error::config(format!(
-            "{} = \"{other}\": this build of stage cannot load into {other} yet",
+        Driver::Mssql => Ok(Box::new(mssql::MssqlDestination::open(endpoint)?)),
+        Driver::Oracle => Err(Error::config(format!(
+            "{} = \"oracle\" is invalid: Oracle is a source only; stage loads into postgres, mssql, mysql, mariadb or sqlite",
             endpoint.key("DRIVER")
         ))),
     }
@@ -87,7 +89,8 @@ pub fn ddl_type(driver: Driver, dt: &DataType) -> Result<String, String> {
         Driver::Sqlite => crate::types::sqlite::ddl_type(dt),
         Driver::Postgres => crate::types::postgres::ddl_type(dt),
         Driver::Mysql | Driver::Mariadb => crate::types::mysql::ddl_type(dt),
-        other => Err(format!("loading into {other} is not built yet")),
+        Driver::Mssql => crate::types::mssql::ddl_type(dt),
+        Driver::Oracle => Err("Oracle is a source only, not a staging destination".into()),
     }
 }
 

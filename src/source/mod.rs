@@ -7,7 +7,10 @@
 
 #[cfg(feature = "connectorx")]
 pub mod connectorx;
+pub mod mssql;
 pub mod mysql;
+#[cfg(feature = "oracle")]
+pub mod oracle;
 pub mod postgres;
 pub mod sqlite;
 
@@ -163,8 +166,12 @@ pub fn open(endpoint: &Endpoint) -> Result<Box<dyn Source>> {
         Driver::Sqlite => Ok(Box::new(sqlite::SqliteSource::open(endpoint)?)),
         Driver::Postgres => Ok(Box::new(postgres::PgSource::open(endpoint)?)),
         Driver::Mysql | Driver::Mariadb => Ok(Box::new(mysql::MysqlSource::open(endpoint)?)),
-        other => Err(Error::config(format!(
-            "{} = \"{other}\": this build of stage cannot read from {other} yet",
+        Driver::Mssql => Ok(Box::new(mssql::MssqlSource::open(endpoint)?)),
+        #[cfg(feature = "oracle")]
+        Driver::Oracle => Ok(Box::new(oracle::OracleSource::open(endpoint)?)),
+        #[cfg(not(feature = "oracle"))]
+        Driver::Oracle => Err(Error::config(format!(
+            "{} = \"oracle\": this build of stage has no Oracle support; build it with `cargo build --release --features oracle` (and install Oracle Instant Client Basic where it runs)",
             endpoint.key("DRIVER")
         ))),
     }

@@ -4,7 +4,9 @@
 //! Nothing here rounds: a text that does not fit the target type is an error for the
 //! caller to report with table, column and row.
 
+pub mod mssql;
 pub mod mysql;
+pub mod oracle;
 pub mod postgres;
 pub mod sqlite;
 

@@ -6,6 +6,7 @@ mod config_cli;
 #[cfg(feature = "connectorx")]
 mod connectorx_e2e;
 mod harness;
+mod mssql_oracle;
 mod mysql_e2e;
 mod pg_e2e;
 mod sqlite_e2e;

@@ -1,0 +1,916 @@
+//! SQL Server staging (tiberius). Column types follow `types::mssql` (strings are always
+//! `NVARCHAR(MAX)`). Rows go in with the TDS bulk-load protocol (`INSERT BULK`): each
+//! batch is one bulk statement, which SQL Server applies whole or not at all.
+//!
+//! * `replace`: the batches load a shadow table (`<table>__stage_new`), then one
+//!   transaction (`SET XACT_ABORT ON`) drops the old table and renames the shadow with
+//!   `sp_rename`. Readers see the old table or the new one. A batch that failed on a
+//!   transient error (deadlock, lock timeout, lost connection — the connection is reopened)
+//!   may be retried.
+//! * `truncate` / `append`: one transaction around `TRUNCATE TABLE` (SQL Server can roll it
+//!   back) and every batch. A deadlock dooms the whole transaction, so in these modes no
+//!   error is retried per batch; the load fails and the old rows stay.
+//!
+//! The database (`DST_DB`) is created through `DST_ADMIN_DB` (default `master`) when the
+//! server reports it cannot open it (error 4060); the schema (`DST_SCHEMA`, default
+//! `staging`) is created when missing. Either failing for lack of rights is a warning.
+
+use std::borrow::Cow;
+
+use arrow::array::{Array, AsArray};
+use arrow::datatypes::{
+    DataType, Date32Type, Date64Type, Decimal128Type, DurationMicrosecondType,
+    DurationMillisecondType, DurationNanosecondType, DurationSecondType, Float16Type, Float32Type,
+    Float64Type, Int16Type, Int32Type, Int64Type, Int8Type, SchemaRef, Time32MillisecondType,
+    Time32SecondType, Time64MicrosecondType, Time64NanosecondType, TimeUnit,
+    TimestampMicrosecondType, TimestampMillisecondType, TimestampNanosecondType,
+    TimestampSecondType, UInt16Type, UInt32Type, UInt64Type, UInt8Type,
+};
+use arrow::record_batch::RecordBatch;
+use arrow::util::display::{ArrayFormatter, FormatOptions};
+use tiberius::numeric::Numeric;
+use tiberius::time::{Date, DateTime2, DateTimeOffset, Time};
+use tiberius::{ColumnData, TokenRow};
+
+use super::{Destination, LoadReport, LoadTarget, TableLoad};
+use crate::config::{Endpoint, Secret, WriteMode, DEFAULT_DST_SCHEMA};
+use crate::dialect::Dialect;
+use crate::error::{Error, Result};
+use crate::source::mssql::{cell, connect, db_err, runtime, Client, ConnectSpec};
+use crate::types::mssql as ty;
+
+const D: Dialect = Dialect::Mssql;
+
+/// "Cannot open database requested by the login".
+const CANNOT_OPEN_DATABASE: u32 = 4060;
+
+pub struct MssqlDestination {
+    rt: tokio::runtime::Runtime,
+    client: Option<Client>,
+    spec: ConnectSpec,
+    password: Option<Secret>,
+    schema: String,
+}
+
+impl MssqlDestination {
+    pub fn open(endpoint: &Endpoint) -> Result<Self> {
+        let spec = ConnectSpec::from_endpoint(endpoint, None)?;
+        let connect_err = |message: String| Error::Connect {
+            side: "destination",
+            target: endpoint.describe(),
+            message,
+        };
+        let rt =
+            runtime().map_err(|e| connect_err(format!("cannot start the I/O runtime: {e}")))?;
+        let password = endpoint.password.clone();
+        let first = rt.block_on(connect(spec.config(password.as_ref())));
+        let client = match first {
+            Ok(c) => c,
+            Err(e) if e.code == Some(CANNOT_OPEN_DATABASE) && spec.database.is_some() => {
+                let db = spec.database.clone().unwrap_or_default();
+                let admin_db = endpoint.admin_db.as_deref().unwrap_or("master");
+                let admin = ConnectSpec::from_endpoint(endpoint, Some(admin_db))?;
+                let mut admin_client = rt
+                    .block_on(connect(admin.config(password.as_ref())))
+                    .map_err(|e| connect_err(format!("{} (via {admin_db})", e.message)))?;
+                let sql = create_database_sql(&db);
+                match rt
+                    .block_on(async { admin_client.simple_query(sql).await?.into_results().await })
+                {
+                    Ok(_) => {
+                        tracing::info!(database = %db, via = %admin_db, "created the staging database")
+                    }
+                    Err(e) => {
+                        tracing::warn!(database = %db, via = %admin_db, "cannot create the staging database: {e}")
+                    }
+                }
+                drop(admin_client);
+                rt.block_on(connect(spec.config(password.as_ref())))
+                    .map_err(|e| connect_err(e.message))?
+            }
+            Err(e) => return Err(connect_err(e.message)),
+        };
+        let schema = endpoint
+            .schema
+            .clone()
+            .unwrap_or_else(|| DEFAULT_DST_SCHEMA.to_string());
+        let mut dst = MssqlDestination {
+            rt,
+            client: Some(client),
+            spec,
+            password,
+            schema,
+        };
+        let sql = create_schema_sql(&dst.schema);
+        if let Err(e) = dst.run(&sql, "creating the staging schema") {
+            tracing::warn!(schema = %dst.schema, "cannot create the staging schema: {e}");
+        }
+        Ok(dst)
+    }
+
+    /// The runtime and the client, reopening the connection when the last one was lost.
+    fn parts(&mut self) -> Result<(&tokio::runtime::Runtime, &mut Client)> {
+        if self.client.is_none() {
+            let c = self
+                .rt
+                .block_on(connect(self.spec.config(self.password.as_ref())))
+                .map_err(|e| {
+                    Error::database(
+                        "reconnecting to the destination",
+                        true,
+                        Error::Check(e.message),
+                    )
+                })?;
+            self.client = Some(c);
+        }
+        let client = self
+            .client
+            .as_mut()
+            .ok_or_else(|| Error::Check("no destination connection".into()))?;
+        Ok((&self.rt, client))
+    }
+
+    /// Runs a batch of statements, discarding results.
+    fn run(&mut self, sql: &str, what: &str) -> Result<()> {
+        let (rt, client) = self.parts()?;
+        let out = rt.block_on(async { client.simple_query(sql).await?.into_results().await });
+        self.settle(out.map(|_| ()), what)
+    }
+
+    /// A single number from a query (`COUNT_BIG`, `OBJECT_ID`).
+    fn scalar(&mut self, sql: &str, what: &str) -> Result<Option<i64>> {
+        let (rt, client) = self.parts()?;
+        let out = rt.block_on(async { client.simple_query(sql).await?.into_row().await });
+        let row = self.settle(out, what)?;
+        Ok(row.and_then(|r| cell::<i64>(&r, 0)))
+    }
+
+    /// Maps an error, forgetting a connection that was lost so the next call reopens it.
+    fn settle<T>(&mut self, out: tiberius::Result<T>, what: &str) -> Result<T> {
+        out.map_err(|e| {
+            if matches!(e, tiberius::error::Error::Io { .. }) {
+                self.client = None;
+            }
+            db_err(what)(e)
+        })
+    }
+
+    fn count(&mut self, schema: &str, table: &str) -> Result<u64> {
+        let n = self.scalar(
+            &format!(
+                "SELECT COUNT_BIG(*) FROM {}",
+                D.qualify(Some(schema), table)
+            ),
+            &format!("staging table {schema}.{table}: counting rows"),
+        )?;
+        Ok(n.unwrap_or(0).max(0) as u64)
+    }
+
+    fn exists(&mut self, schema: &str, table: &str) -> Result<bool> {
+        let n = self.scalar(
+            &format!(
+                "SELECT CAST(COUNT(*) AS BIGINT) FROM INFORMATION_SCHEMA.TABLES WHERE TABLE_SCHEMA = {} AND TABLE_NAME = {}",
+                D.quote_literal(schema),
+                D.quote_literal(table)
+            ),
+            &format!("staging table {schema}.{table}: reading the catalog"),
+        )?;
+        Ok(n.unwrap_or(0) > 0)
+    }
+
+    fn existing_columns(&mut self, schema: &str, table: &str) -> Result<Vec<String>> {
+        let sql = format!(
+            "SELECT COLUMN_NAME FROM INFORMATION_SCHEMA.COLUMNS WHERE TABLE_SCHEMA = {} AND TABLE_NAME = {} ORDER BY ORDINAL_POSITION",
+            D.quote_literal(schema),
+            D.quote_literal(table)
+        );
+        let (rt, client) = self.parts()?;
+        let out = rt.block_on(async { client.simple_query(sql).await?.into_first_result().await });
+        let rows = self.settle(
+            out,
+            &format!("staging table {schema}.{table}: reading the catalog"),
+        )?;
+        Ok(rows
+            .iter()
+            .filter_map(|r| cell::<&str>(r, 0).map(str::to_string))
+            .collect())
+    }
+}
+
+/// `IF DB_ID(N'x') IS NULL CREATE DATABASE [x]`.
+pub fn create_database_sql(db: &str) -> String {
+    format!(
+        "IF DB_ID({}) IS NULL CREATE DATABASE {}",
+        D.quote_literal(db),
+        D.quote(db)
+    )
+}
+
+/// `CREATE SCHEMA` must be alone in its batch, hence `EXEC`.
+pub fn create_schema_sql(schema: &str) -> String {
+    format!(
+        "IF SCHEMA_ID({}) IS NULL EXEC({})",
+        D.quote_literal(schema),
+        D.quote_literal(&format!("CREATE SCHEMA {}", D.quote(schema)))
+    )
+}
+
+/// `CREATE TABLE [schema].[table] (...)` from a staging schema.
+pub fn create_table_sql(schema: &str, table: &str, arrow: &SchemaRef) -> Result<String> {
+    let mut cols = Vec::new();
+    for f in arrow.fields() {
+        let t = ty::ddl_type(f.data_type()).map_err(|m| Error::column(table, f.name(), m))?;
+        let null = if f.is_nullable() { "NULL" } else { "NOT NULL" };
+        cols.push(format!("{} {t} {null}", D.quote(f.name())));
+    }
+    Ok(format!(
+        "CREATE TABLE {} ({})",
+        D.qualify(Some(schema), table),
+        cols.join(", ")
+    ))
+}
+
+/// Drops the old table and renames the shadow in one transaction.
+pub fn swap_sql(schema: &str, table: &str, shadow: &str) -> String {
+    let old = D.qualify(Some(schema), table);
+    format!(
+        "SET XACT_ABORT ON; BEGIN TRANSACTION; \
+         IF OBJECT_ID({old_lit}, N'U') IS NOT NULL DROP TABLE {old}; \
+         EXEC sp_rename {shadow_lit}, {new_lit}, N'OBJECT'; \
+         COMMIT TRANSACTION;",
+        old_lit = D.quote_literal(&old),
+        shadow_lit = D.quote_literal(&D.qualify(Some(schema), shadow)),
+        // sp_rename takes the new name as it is: no brackets.
+        new_lit = D.quote_literal(table),
+    )
+}
+
+/// `IF OBJECT_ID(...) IS NOT NULL DROP TABLE ...`.
+pub fn drop_if_exists_sql(schema: &str, table: &str) -> String {
+    let q = D.qualify(Some(schema), table);
+    format!(
+        "IF OBJECT_ID({}, N'U') IS NOT NULL DROP TABLE {q}",
+        D.quote_literal(&q)
+    )
+}
+
+impl Destination for MssqlDestination {
+    fn server_version(&mut self) -> Result<String> {
+        let (rt, client) = self.parts()?;
+        let out = rt.block_on(async {
+            client
+                .simple_query("SELECT @@VERSION")
+                .await?
+                .into_row()
+                .await
+        });
+        let row = self.settle(out, "reading the server version")?;
+        let v: Option<&str> = row.as_ref().and_then(|r| cell(r, 0));
+        Ok(v.unwrap_or("SQL Server (version unknown)")
+            .lines()
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_string())
+    }
+
+    fn begin<'a>(
+        &'a mut self,
+        target: &LoadTarget,
+        schema: &SchemaRef,
+    ) -> Result<Box<dyn TableLoad + 'a>> {
+        let db_schema = target.schema.clone().unwrap_or_else(|| self.schema.clone());
+        let table = target.table.clone();
+        let create = create_table_sql(&db_schema, &table, schema)?;
+        let wanted: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
+        let shadow = super::shadow_name(&table);
+        let ctx = format!("staging table {db_schema}.{table}: preparing");
+        let (load_into, rows_before, in_tx) = match target.write_mode {
+            WriteMode::Replace => {
+                self.run(&drop_if_exists_sql(&db_schema, &shadow), &ctx)?;
+                let create_shadow = create_table_sql(&db_schema, &shadow, schema)?;
+                self.run(&create_shadow, &ctx)?;
+                (shadow.clone(), 0, false)
+            }
+            WriteMode::Truncate | WriteMode::Append => {
+                let existing = self.existing_columns(&db_schema, &table)?;
+                if !existing.is_empty() && existing != wanted {
+                    return Err(Error::Check(format!(
+                        "staging table {db_schema}.{table} has columns ({}) but the source now has ({}); with WRITE_MODE={} the table is kept as it is — use WRITE_MODE=replace to rebuild it",
+                        existing.join(", "),
+                        wanted.join(", "),
+                        target.write_mode.name()
+                    )));
+                }
+                self.run("SET XACT_ABORT ON; BEGIN TRANSACTION", &ctx)?;
+                let mut setup = || -> Result<u64> {
+                    if existing.is_empty() {
+                        self.run(&create, &ctx)?;
+                    }
+                    if target.write_mode == WriteMode::Truncate {
+                        self.run(
+                            &format!("TRUNCATE TABLE {}", D.qualify(Some(&db_schema), &table)),
+                            &ctx,
+                        )?;
+                    }
+                    self.count(&db_schema, &table)
+                };
+                match setup() {
+                    Ok(n) => (table.clone(), n, true),
+                    Err(e) => {
+                        let _ = self.run("IF @@TRANCOUNT > 0 ROLLBACK TRANSACTION", &ctx);
+                        return Err(e);
+                    }
+                }
+            }
+        };
+        Ok(Box::new(MssqlLoad {
+            dst: self,
+            schema: db_schema,
+            table,
+            load_into,
+            mode: target.write_mode,
+            rows_before,
+            rows_written: 0,
+            in_tx,
+            done: false,
+        }))
+    }
+
+    fn count_rows(&mut self, target: &LoadTarget) -> Result<Option<u64>> {
+        let schema = target.schema.clone().unwrap_or_else(|| self.schema.clone());
+        if !self.exists(&schema, &target.table)? {
+            return Ok(None);
+        }
+        self.count(&schema, &target.table).map(Some)
+    }
+}
+
+struct MssqlLoad<'a> {
+    dst: &'a mut MssqlDestination,
+    schema: String,
+    table: String,
+    load_into: String,
+    mode: WriteMode,
+    rows_before: u64,
+    rows_written: u64,
+    /// truncate/append: the transaction is open (rolled back on drop).
+    in_tx: bool,
+    done: bool,
+}
+
+impl TableLoad for MssqlLoad<'_> {
+    fn write_batch(&mut self, batch: &RecordBatch) -> Result<()> {
+        let display = format!("{}.{}", self.schema, self.table);
+        // Every value is converted before anything is sent: a bad value sends nothing.
+        let rows = bulk_rows(batch, &display)?;
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let qualified = D.qualify(Some(&self.schema), &self.load_into);
+        let ctx = format!("staging table {display}: bulk loading {} rows", rows.len());
+        if self.in_tx && self.dst.client.is_none() {
+            return Err(Error::Check(format!(
+                "{ctx}: the connection was lost inside the load's transaction; the load was rolled back"
+            )));
+        }
+        let dst = &mut *self.dst;
+        let (rt, client) = dst.parts()?;
+        let out = rt.block_on(async {
+            let mut req = client.bulk_insert(&qualified).await?;
+            for row in rows {
+                req.send(row).await?;
+            }
+            req.finalize().await
+        });
+        match dst.settle(out, &ctx) {
+            Ok(res) => {
+                self.rows_written += res.total();
+                Ok(())
+            }
+            // Inside one transaction a deadlock or lost connection dooms the whole load.
+            Err(Error::Database {
+                context, source, ..
+            }) if self.in_tx => Err(Error::Database {
+                context,
+                transient: false,
+                source,
+            }),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn commit(mut self: Box<Self>, rows_read: u64) -> Result<LoadReport> {
+        let total = self.dst.count(&self.schema, &self.load_into)?;
+        let loaded = total.saturating_sub(self.rows_before);
+        if loaded != rows_read || loaded != self.rows_written {
+            return Err(Error::Check(format!(
+                "staging table {}.{}: {loaded} rows loaded but {rows_read} read; the load was rolled back and the old table kept",
+                self.schema, self.table
+            )));
+        }
+        let ctx = format!(
+            "staging table {}.{}: swapping in the new table",
+            self.schema, self.table
+        );
+        match self.mode {
+            WriteMode::Replace => {
+                let sql = swap_sql(&self.schema, &self.table, &self.load_into);
+                self.dst.run(&sql, &ctx)?;
+            }
+            WriteMode::Truncate | WriteMode::Append => {
+                self.dst.run("COMMIT TRANSACTION", &ctx)?;
+                self.in_tx = false;
+            }
+        }
+        self.done = true;
+        Ok(LoadReport {
+            rows: loaded,
+            nul_stripped: Vec::new(),
+        })
+    }
+}
+
+impl Drop for MssqlLoad<'_> {
+    fn drop(&mut self) {
+        if self.done {
+            return;
+        }
+        let (sql, what) = if self.in_tx {
+            (
+                "IF @@TRANCOUNT > 0 ROLLBACK TRANSACTION".to_string(),
+                "rollback",
+            )
+        } else {
+            (
+                drop_if_exists_sql(&self.schema, &self.load_into),
+                "dropping the shadow table",
+            )
+        };
+        if self.dst.client.is_some() {
+            if let Err(e) = self.dst.run(&sql, what) {
+                tracing::warn!(table = %self.table, "{what} of an abandoned load failed: {e}");
+            }
+        }
+    }
+}
+
+/// Every row of a batch as bulk-load rows (values borrowed from the batch).
+pub fn bulk_rows<'a>(batch: &'a RecordBatch, table: &str) -> Result<Vec<TokenRow<'a>>> {
+    let schema = batch.schema();
+    let cols: Vec<Cell<'a>> = batch
+        .columns()
+        .iter()
+        .zip(schema.fields())
+        .map(|(a, f)| Cell::new(a.as_ref(), f.name(), table))
+        .collect::<Result<_>>()?;
+    let mut rows = Vec::with_capacity(batch.num_rows());
+    for i in 0..batch.num_rows() {
+        let mut row = TokenRow::with_capacity(cols.len());
+        for (c, f) in cols.iter().zip(schema.fields()) {
+            let v = c
+                .value(i)
+                .map_err(|m| Error::value(table, f.name(), i as u64 + 1, m))?;
+            row.push(v);
+        }
+        rows.push(row);
+    }
+    Ok(rows)
+}
+
+/// One Arrow column, checked once, giving bulk-load values per row.
+pub struct Cell<'a> {
+    array: &'a dyn Array,
+    formatter: Option<ArrayFormatter<'a>>,
+}
+
+impl<'a> Cell<'a> {
+    pub fn new(array: &'a dyn Array, column: &str, table: &str) -> Result<Cell<'a>> {
+        // The same rule decides the DDL: a type without a column type is refused here.
+        ty::ddl_type(array.data_type()).map_err(|m| Error::column(table, column, m))?;
+        let formatter = match array.data_type() {
+            DataType::Interval(_) => Some(
+                ArrayFormatter::try_new(array, &FormatOptions::default())
+                    .map_err(|e| Error::column(table, column, e))?,
+            ),
+            _ => None,
+        };
+        Ok(Cell { array, formatter })
+    }
+
+    /// The value of row `i` as tiberius `ColumnData` for the column `ddl_type` creates.
+    pub fn value(&self, i: usize) -> Result<ColumnData<'a>, String> {
+        let a = self.array;
+        let null = a.is_null(i);
+        macro_rules! prim {
+            ($t:ty, $variant:ident, $conv:expr) => {
+                ColumnData::$variant(if null {
+                    None
+                } else {
+                    Some($conv(a.as_primitive::<$t>().value(i)))
+                })
+            };
+        }
+        Ok(match a.data_type() {
+            DataType::Boolean => ColumnData::Bit((!null).then(|| a.as_boolean().value(i))),
+            DataType::Int8 => prim!(Int8Type, I16, i16::from),
+            DataType::Int16 => prim!(Int16Type, I16, |v| v),
+            DataType::Int32 => prim!(Int32Type, I32, |v| v),
+            DataType::Int64 => prim!(Int64Type, I64, |v| v),
+            DataType::UInt8 => prim!(UInt8Type, U8, |v| v),
+            DataType::UInt16 => prim!(UInt16Type, I32, i32::from),
+            DataType::UInt32 => prim!(UInt32Type, I64, i64::from),
+            DataType::UInt64 => prim!(UInt64Type, Numeric, |v: u64| Numeric::new_with_scale(
+                i128::from(v),
+                0
+            )),
+            DataType::Float16 => prim!(Float16Type, F32, f32::from),
+            DataType::Float32 => prim!(Float32Type, F32, |v| v),
+            DataType::Float64 => prim!(Float64Type, F64, |v| v),
+            DataType::Decimal128(p, s) => {
+                if null {
+                    ColumnData::Numeric(None)
+                } else {
+                    let v = a.as_primitive::<Decimal128Type>().value(i);
+                    let (_, scale) = ty::decimal_ddl(*p, *s)?;
+                    let v = if *s < 0 {
+                        10i128
+                            .checked_pow(u32::from(s.unsigned_abs()))
+                            .and_then(|f| v.checked_mul(f))
+                            .ok_or_else(|| {
+                                format!(
+                                    "{} does not fit DECIMAL(38,0)",
+                                    crate::types::format_decimal(v, *s)
+                                )
+                            })?
+                    } else {
+                        v
+                    };
+                    ColumnData::Numeric(Some(Numeric::new_with_scale(v, scale)))
+                }
+            }
+            DataType::Utf8 => {
+                ColumnData::String((!null).then(|| Cow::Borrowed(a.as_string::<i32>().value(i))))
+            }
+            DataType::LargeUtf8 => {
+                ColumnData::String((!null).then(|| Cow::Borrowed(a.as_string::<i64>().value(i))))
+            }
+            DataType::Utf8View => {
+                ColumnData::String((!null).then(|| Cow::Borrowed(a.as_string_view().value(i))))
+            }
+            DataType::Binary => {
+                ColumnData::Binary((!null).then(|| Cow::Borrowed(a.as_binary::<i32>().value(i))))
+            }
+            DataType::LargeBinary => {
+                ColumnData::Binary((!null).then(|| Cow::Borrowed(a.as_binary::<i64>().value(i))))
+            }
+            DataType::FixedSizeBinary(_) => ColumnData::Binary(
+                (!null).then(|| Cow::Borrowed(a.as_fixed_size_binary().value(i))),
+            ),
+            DataType::Date32 => ColumnData::Date(match null {
+                true => None,
+                false => Some(Date::new(ty::date32_to_date_days(
+                    a.as_primitive::<Date32Type>().value(i),
+                )?)),
+            }),
+            DataType::Date64 => ColumnData::Date(match null {
+                true => None,
+                false => {
+                    let ms = a.as_primitive::<Date64Type>().value(i);
+                    if ms % 86_400_000 != 0 {
+                        return Err(format!("Date64 value {ms} ms is not a whole day"));
+                    }
+                    let days = i32::try_from(ms / 86_400_000)
+                        .map_err(|_| format!("Date64 value {ms} ms is out of range"))?;
+                    Some(Date::new(ty::date32_to_date_days(days)?))
+                }
+            }),
+            DataType::Time32(_) | DataType::Time64(_) => ColumnData::Time(match null {
+                true => None,
+                false => Some(Time::new(ty::nanos_to_time7(time_nanos(a, i)?)?, 7)),
+            }),
+            DataType::Timestamp(unit, tz) => {
+                let dt2 = if null {
+                    None
+                } else {
+                    let (days, inc) = ty::unit_to_datetime2(timestamp_value(a, i, *unit), *unit)?;
+                    Some(DateTime2::new(Date::new(days), Time::new(inc, 7)))
+                };
+                match tz {
+                    None => ColumnData::DateTime2(dt2),
+                    // The instant, at offset +00:00.
+                    Some(_) => ColumnData::DateTimeOffset(dt2.map(|d| DateTimeOffset::new(d, 0))),
+                }
+            }
+            DataType::Duration(unit) => ColumnData::I64((!null).then(|| match unit {
+                TimeUnit::Second => a.as_primitive::<DurationSecondType>().value(i),
+                TimeUnit::Millisecond => a.as_primitive::<DurationMillisecondType>().value(i),
+                TimeUnit::Microsecond => a.as_primitive::<DurationMicrosecondType>().value(i),
+                TimeUnit::Nanosecond => a.as_primitive::<DurationNanosecondType>().value(i),
+            })),
+            DataType::Interval(_) => ColumnData::String(match (&self.formatter, null) {
+                (Some(f), false) => Some(Cow::Owned(f.value(i).to_string())),
+                _ => None,
+            }),
+            DataType::Null => ColumnData::String(None),
+            other => return Err(format!("Arrow {other} cannot be loaded into SQL Server")),
+        })
+    }
+}
+
+fn time_nanos(a: &dyn Array, i: usize) -> Result<i64, String> {
+    Ok(match a.data_type() {
+        DataType::Time32(TimeUnit::Second) => {
+            i64::from(a.as_primitive::<Time32SecondType>().value(i)) * 1_000_000_000
+        }
+        DataType::Time32(_) => {
+            i64::from(a.as_primitive::<Time32MillisecondType>().value(i)) * 1_000_000
+        }
+        DataType::Time64(TimeUnit::Microsecond) => {
+            a.as_primitive::<Time64MicrosecondType>().value(i) * 1_000
+        }
+        DataType::Time64(_) => a.as_primitive::<Time64NanosecondType>().value(i),
+        other => return Err(format!("{other} is not a time of day")),
+    })
+}
+
+fn timestamp_value(a: &dyn Array, i: usize, unit: TimeUnit) -> i64 {
+    match unit {
+        TimeUnit::Second => a.as_primitive::<TimestampSecondType>().value(i),
+        TimeUnit::Millisecond => a.as_primitive::<TimestampMillisecondType>().value(i),
+        TimeUnit::Microsecond => a.as_primitive::<TimestampMicrosecondType>().value(i),
+        TimeUnit::Nanosecond => a.as_primitive::<TimestampNanosecondType>().value(i),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::{
+        ArrayRef, BinaryArray, BooleanArray, Date32Array, Decimal128Array, DurationSecondArray,
+        FixedSizeBinaryArray, Float32Array, Float64Array, Int16Array, Int32Array, Int64Array,
+        Int8Array, IntervalMonthDayNanoArray, LargeStringArray, StringArray,
+        Time64MicrosecondArray, Time64NanosecondArray, TimestampMicrosecondArray,
+        TimestampNanosecondArray, UInt16Array, UInt32Array, UInt64Array, UInt8Array,
+    };
+    use arrow::datatypes::{Field, IntervalMonthDayNano, Schema};
+    use std::sync::Arc;
+
+    /// A batch with every Arrow type the loader takes: one value row and one NULL row.
+    fn every_type_batch() -> RecordBatch {
+        let cols: Vec<(&str, ArrayRef)> = vec![
+            ("b", Arc::new(BooleanArray::from(vec![Some(true), None]))),
+            ("i8", Arc::new(Int8Array::from(vec![Some(-8), None]))),
+            ("i16", Arc::new(Int16Array::from(vec![Some(-16), None]))),
+            ("i32", Arc::new(Int32Array::from(vec![Some(-32), None]))),
+            (
+                "i64",
+                Arc::new(Int64Array::from(vec![Some(i64::MIN), None])),
+            ),
+            ("u8", Arc::new(UInt8Array::from(vec![Some(255), None]))),
+            ("u16", Arc::new(UInt16Array::from(vec![Some(65_535), None]))),
+            (
+                "u32",
+                Arc::new(UInt32Array::from(vec![Some(u32::MAX), None])),
+            ),
+            (
+                "u64",
+                Arc::new(UInt64Array::from(vec![Some(u64::MAX), None])),
+            ),
+            ("f32", Arc::new(Float32Array::from(vec![Some(1.5), None]))),
+            ("f64", Arc::new(Float64Array::from(vec![Some(-2.25), None]))),
+            (
+                "dec",
+                Arc::new(
+                    Decimal128Array::from(vec![Some(-12_345), None])
+                        .with_precision_and_scale(10, 2)
+                        .unwrap(),
+                ),
+            ),
+            (
+                "s",
+                Arc::new(StringArray::from(vec![Some("Grüße ✓"), None])),
+            ),
+            (
+                "ls",
+                Arc::new(LargeStringArray::from(vec![Some("large"), None])),
+            ),
+            (
+                "bin",
+                Arc::new(BinaryArray::from(vec![Some(&[0u8, 1, 255][..]), None])),
+            ),
+            (
+                "fsb",
+                Arc::new(
+                    FixedSizeBinaryArray::try_from_sparse_iter_with_size(
+                        vec![Some(vec![1u8, 2]), None].into_iter(),
+                        2,
+                    )
+                    .unwrap(),
+                ),
+            ),
+            ("d", Arc::new(Date32Array::from(vec![Some(1), None]))),
+            (
+                "t_us",
+                Arc::new(Time64MicrosecondArray::from(vec![
+                    Some(3_600_000_001),
+                    None,
+                ])),
+            ),
+            (
+                "t_ns",
+                Arc::new(Time64NanosecondArray::from(vec![Some(100), None])),
+            ),
+            (
+                "ts_us",
+                Arc::new(TimestampMicrosecondArray::from(vec![Some(-1), None])),
+            ),
+            (
+                "ts_ns",
+                Arc::new(TimestampNanosecondArray::from(vec![Some(1_234_500), None])),
+            ),
+            (
+                "tstz",
+                Arc::new(TimestampMicrosecondArray::from(vec![Some(0), None]).with_timezone("UTC")),
+            ),
+            (
+                "dur",
+                Arc::new(DurationSecondArray::from(vec![Some(90), None])),
+            ),
+            (
+                "iv",
+                Arc::new(IntervalMonthDayNanoArray::from(vec![
+                    Some(IntervalMonthDayNano::new(1, 2, 3_000_000_004)),
+                    None,
+                ])),
+            ),
+        ];
+        let fields: Vec<Field> = cols
+            .iter()
+            .map(|(n, a)| Field::new(*n, a.data_type().clone(), true))
+            .collect();
+        RecordBatch::try_new(
+            Arc::new(Schema::new(fields)),
+            cols.into_iter().map(|(_, a)| a).collect(),
+        )
+        .unwrap()
+    }
+
+    fn show(v: &ColumnData<'_>) -> String {
+        match v {
+            ColumnData::Numeric(Some(n)) => format!("Numeric({}, scale {})", n.value(), n.scale()),
+            ColumnData::Date(Some(d)) => format!("Date({})", d.days()),
+            ColumnData::Time(Some(t)) => format!("Time({}, scale {})", t.increments(), t.scale()),
+            ColumnData::DateTime2(Some(d)) => format!(
+                "DateTime2({}, {}, scale {})",
+                d.date().days(),
+                d.time().increments(),
+                d.time().scale()
+            ),
+            ColumnData::DateTimeOffset(Some(o)) => format!(
+                "DateTimeOffset({}, {}, offset {})",
+                o.datetime2().date().days(),
+                o.datetime2().time().increments(),
+                o.offset()
+            ),
+            other => format!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn arrow_to_bulk_rows_value_by_value() {
+        let batch = every_type_batch();
+        let rows = bulk_rows(&batch, "staging.t").unwrap();
+        assert_eq!(rows.len(), 2);
+        let got: Vec<String> = rows[0].iter().map(show).collect();
+        let want = [
+            "Bit(Some(true))",
+            "I16(Some(-8))",
+            "I16(Some(-16))",
+            "I32(Some(-32))",
+            "I64(Some(-9223372036854775808))",
+            "U8(Some(255))",
+            "I32(Some(65535))",
+            "I64(Some(4294967295))",
+            "Numeric(18446744073709551615, scale 0)",
+            "F32(Some(1.5))",
+            "F64(Some(-2.25))",
+            "Numeric(-12345, scale 2)",
+            "String(Some(\"Grüße ✓\"))",
+            "String(Some(\"large\"))",
+            "Binary(Some([0, 1, 255]))",
+            "Binary(Some([1, 2]))",
+            "Date(719163)",
+            "Time(36000000010, scale 7)",
+            "Time(1, scale 7)",
+            "DateTime2(719161, 863999999990, scale 7)",
+            "DateTime2(719162, 12345, scale 7)",
+            "DateTimeOffset(719162, 0, offset 0)",
+            "I64(Some(90))",
+            "String(Some(\"1 mons 2 days 3.000000004 secs\"))",
+        ];
+        assert_eq!(got, want);
+        // The NULL row keeps each column's variant.
+        let nulls: Vec<String> = rows[1].iter().map(show).collect();
+        assert_eq!(
+            nulls,
+            [
+                "Bit(None)",
+                "I16(None)",
+                "I16(None)",
+                "I32(None)",
+                "I64(None)",
+                "U8(None)",
+                "I32(None)",
+                "I64(None)",
+                "Numeric(None)",
+                "F32(None)",
+                "F64(None)",
+                "Numeric(None)",
+                "String(None)",
+                "String(None)",
+                "Binary(None)",
+                "Binary(None)",
+                "Date(None)",
+                "Time(None)",
+                "Time(None)",
+                "DateTime2(None)",
+                "DateTime2(None)",
+                "DateTimeOffset(None)",
+                "I64(None)",
+                "String(None)",
+            ]
+        );
+        // And every column has a staging type.
+        let ddl = create_table_sql("staging", "t", &batch.schema()).unwrap();
+        assert!(ddl.starts_with("CREATE TABLE [staging].[t] ([b] BIT NULL, [i8] SMALLINT NULL"));
+        assert!(ddl.contains("[s] NVARCHAR(MAX) NULL"));
+        assert!(ddl.contains("[tstz] DATETIMEOFFSET(7) NULL"));
+        assert!(!ddl.contains(" VARCHAR"));
+    }
+
+    #[test]
+    fn values_sql_server_cannot_hold_are_errors_naming_the_row() {
+        let schema = Arc::new(Schema::new(vec![Field::new(
+            "ts",
+            DataType::Timestamp(TimeUnit::Nanosecond, None),
+            false,
+        )]));
+        let batch = RecordBatch::try_new(
+            schema,
+            vec![Arc::new(TimestampNanosecondArray::from(vec![100, 150]))],
+        )
+        .unwrap();
+        let e = bulk_rows(&batch, "staging.t").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "table staging.t, column ts, row 2: timestamp 150 ns is finer than SQL Server's 100 ns (DATETIME2(7))"
+        );
+        let schema = Arc::new(Schema::new(vec![Field::new("d", DataType::Date32, false)]));
+        let batch = RecordBatch::try_new(schema, vec![Arc::new(Date32Array::from(vec![-800_000]))])
+            .unwrap();
+        assert!(bulk_rows(&batch, "t")
+            .unwrap_err()
+            .to_string()
+            .contains("outside SQL Server's DATE range"));
+    }
+
+    #[test]
+    fn ddl_and_swap_sql() {
+        assert_eq!(
+            create_database_sql("Stage]DB"),
+            "IF DB_ID(N'Stage]DB') IS NULL CREATE DATABASE [Stage]]DB]"
+        );
+        assert_eq!(
+            create_schema_sql("it's"),
+            "IF SCHEMA_ID(N'it''s') IS NULL EXEC(N'CREATE SCHEMA [it''s]')"
+        );
+        assert_eq!(
+            swap_sql("staging", "orders", "orders__stage_new"),
+            "SET XACT_ABORT ON; BEGIN TRANSACTION; IF OBJECT_ID(N'[staging].[orders]', N'U') IS NOT NULL DROP TABLE [staging].[orders]; EXEC sp_rename N'[staging].[orders__stage_new]', N'orders', N'OBJECT'; COMMIT TRANSACTION;"
+        );
+        assert_eq!(
+            drop_if_exists_sql("staging", "a]b"),
+            "IF OBJECT_ID(N'[staging].[a]]b]', N'U') IS NOT NULL DROP TABLE [staging].[a]]b]"
+        );
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("id", DataType::Int64, false),
+            Field::new("name", DataType::Utf8, true),
+        ]));
+        assert_eq!(
+            create_table_sql("staging", "t", &schema).unwrap(),
+            "CREATE TABLE [staging].[t] ([id] BIGINT NOT NULL, [name] NVARCHAR(MAX) NULL)"
+        );
+        let bad = Arc::new(Schema::new(vec![Field::new(
+            "x",
+            DataType::Decimal256(60, 2),
+            true,
+        )]));
+        assert_eq!(
+            create_table_sql("staging", "t", &bad)
+                .unwrap_err()
+                .to_string(),
+            "table t, column x: SQL Server staging has no column type for Arrow Decimal256(60, 2)"
+        );
+    }
+}

@@ -1,0 +1,685 @@
+//! Oracle: catalog types → Arrow (source only), connect strings and SQL. This module is
+//! compiled with or without the `oracle` cargo feature, so its rules are always tested.
+//!
+//! The catalog is `ALL_TAB_COLUMNS` (DATA_TYPE, DATA_PRECISION, DATA_SCALE, CHAR_LENGTH,
+//! NULLABLE). Every `NUMBER` is fetched as its exact decimal text (ODPI-C converts Oracle's
+//! decimal format to text without rounding) and parsed into the column's Arrow type; no
+//! value goes through a float.
+//!
+//! | Oracle type                                   | Arrow                      | notes |
+//! |-----------------------------------------------|----------------------------|-------|
+//! | `NUMBER(p)` / `NUMBER(p,0)`, p ≤ 9            | Int32                      | exact |
+//! | `NUMBER(p)`, 10 ≤ p ≤ 18                      | Int64                      | exact |
+//! | `NUMBER(p)`, p ≥ 19                           | Decimal128(p,0)            | exact |
+//! | `NUMBER(p,s)`, 0 < s ≤ p                      | Decimal128(p,s)            | exact |
+//! | `NUMBER(p,s)`, s > p (e.g. `NUMBER(2,5)`)     | Decimal128(s,s)            | exact (s ≤ 38) |
+//! | `NUMBER(p,s)`, s < 0 (e.g. `NUMBER(5,-2)`)    | Decimal128(p−s,0)          | exact (whole numbers) |
+//! | `NUMBER(*,0)`, `INTEGER`                      | Decimal128(38,0)           | exact |
+//! | `NUMBER` (no precision, no scale)             | Decimal128(38,S), S = `[database-source] SRC_ORACLE_NUMBER_SCALE` (default 10) | a value with more than S decimals or 38−S integer digits is an error naming table, column, row and the key; `SRC_ORACLE_NUMBER_SCALE = text` reads such columns as exact decimal text (Utf8) instead. Never int32, never float. |
+//! | `FLOAT(b)`, b ≤ 49                            | Float64                    | ≤ 15 significant digits: every value survives the trip through a double (checked) |
+//! | `FLOAT(b)`, b > 49, `FLOAT`                   | as unconstrained `NUMBER`  | up to 38 digits at any scale |
+//! | `BINARY_FLOAT` / `BINARY_DOUBLE`              | Float32 / Float64          | exact |
+//! | `VARCHAR2`, `NVARCHAR2`, `CHAR`, `NCHAR`, `LONG`, `ROWID`, `UROWID` | Utf8 | exact |
+//! | `CLOB`, `NCLOB`                               | Utf8                       | fetched whole per value with dynamically sized buffers (no fixed maximum) |
+//! | `RAW`, `LONG RAW`, `BLOB`                     | Binary                     | as above |
+//! | `DATE`                                        | Timestamp(µs)              | naive; Oracle DATE holds seconds |
+//! | `TIMESTAMP(n)`, n ≤ 6                         | Timestamp(µs)              | naive, exact |
+//! | `TIMESTAMP(n)`, n > 6                         | Timestamp(ns)              | naive, exact; values outside 1677..2262 are an error naming the row |
+//! | `TIMESTAMP(n) WITH [LOCAL] TIME ZONE`         | Timestamp(µs or ns, "UTC") | read as `SYS_EXTRACT_UTC(c)`: the instant is kept, the original zone is not |
+//! | `INTERVAL YEAR TO MONTH`                      | Interval(MonthDayNano)     | months |
+//! | `INTERVAL DAY TO SECOND`                      | Interval(MonthDayNano)     | days + nanoseconds |
+//! | `BFILE`, `XMLTYPE`, object types, anything else | error naming column and type | stage a view that converts it |
+//!
+//! Names: Oracle stores unquoted names in upper case. A table listed as `orders` is looked
+//! up as written first, then upper-cased (`ORDERS`); the same for `SRC_SCHEMA` (the owner,
+//! default: the session's current schema). A table created with a quoted mixed-case name
+//! is found by its exact spelling.
+
+use arrow::datatypes::{DataType, IntervalUnit, TimeUnit};
+
+use crate::dialect::Dialect;
+
+/// How unconstrained `NUMBER` (and `FLOAT(b)`, b > 49) columns are read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UnconstrainedNumber {
+    /// Decimal128(38, scale).
+    Scale(i8),
+    /// Exact decimal text (Utf8).
+    Text,
+}
+
+impl Default for UnconstrainedNumber {
+    fn default() -> Self {
+        UnconstrainedNumber::Scale(DEFAULT_NUMBER_SCALE)
+    }
+}
+
+/// The default scale of an unconstrained NUMBER.
+pub const DEFAULT_NUMBER_SCALE: i8 = 10;
+/// The key that sets it.
+pub const NUMBER_SCALE_KEY: &str = "[database-source] SRC_ORACLE_NUMBER_SCALE";
+
+impl UnconstrainedNumber {
+    pub const ALLOWED: &'static str = "a scale 0-38, or text";
+
+    pub fn parse(text: &str) -> Option<Self> {
+        let t = text.trim();
+        if t.eq_ignore_ascii_case("text") {
+            return Some(UnconstrainedNumber::Text);
+        }
+        t.parse::<i8>()
+            .ok()
+            .filter(|s| (0..=38).contains(s))
+            .map(UnconstrainedNumber::Scale)
+    }
+}
+
+/// One row of `ALL_TAB_COLUMNS`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CatalogColumn {
+    /// `DATA_TYPE`, e.g. `NUMBER`, `TIMESTAMP(6) WITH TIME ZONE`, `INTERVAL DAY(2) TO SECOND(6)`.
+    pub data_type: String,
+    pub precision: Option<i64>,
+    pub scale: Option<i64>,
+    pub char_length: Option<i64>,
+}
+
+impl CatalogColumn {
+    /// The type as Oracle DDL spells it: `NUMBER(12,2)`, `VARCHAR2(40)`, `FLOAT(63)`.
+    pub fn declared(&self) -> String {
+        let t = self.data_type.trim().to_ascii_uppercase();
+        match t.as_str() {
+            "NUMBER" => match (self.precision, self.scale) {
+                (None, None) => t,
+                (None, Some(s)) => format!("NUMBER(*,{s})"),
+                (Some(p), None | Some(0)) => format!("NUMBER({p})"),
+                (Some(p), Some(s)) => format!("NUMBER({p},{s})"),
+            },
+            "FLOAT" => match self.precision {
+                Some(b) => format!("FLOAT({b})"),
+                None => t,
+            },
+            "VARCHAR2" | "NVARCHAR2" | "CHAR" | "NCHAR" | "RAW" => match self.char_length {
+                Some(n) if n > 0 => format!("{t}({n})"),
+                _ => t,
+            },
+            _ => t,
+        }
+    }
+}
+
+/// How the source fetches a column's values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fetch {
+    /// Exact decimal text, parsed into Int32/Int64/Decimal128 or kept as text.
+    NumberText,
+    /// Decimal text parsed to f64, checked to round-trip.
+    FloatText,
+    Float32,
+    Float64,
+    Text,
+    Bytes,
+    /// A naive timestamp (also `SYS_EXTRACT_UTC(...)` of zoned ones).
+    Timestamp,
+    IntervalYm,
+    IntervalDs,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Mapping {
+    pub arrow: DataType,
+    pub fetch: Fetch,
+    /// Select `SYS_EXTRACT_UTC(c)` instead of `c`.
+    pub extract_utc: bool,
+    pub note: Option<String>,
+}
+
+fn m(arrow: DataType, fetch: Fetch) -> Mapping {
+    Mapping {
+        arrow,
+        fetch,
+        extract_utc: false,
+        note: None,
+    }
+}
+
+/// The Arrow type for an Oracle column, or why it cannot be staged.
+pub fn arrow_type(
+    c: &CatalogColumn,
+    unconstrained: UnconstrainedNumber,
+) -> Result<Mapping, String> {
+    let t = c.data_type.trim().to_ascii_uppercase();
+    let loose = |what: &str| {
+        match unconstrained {
+        UnconstrainedNumber::Scale(s) => Mapping {
+            note: Some(format!(
+                "{what} has no fixed scale: read as DECIMAL(38,{s}); a value needing more digits fails naming {NUMBER_SCALE_KEY}"
+            )),
+            ..m(DataType::Decimal128(38, s), Fetch::NumberText)
+        },
+        UnconstrainedNumber::Text => Mapping {
+            note: Some(format!(
+                "{what} read as exact decimal text ({NUMBER_SCALE_KEY} = text)"
+            )),
+            ..m(DataType::Utf8, Fetch::NumberText)
+        },
+    }
+    };
+    if t == "NUMBER" {
+        return Ok(match (c.precision, c.scale) {
+            (None, None) => loose("unconstrained NUMBER"),
+            (None, Some(0)) => m(DataType::Decimal128(38, 0), Fetch::NumberText),
+            (None, Some(s)) if (1..=38).contains(&s) => {
+                m(DataType::Decimal128(38, s as i8), Fetch::NumberText)
+            }
+            (Some(p), s) => {
+                let s = s.unwrap_or(0);
+                if !(1..=38).contains(&p) {
+                    return Err(format!("{} has a precision outside 1..38", c.declared()));
+                }
+                match s {
+                    0 if p <= 9 => m(DataType::Int32, Fetch::NumberText),
+                    0 if p <= 18 => m(DataType::Int64, Fetch::NumberText),
+                    0 => m(DataType::Decimal128(p as u8, 0), Fetch::NumberText),
+                    s if s > 0 && s <= p => {
+                        m(DataType::Decimal128(p as u8, s as i8), Fetch::NumberText)
+                    }
+                    s if s > p && s <= 38 => {
+                        m(DataType::Decimal128(s as u8, s as i8), Fetch::NumberText)
+                    }
+                    s if s < 0 && p - s <= 38 => {
+                        m(DataType::Decimal128((p - s) as u8, 0), Fetch::NumberText)
+                    }
+                    _ => {
+                        return Err(format!(
+                            "{} needs more than 38 digits; stage a view that rounds it",
+                            c.declared()
+                        ))
+                    }
+                }
+            }
+            (None, Some(_)) => {
+                return Err(format!(
+                    "{} needs more than 38 digits; stage a view that rounds it",
+                    c.declared()
+                ))
+            }
+        });
+    }
+    if t == "FLOAT" {
+        return Ok(match c.precision {
+            Some(b) if b <= 49 => m(DataType::Float64, Fetch::FloatText),
+            _ => loose(&c.declared()),
+        });
+    }
+    let zoned = t.contains("WITH TIME ZONE") || t.contains("WITH LOCAL TIME ZONE");
+    if t.starts_with("TIMESTAMP") {
+        let digits = t
+            .split_once('(')
+            .and_then(|(_, r)| r.split_once(')'))
+            .and_then(|(n, _)| n.trim().parse::<u8>().ok())
+            .unwrap_or(6);
+        let unit = if digits <= 6 {
+            TimeUnit::Microsecond
+        } else {
+            TimeUnit::Nanosecond
+        };
+        return Ok(Mapping {
+            extract_utc: zoned,
+            ..m(
+                DataType::Timestamp(unit, zoned.then(|| "UTC".into())),
+                Fetch::Timestamp,
+            )
+        });
+    }
+    if t.starts_with("INTERVAL YEAR") {
+        return Ok(m(
+            DataType::Interval(IntervalUnit::MonthDayNano),
+            Fetch::IntervalYm,
+        ));
+    }
+    if t.starts_with("INTERVAL DAY") {
+        return Ok(m(
+            DataType::Interval(IntervalUnit::MonthDayNano),
+            Fetch::IntervalDs,
+        ));
+    }
+    Ok(match t.as_str() {
+        "BINARY_FLOAT" => m(DataType::Float32, Fetch::Float32),
+        "BINARY_DOUBLE" => m(DataType::Float64, Fetch::Float64),
+        "VARCHAR2" | "NVARCHAR2" | "CHAR" | "NCHAR" | "VARCHAR" | "CLOB" | "NCLOB" | "LONG"
+        | "ROWID" | "UROWID" => m(DataType::Utf8, Fetch::Text),
+        "RAW" | "LONG RAW" | "BLOB" => m(DataType::Binary, Fetch::Bytes),
+        "DATE" => m(
+            DataType::Timestamp(TimeUnit::Microsecond, None),
+            Fetch::Timestamp,
+        ),
+        _ => {
+            return Err(format!(
+                "type {} is not supported; stage a view that converts it (e.g. TO_CHAR, or DBMS_LOB for BFILE)",
+                c.declared()
+            ))
+        }
+    })
+}
+
+/// The catalog query: binds `:1` owner, `:2` table.
+pub const CATALOG_SQL: &str =
+    "SELECT COLUMN_NAME, DATA_TYPE, DATA_PRECISION, DATA_SCALE, CHAR_LENGTH, NULLABLE \
+     FROM ALL_TAB_COLUMNS WHERE OWNER = :1 AND TABLE_NAME = :2 ORDER BY COLUMN_ID";
+
+/// The session's schema, used when `SRC_SCHEMA` is unset.
+pub const CURRENT_SCHEMA_SQL: &str = "SELECT SYS_CONTEXT('USERENV', 'CURRENT_SCHEMA') FROM DUAL";
+
+/// The (owner, table) spellings tried against the catalog, in order: as written, then
+/// upper-cased (Oracle's form of unquoted names).
+pub fn lookup_candidates(owner: &str, table: &str) -> Vec<(String, String)> {
+    let mut out = vec![(owner.to_string(), table.to_string())];
+    let upper = (owner.to_uppercase(), table.to_uppercase());
+    if !out.contains(&upper) {
+        out.push(upper);
+    }
+    out
+}
+
+/// A select-list entry.
+pub fn select_expr(column: &str, extract_utc: bool) -> String {
+    let q = Dialect::Oracle.quote(column);
+    if extract_utc {
+        format!("SYS_EXTRACT_UTC({q}) AS {q}")
+    } else {
+        q
+    }
+}
+
+/// `SELECT cols FROM "OWNER"."TABLE" [FETCH FIRST n ROWS ONLY]`.
+pub fn select_sql(owner: &str, table: &str, exprs: &[String], row_limit: Option<u64>) -> String {
+    let mut sql = format!(
+        "SELECT {} FROM {}",
+        exprs.join(", "),
+        Dialect::Oracle.qualify(Some(owner), table)
+    );
+    if let Some(n) = row_limit {
+        sql.push_str(&format!(" FETCH FIRST {n} ROWS ONLY"));
+    }
+    sql
+}
+
+/// What the connection names, from `SRC_ORACLE_TNS_ALIAS`, `SRC_ORACLE_SID` or `SRC_DB`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConnectTarget {
+    /// A `tnsnames.ora` alias, passed as it is.
+    TnsAlias(String),
+    Sid(String),
+    Service(String),
+}
+
+/// Picks the target: a TNS alias wins, then a SID, then the service name in `SRC_DB`.
+pub fn connect_target(
+    tns_alias: Option<&str>,
+    sid: Option<&str>,
+    service: Option<&str>,
+) -> Result<ConnectTarget, String> {
+    if let Some(a) = tns_alias.filter(|s| !s.trim().is_empty()) {
+        return Ok(ConnectTarget::TnsAlias(a.trim().to_string()));
+    }
+    if let Some(s) = sid.filter(|s| !s.trim().is_empty()) {
+        return Ok(ConnectTarget::Sid(s.trim().to_string()));
+    }
+    if let Some(s) = service.filter(|s| !s.trim().is_empty()) {
+        return Ok(ConnectTarget::Service(s.trim().to_string()));
+    }
+    Err("Oracle needs a service name in [database-source] SRC_DB, a SID in SRC_ORACLE_SID, or a TNS alias in SRC_ORACLE_TNS_ALIAS".into())
+}
+
+/// The connect string ODPI-C receives: the alias, a SID descriptor, or EZConnect.
+pub fn connect_string(target: &ConnectTarget, host: &str, port: u16) -> String {
+    match target {
+        ConnectTarget::TnsAlias(a) => a.clone(),
+        ConnectTarget::Sid(sid) => format!(
+            "(DESCRIPTION=(ADDRESS=(PROTOCOL=TCP)(HOST={host})(PORT={port}))(CONNECT_DATA=(SID={sid})))"
+        ),
+        ConnectTarget::Service(s) => {
+            // IPv6 literals need brackets in EZConnect.
+            if host.contains(':') && !host.starts_with('[') {
+                format!("//[{host}]:{port}/{s}")
+            } else {
+                format!("//{host}:{port}/{s}")
+            }
+        }
+    }
+}
+
+/// The one line shown when ODPI-C cannot load the Oracle client library (DPI-1047).
+pub fn missing_client_message(client_path: Option<&std::path::Path>) -> String {
+    match client_path {
+        Some(p) => format!(
+            "the Oracle client library (libclntsh) could not be loaded from {} (DPI-1047): install Oracle Instant Client Basic there, or correct [database-source] SRC_ORACLE_CLIENT_PATH",
+            p.display()
+        ),
+        None => "the Oracle client library (libclntsh) could not be loaded (DPI-1047): install Oracle Instant Client Basic and set [database-source] SRC_ORACLE_CLIENT_PATH to its folder".into(),
+    }
+}
+
+/// Whether a driver error text is ODPI-C's "cannot load the client library".
+pub fn is_missing_client(error_text: &str) -> bool {
+    error_text.contains("DPI-1047")
+}
+
+/// ORA- codes worth retrying: deadlock, resource busy, lost/broken connections.
+pub const TRANSIENT_ORA: &[u32] = &[60, 54, 3113, 3114, 3135, 12_170, 12_541, 12_543, 12_571];
+
+/// A decimal text as Oracle prints it (`.5`, `-1E+20` is not produced by ODPI-C, but
+/// accepted) → f64, only when the double gives back the same number.
+pub fn parse_float_exact(text: &str) -> Result<f64, String> {
+    let t = text.trim();
+    let f: f64 = t
+        .parse()
+        .map_err(|_| format!("\"{text}\" is not a number"))?;
+    let significant: String = t
+        .split(['e', 'E'])
+        .next()
+        .unwrap_or("")
+        .chars()
+        .filter(char::is_ascii_digit)
+        .collect::<String>()
+        .trim_start_matches('0')
+        .trim_end_matches('0')
+        .to_string();
+    if significant.len() > 15 {
+        return Err(format!(
+            "\"{text}\" has more than 15 significant digits and would not survive a double"
+        ));
+    }
+    Ok(f)
+}
+
+/// INTERVAL YEAR TO MONTH → months.
+pub fn interval_ym_months(years: i32, months: i32) -> Option<i32> {
+    years.checked_mul(12)?.checked_add(months)
+}
+
+/// INTERVAL DAY TO SECOND → (days, nanoseconds within the day part).
+pub fn interval_ds_parts(
+    days: i32,
+    hours: i32,
+    minutes: i32,
+    seconds: i32,
+    nanos: i32,
+) -> (i32, i64) {
+    let ns = ((i64::from(hours) * 60 + i64::from(minutes)) * 60 + i64::from(seconds))
+        * 1_000_000_000
+        + i64::from(nanos);
+    (days, ns)
+}
+
+/// Calendar parts → a timestamp in `unit` since 1970 (naive, never shifted).
+pub fn timestamp_parts(
+    (year, month, day): (i32, u32, u32),
+    (hour, minute, second, nanos): (u32, u32, u32, u32),
+    unit: TimeUnit,
+) -> Result<i64, String> {
+    let date = chrono::NaiveDate::from_ymd_opt(year, month, day)
+        .ok_or_else(|| format!("{year:04}-{month:02}-{day:02} is not a date Arrow can hold"))?;
+    let t = chrono::NaiveTime::from_hms_nano_opt(hour, minute, second, nanos)
+        .ok_or_else(|| format!("{hour:02}:{minute:02}:{second:02}.{nanos:09} is not a time"))?;
+    let utc = date.and_time(t).and_utc();
+    match unit {
+        TimeUnit::Nanosecond => utc.timestamp_nanos_opt().ok_or_else(|| {
+            format!(
+                "{} is outside the range of a nanosecond timestamp (1677-09-21..2262-04-11)",
+                date.and_time(t)
+            )
+        }),
+        TimeUnit::Microsecond if nanos % 1000 == 0 => Ok(utc.timestamp_micros()),
+        TimeUnit::Millisecond if nanos % 1_000_000 == 0 => Ok(utc.timestamp_millis()),
+        TimeUnit::Second if nanos == 0 => Ok(utc.timestamp()),
+        _ => Err(format!(
+            "{} has more fractional digits than Arrow {unit:?} holds",
+            date.and_time(t)
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn num(p: Option<i64>, s: Option<i64>) -> CatalogColumn {
+        CatalogColumn {
+            data_type: "NUMBER".into(),
+            precision: p,
+            scale: s,
+            char_length: Some(0),
+        }
+    }
+
+    fn col(t: &str) -> CatalogColumn {
+        CatalogColumn {
+            data_type: t.into(),
+            ..Default::default()
+        }
+    }
+
+    fn arrow(c: &CatalogColumn) -> DataType {
+        arrow_type(c, UnconstrainedNumber::default())
+            .unwrap_or_else(|e| panic!("{}: {e}", c.data_type))
+            .arrow
+    }
+
+    #[test]
+    fn number_rules_follow_the_spec() {
+        assert_eq!(arrow(&num(Some(9), Some(0))), DataType::Int32);
+        assert_eq!(arrow(&num(Some(5), None)), DataType::Int32);
+        assert_eq!(arrow(&num(Some(10), Some(0))), DataType::Int64);
+        assert_eq!(arrow(&num(Some(18), Some(0))), DataType::Int64);
+        assert_eq!(arrow(&num(Some(19), Some(0))), DataType::Decimal128(19, 0));
+        assert_eq!(arrow(&num(Some(12), Some(2))), DataType::Decimal128(12, 2));
+        assert_eq!(arrow(&num(Some(2), Some(5))), DataType::Decimal128(5, 5));
+        assert_eq!(arrow(&num(Some(5), Some(-2))), DataType::Decimal128(7, 0));
+        assert_eq!(arrow(&num(None, Some(0))), DataType::Decimal128(38, 0));
+        // Unconstrained: never int32, never float.
+        let m = arrow_type(&num(None, None), UnconstrainedNumber::default()).unwrap();
+        assert_eq!(m.arrow, DataType::Decimal128(38, 10));
+        assert_eq!(
+            m.note.as_deref(),
+            Some("unconstrained NUMBER has no fixed scale: read as DECIMAL(38,10); a value needing more digits fails naming [database-source] SRC_ORACLE_NUMBER_SCALE")
+        );
+        let m = arrow_type(&num(None, None), UnconstrainedNumber::Scale(4)).unwrap();
+        assert_eq!(m.arrow, DataType::Decimal128(38, 4));
+        let m = arrow_type(&num(None, None), UnconstrainedNumber::Text).unwrap();
+        assert_eq!(m.arrow, DataType::Utf8);
+        assert!(arrow_type(&num(Some(10), Some(40)), UnconstrainedNumber::default()).is_err());
+    }
+
+    #[test]
+    fn other_types() {
+        let ts = |u, tz: Option<&str>| DataType::Timestamp(u, tz.map(Into::into));
+        let imdn = DataType::Interval(IntervalUnit::MonthDayNano);
+        let cases = [
+            (col("BINARY_FLOAT"), DataType::Float32),
+            (col("BINARY_DOUBLE"), DataType::Float64),
+            (
+                CatalogColumn {
+                    precision: Some(49),
+                    ..col("FLOAT")
+                },
+                DataType::Float64,
+            ),
+            (
+                CatalogColumn {
+                    precision: Some(126),
+                    ..col("FLOAT")
+                },
+                DataType::Decimal128(38, 10),
+            ),
+            (col("VARCHAR2"), DataType::Utf8),
+            (col("NVARCHAR2"), DataType::Utf8),
+            (col("CHAR"), DataType::Utf8),
+            (col("NCHAR"), DataType::Utf8),
+            (col("CLOB"), DataType::Utf8),
+            (col("NCLOB"), DataType::Utf8),
+            (col("LONG"), DataType::Utf8),
+            (col("RAW"), DataType::Binary),
+            (col("LONG RAW"), DataType::Binary),
+            (col("BLOB"), DataType::Binary),
+            (col("DATE"), ts(TimeUnit::Microsecond, None)),
+            (col("TIMESTAMP(6)"), ts(TimeUnit::Microsecond, None)),
+            (col("TIMESTAMP(9)"), ts(TimeUnit::Nanosecond, None)),
+            (
+                col("TIMESTAMP(6) WITH TIME ZONE"),
+                ts(TimeUnit::Microsecond, Some("UTC")),
+            ),
+            (
+                col("TIMESTAMP(3) WITH LOCAL TIME ZONE"),
+                ts(TimeUnit::Microsecond, Some("UTC")),
+            ),
+            (col("INTERVAL YEAR(2) TO MONTH"), imdn.clone()),
+            (col("INTERVAL DAY(2) TO SECOND(6)"), imdn),
+        ];
+        for (c, want) in cases {
+            assert_eq!(arrow(&c), want, "{}", c.data_type);
+        }
+        assert!(
+            arrow_type(
+                &col("TIMESTAMP(6) WITH TIME ZONE"),
+                UnconstrainedNumber::default()
+            )
+            .unwrap()
+            .extract_utc
+        );
+        assert_eq!(
+            arrow_type(&col("BFILE"), UnconstrainedNumber::default()).unwrap_err(),
+            "type BFILE is not supported; stage a view that converts it (e.g. TO_CHAR, or DBMS_LOB for BFILE)"
+        );
+    }
+
+    /// Each Oracle type → Arrow → SQL Server and SQLite staging DDL.
+    #[test]
+    fn oracle_types_have_staging_types() {
+        for c in [
+            num(Some(9), Some(0)),
+            num(None, None),
+            col("TIMESTAMP(9) WITH TIME ZONE"),
+            col("INTERVAL DAY(2) TO SECOND(6)"),
+            col("BLOB"),
+        ] {
+            let a = arrow(&c);
+            assert!(crate::types::mssql::ddl_type(&a).is_ok(), "{a}");
+            assert!(crate::types::sqlite::ddl_type(&a).is_ok(), "{a}");
+        }
+        assert_eq!(
+            crate::types::mssql::ddl_type(&arrow(&num(None, None))).unwrap(),
+            "DECIMAL(38,10)"
+        );
+    }
+
+    #[test]
+    fn declared_types() {
+        assert_eq!(num(Some(12), Some(2)).declared(), "NUMBER(12,2)");
+        assert_eq!(num(Some(5), Some(0)).declared(), "NUMBER(5)");
+        assert_eq!(num(None, None).declared(), "NUMBER");
+        assert_eq!(num(None, Some(0)).declared(), "NUMBER(*,0)");
+        let v = CatalogColumn {
+            char_length: Some(40),
+            ..col("VARCHAR2")
+        };
+        assert_eq!(v.declared(), "VARCHAR2(40)");
+    }
+
+    #[test]
+    fn unconstrained_number_setting() {
+        assert_eq!(
+            UnconstrainedNumber::parse("4"),
+            Some(UnconstrainedNumber::Scale(4))
+        );
+        assert_eq!(
+            UnconstrainedNumber::parse(" TEXT "),
+            Some(UnconstrainedNumber::Text)
+        );
+        assert_eq!(UnconstrainedNumber::parse("39"), None);
+        assert_eq!(UnconstrainedNumber::parse("-1"), None);
+    }
+
+    #[test]
+    fn connect_strings() {
+        let t = connect_target(None, None, Some("ORCLPDB1")).unwrap();
+        assert_eq!(
+            connect_string(&t, "db.example", 1521),
+            "//db.example:1521/ORCLPDB1"
+        );
+        assert_eq!(connect_string(&t, "::1", 1522), "//[::1]:1522/ORCLPDB1");
+        let t = connect_target(None, Some("ORCL"), Some("ignored")).unwrap();
+        assert_eq!(
+            connect_string(&t, "db.example", 1521),
+            "(DESCRIPTION=(ADDRESS=(PROTOCOL=TCP)(HOST=db.example)(PORT=1521))(CONNECT_DATA=(SID=ORCL)))"
+        );
+        let t = connect_target(Some("PROD_RO"), Some("ORCL"), Some("x")).unwrap();
+        assert_eq!(connect_string(&t, "ignored", 1), "PROD_RO");
+        assert_eq!(
+            connect_target(None, Some(" "), None).unwrap_err(),
+            "Oracle needs a service name in [database-source] SRC_DB, a SID in SRC_ORACLE_SID, or a TNS alias in SRC_ORACLE_TNS_ALIAS"
+        );
+    }
+
+    #[test]
+    fn missing_client_is_one_clear_line() {
+        let m = missing_client_message(None);
+        assert_eq!(
+            m,
+            "the Oracle client library (libclntsh) could not be loaded (DPI-1047): install Oracle Instant Client Basic and set [database-source] SRC_ORACLE_CLIENT_PATH to its folder"
+        );
+        assert!(!m.contains('\n'));
+        assert_eq!(
+            missing_client_message(Some(std::path::Path::new("/opt/oracle/instantclient_23_5"))),
+            "the Oracle client library (libclntsh) could not be loaded from /opt/oracle/instantclient_23_5 (DPI-1047): install Oracle Instant Client Basic there, or correct [database-source] SRC_ORACLE_CLIENT_PATH"
+        );
+        assert!(is_missing_client(
+            "DPI-1047: Cannot locate a 64-bit Oracle Client library: \"libclntsh.so: cannot open shared object file\""
+        ));
+    }
+
+    #[test]
+    fn sql_and_names() {
+        let exprs = vec![
+            select_expr("ID", false),
+            select_expr("Created \"At\"", true),
+        ];
+        assert_eq!(
+            select_sql("APP", "ORDERS", &exprs, Some(10)),
+            "SELECT \"ID\", SYS_EXTRACT_UTC(\"Created \"\"At\"\"\") AS \"Created \"\"At\"\"\" FROM \"APP\".\"ORDERS\" FETCH FIRST 10 ROWS ONLY"
+        );
+        assert_eq!(
+            select_sql("APP", "T", &exprs[..1], None),
+            "SELECT \"ID\" FROM \"APP\".\"T\""
+        );
+        assert_eq!(
+            lookup_candidates("app", "orders"),
+            vec![
+                ("app".to_string(), "orders".to_string()),
+                ("APP".to_string(), "ORDERS".to_string())
+            ]
+        );
+        assert_eq!(lookup_candidates("APP", "ORDERS").len(), 1);
+    }
+
+    #[test]
+    fn values() {
+        assert_eq!(parse_float_exact("0.1"), Ok(0.1));
+        assert_eq!(
+            parse_float_exact("-123456789012345"),
+            Ok(-123_456_789_012_345.0)
+        );
+        assert!(parse_float_exact("1234567890123456").is_err());
+        assert_eq!(interval_ym_months(1, 2), Some(14));
+        assert_eq!(interval_ym_months(-1, -2), Some(-14));
+        assert_eq!(interval_ds_parts(1, 2, 3, 4, 5), (1, 7_384_000_000_005));
+        assert_eq!(
+            timestamp_parts((1970, 1, 1), (0, 0, 1, 500_000_000), TimeUnit::Microsecond),
+            Ok(1_500_000)
+        );
+        assert!(timestamp_parts((1970, 1, 1), (0, 0, 0, 1), TimeUnit::Microsecond).is_err());
+        assert!(timestamp_parts((9999, 12, 31), (0, 0, 0, 0), TimeUnit::Nanosecond).is_err());
+        assert!(timestamp_parts((9999, 12, 31), (0, 0, 0, 0), TimeUnit::Microsecond).is_ok());
+    }
+}

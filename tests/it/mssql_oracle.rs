@@ -1,0 +1,122 @@
+//! SQL Server and Oracle seams that need no server: connection failures through the real
+//! `stage` binary, and the configuration keys these drivers add.
+
+use std::net::TcpListener;
+
+use crate::common::{stage, write};
+
+/// A port on 127.0.0.1 that nothing listens on (bound, then released).
+fn closed_port() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
+    let port = l.local_addr().expect("local address").port();
+    drop(l);
+    port
+}
+
+#[test]
+fn mssql_source_on_a_closed_port_is_a_connect_error_with_exit_code_3() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = closed_port().to_string();
+    let ini = "[database-source]\nSRC_DRIVER = mssql+pyodbc\nSRC_HOST = 127.0.0.1\nSRC_USERNAME = reader\nSRC_PASSWORD = Sup3r%Secret\nSRC_DB = Sales\n\n[settings]\nSRC_TABLES = dbo.Orders\n";
+    let cfg = write(dir.path(), "job.ini", ini);
+    let run = stage(
+        dir.path(),
+        &["run", "--config", cfg.to_str().unwrap()],
+        &[("SRC_PORT", port.as_str())],
+    );
+    assert_eq!(run.code, 3, "{}", run.all());
+    let want = format!(
+        "cannot connect to the source database (mssql://127.0.0.1:{port}/Sales): cannot reach 127.0.0.1:{port}"
+    );
+    assert!(run.stderr.contains(&want), "{}", run.all());
+    assert!(!run.all().contains("Sup3r"), "{}", run.all());
+}
+
+#[test]
+fn mssql_destination_on_a_closed_port_is_a_connect_error_with_exit_code_3() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src.db");
+    {
+        let c = rusqlite::Connection::open(&src).unwrap();
+        c.execute_batch("CREATE TABLE t (id INTEGER); INSERT INTO t VALUES (1);")
+            .unwrap();
+    }
+    let port = closed_port();
+    let ini = format!(
+        "[database-source]\nSRC_DRIVER = sqlite\nSRC_DB = {}\n\n[database-destination]\nDST_DRIVER = mssql\nDST_HOST = 127.0.0.1\nDST_PORT = {port}\nDST_USERNAME = loader\nDST_PASSWORD = pw\nDST_DB = Staging\n\n[settings]\nSRC_TABLES = t\n",
+        src.display()
+    );
+    let cfg = write(dir.path(), "job.ini", &ini);
+    let run = stage(dir.path(), &["run", "--config", cfg.to_str().unwrap()], &[]);
+    assert_eq!(run.code, 3, "{}", run.all());
+    assert!(
+        run.stderr.contains(&format!(
+            "cannot connect to the destination database (mssql://127.0.0.1:{port}/Staging)"
+        )),
+        "{}",
+        run.all()
+    );
+}
+
+#[test]
+fn mssql_without_a_username_is_a_config_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let ini = "[database-source]\nSRC_DRIVER = mssql\nSRC_HOST = 127.0.0.1\nSRC_DB = Sales\n\n[settings]\nSRC_TABLES = Orders\n";
+    let cfg = write(dir.path(), "job.ini", ini);
+    let run = stage(dir.path(), &["run", "--config", cfg.to_str().unwrap()], &[]);
+    assert_eq!(run.code, 2, "{}", run.all());
+    assert!(
+        run.stderr.contains("[database-source] SRC_USERNAME is required for SQL Server: stage signs in with SQL authentication (integrated/Kerberos sign-in is not built in)"),
+        "{}",
+        run.all()
+    );
+}
+
+#[cfg(not(feature = "oracle"))]
+#[test]
+fn oracle_without_the_feature_says_how_to_build_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let ini = "[database-source]\nSRC_DRIVER = oracle+oracledb\nSRC_HOST = 127.0.0.1\nSRC_DB = ORCLPDB1\n\n[settings]\nSRC_TABLES = ORDERS\n";
+    let cfg = write(dir.path(), "job.ini", ini);
+    let run = stage(dir.path(), &["run", "--config", cfg.to_str().unwrap()], &[]);
+    assert_eq!(run.code, 2, "{}", run.all());
+    assert!(
+        run.stderr.contains("[database-source] SRC_DRIVER = \"oracle\": this build of stage has no Oracle support; build it with `cargo build --release --features oracle` (and install Oracle Instant Client Basic where it runs)"),
+        "{}",
+        run.all()
+    );
+}
+
+/// With the feature but without Instant Client (as on this machine), ODPI-C cannot load
+/// libclntsh: one line naming what to install and the key to set.
+#[cfg(feature = "oracle")]
+#[test]
+fn oracle_without_instant_client_is_one_clear_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = closed_port();
+    let ini = format!("[database-source]\nSRC_DRIVER = oracle\nSRC_HOST = 127.0.0.1\nSRC_PORT = {port}\nSRC_USERNAME = app\nSRC_PASSWORD = pw\nSRC_DB = ORCLPDB1\n\n[settings]\nSRC_TABLES = ORDERS\n");
+    let cfg = write(dir.path(), "job.ini", &ini);
+    let run = stage(dir.path(), &["run", "--config", cfg.to_str().unwrap()], &[]);
+    assert_eq!(run.code, 3, "{}", run.all());
+    if run.stderr.contains("DPI-1047") {
+        assert!(
+            run.stderr.contains("the Oracle client library (libclntsh) could not be loaded (DPI-1047): install Oracle Instant Client Basic and set [database-source] SRC_ORACLE_CLIENT_PATH to its folder"),
+            "{}",
+            run.all()
+        );
+    }
+}
+
+#[test]
+fn oracle_number_scale_key_is_validated() {
+    let dir = tempfile::tempdir().unwrap();
+    let ini = "[database-source]\nSRC_DRIVER = oracle\nSRC_DB = ORCLPDB1\nSRC_ORACLE_NUMBER_SCALE = 40\n\n[settings]\nSRC_TABLES = ORDERS\n";
+    let cfg = write(dir.path(), "job.ini", ini);
+    let run = stage(dir.path(), &["run", "--config", cfg.to_str().unwrap()], &[]);
+    assert_eq!(run.code, 2, "{}", run.all());
+    assert!(
+        run.stderr.contains("[database-source] SRC_ORACLE_NUMBER_SCALE = \"40\" is invalid: expected a scale 0-38, or text"),
+        "{}",
+        run.all()
+    );
+}
