@@ -199,6 +199,27 @@ fn partition_queries(base: &str, col: &str, bounds: Option<(i64, i64)>, n: usize
     out
 }
 
+/// Character types whose values ConnectorX reads as the same text our readers produce.
+fn plain_string(source_type: &str) -> bool {
+    let t = source_type.trim().to_ascii_lowercase();
+    [
+        "char",
+        "character",
+        "varchar",
+        "character varying",
+        "text",
+        "bpchar",
+        "name",
+        "tinytext",
+        "mediumtext",
+        "longtext",
+        "nchar",
+        "nvarchar",
+    ]
+    .iter()
+    .any(|p| t == *p || t.starts_with(&format!("{p}(")) || t.starts_with(&format!("{p} (")))
+}
+
 fn text_cast(d: Dialect, column: &str) -> String {
     let q = d.quote(column);
     match d {
@@ -351,6 +372,22 @@ fn parse_text(
                 Ok(())
             })?;
             Arc::new(arrow::array::TimestampMicrosecondArray::from(v).with_timezone_opt(tz.clone()))
+        }
+        DataType::FixedSizeBinary(16) => {
+            let mut b = arrow::array::FixedSizeBinaryBuilder::with_capacity(n, 16);
+            for i in 0..n {
+                if text.is_null(i) {
+                    b.append_null();
+                    continue;
+                }
+                let hex: String = text.value(i).chars().filter(|c| *c != '-').collect();
+                let bytes = hex::decode(&hex)
+                    .ok()
+                    .filter(|b| b.len() == 16)
+                    .ok_or_else(|| (i, format!("\"{}\" is not a UUID", text.value(i))))?;
+                b.append_value(bytes).map_err(|e| (i, e.to_string()))?;
+            }
+            Arc::new(b.finish())
         }
         other => return Err((0, format!("no exact text form for {other}"))),
     })

@@ -1,0 +1,310 @@
+#!/usr/bin/env python3
+"""End-to-end benchmark: stage against PostgreSQL's own limits, on this machine.
+
+Starts a throwaway PostgreSQL, creates a deterministic mixed-type table of N rows, then
+times, alternating over rounds: COPY ... TO STDOUT (FORMAT binary) to /dev/null; a psql |
+psql binary COPY pipe into a staging table; stage in DUMP (PG -> Parquet -> PG), DUMP
+without load (`stage dump`), DIRECT, and CONNECTORX with 1 and 2 partitions; plus, when a
+Python with them is given (--refs-python), DuckDB's postgres scanner and ConnectorX +
+pyarrow writing zstd Parquet. Prints wall time, rows/s, peak RSS and each stage figure as a
+ratio to the matching COPY reference, and writes benches/RESULTS.md.
+
+    python3 benches/e2e.py --rows 5000000 --rounds 2 [--refs-python /work/bench-venv/bin/python]
+
+Needs: PostgreSQL server binaries (scripts/install-test-deps.sh), GNU time (/usr/bin/time),
+and a release build of stage with the connectorx feature (built if --stage is not given).
+"""
+
+import argparse
+import datetime
+import os
+import platform
+import pwd
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+TABLE_SQL = """
+CREATE TABLE bench_src (
+    id          bigint PRIMARY KEY,
+    qty         integer NOT NULL,
+    amount      numeric(15,2),
+    score       double precision,
+    name        varchar(40),
+    note        text,
+    code        char(10),
+    day         date,
+    at          timestamp,
+    at_tz       timestamptz,
+    flag        boolean,
+    ref         uuid,
+    sparse      integer,
+    doc         jsonb
+);
+INSERT INTO bench_src
+SELECT g,
+       (g * 7) % 1000,
+       ((g * 104729) % 100000000)::numeric / 100,
+       (g % 9973) / 7.0,
+       'name ' || (g % 50000),
+       CASE WHEN g % 5 = 0 THEN 'gemeente Ĳsselstein, aanvraag ' || g ELSE 'note ' || (g % 997) END,
+       lpad((g % 100000)::text, 10, '0'),
+       date '1990-01-01' + (g % 12000),
+       timestamp '2000-01-01' + (g % 100000000) * interval '1 second',
+       timestamptz '2000-01-01 00:00:00+00' + (g % 100000000) * interval '1 second',
+       g % 3 = 0,
+       md5(g::text)::uuid,
+       CASE WHEN g % 10 < 3 THEN NULL ELSE g % 1000 END,
+       jsonb_build_object('k', g % 100, 'v', 'x' || (g % 37))
+FROM generate_series(1, {rows}) AS g;
+CREATE SCHEMA staging;
+CREATE TABLE pipe_dst (LIKE bench_src);
+"""
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def pg_bin():
+    for ver in sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True):
+        if (ver / "initdb").exists():
+            return ver
+    found = shutil.which("initdb")
+    if found:
+        return Path(found).parent
+    sys.exit("no PostgreSQL server binaries: run scripts/install-test-deps.sh")
+
+
+class Pg:
+    def __init__(self):
+        self.bin = pg_bin()
+        self.dir = Path(tempfile.mkdtemp(prefix="stage-bench-pg-"))
+        self.port = free_port()
+        self.user = None
+        if os.geteuid() == 0:
+            for name in ("postgres", "nobody"):
+                try:
+                    pwd.getpwnam(name)
+                    self.user = name
+                    break
+                except KeyError:
+                    pass
+            shutil.chown(self.dir, self.user)
+        data = self.dir / "data"
+        self.run([str(self.bin / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres", "-E", "UTF8", "--locale=C"])
+        opts = (f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off "
+                "-c synchronous_commit=off -c full_page_writes=off -c shared_buffers=256MB "
+                "-c max_wal_size=4GB -c timezone=UTC")
+        self.run([str(self.bin / "pg_ctl"), "-D", str(data), "-l", str(self.dir / "log"), "-w", "-o", opts, "start"])
+
+    def run(self, cmd):
+        if self.user:
+            cmd = ["runuser", "-u", self.user, "--"] + cmd
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+
+    def psql(self, db, sql):
+        subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p", str(self.port),
+                        "-U", "postgres", "-d", db, "-c", sql], check=True, stdout=subprocess.DEVNULL)
+
+    def stop(self):
+        try:
+            self.run([str(self.bin / "pg_ctl"), "-D", str(self.dir / "data"), "-m", "immediate", "stop"])
+        finally:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def timed(cmd, env=None):
+    """Runs a shell command under GNU time; returns (seconds, peak RSS bytes)."""
+    out = tempfile.NamedTemporaryFile(delete=False)
+    out.close()
+    full = ["/usr/bin/time", "-f", "%e %M", "-o", out.name, "sh", "-c", cmd]
+    t0 = time.monotonic()
+    r = subprocess.run(full, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    wall = time.monotonic() - t0
+    if r.returncode != 0:
+        raise RuntimeError(f"{cmd} failed:\n{r.stderr[-2000:]}")
+    _, rss_kb = Path(out.name).read_text().split()[-2:]
+    os.unlink(out.name)
+    return wall, int(rss_kb) * 1024
+
+
+def ini(pg, mode, out_dir, extra=""):
+    return f"""[database-source]
+SRC_DRIVER = postgres
+SRC_HOST = 127.0.0.1
+SRC_PORT = {pg.port}
+SRC_USERNAME = postgres
+SRC_DB = bench
+[database-destination]
+DST_DRIVER = postgres
+DST_HOST = 127.0.0.1
+DST_PORT = {pg.port}
+DST_USERNAME = postgres
+DST_DB = bench
+DST_SCHEMA = staging
+[settings]
+SRC_TABLES = bench_src
+TRANSFER_MODE = {mode}
+OUTPUT_DIR = {out_dir}
+LOG_ROW_COUNT = false
+{extra}
+[logging]
+LOG_LEVEL = WARN
+"""
+
+
+def dir_bytes(path):
+    return sum(p.stat().st_size for p in Path(path).rglob("*.parquet"))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rows", type=int, default=5_000_000)
+    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--stage", help="path of a release stage binary (default: build one)")
+    ap.add_argument("--refs-python", help="a python with duckdb, duckdb-ext-postgres, connectorx, pyarrow")
+    ap.add_argument("--out", default=str(ROOT / "benches" / "RESULTS.md"))
+    ap.add_argument("--chunk", type=int, default=100_000)
+    a = ap.parse_args()
+
+    stage = a.stage
+    if not stage:
+        target = os.environ.get("CARGO_TARGET_DIR", str(ROOT / "target"))
+        subprocess.run(["cargo", "build", "--release", "--features", "connectorx"], cwd=ROOT, check=True)
+        stage = str(Path(target) / "release" / "stage")
+
+    pg = Pg()
+    work = Path(tempfile.mkdtemp(prefix="stage-bench-"))
+    try:
+        pg.psql("postgres", "CREATE DATABASE bench")
+        t0 = time.monotonic()
+        pg.psql("bench", TABLE_SQL.format(rows=a.rows))
+        pg.psql("bench", "VACUUM ANALYZE bench_src")
+        print(f"created bench_src with {a.rows} rows in {time.monotonic() - t0:.1f}s", flush=True)
+        conn = f"-h 127.0.0.1 -p {pg.port} -U postgres -d bench -X -q"
+        chunk = f"SRC_CHUNK_SIZE = {a.chunk}"
+        configs = {
+            "dump": ini(pg, "DUMP", work / "out-dump", chunk + "\nCLEANUP_PARQUET_FILES = true"),
+            "dumponly": ini(pg, "DUMP", work / "out-only", chunk),
+            "direct": ini(pg, "DIRECT", work / "out-direct", chunk),
+            "cx1": ini(pg, "CONNECTORX", work / "out-cx1", chunk + "\nPARTITION_NUM = 1\nCLEANUP_PARQUET_FILES = true"),
+            "cx2": ini(pg, "CONNECTORX", work / "out-cx2", chunk + "\nPARTITION_COLUMN = id\nPARTITION_NUM = 2\nCLEANUP_PARQUET_FILES = true"),
+        }
+        for name, text in configs.items():
+            (work / f"{name}.ini").write_text(text)
+        pg_url = f"postgresql://postgres@127.0.0.1:{pg.port}/bench"
+        cases = [
+            ("COPY binary → /dev/null", None, f"psql {conn} -c 'COPY bench_src TO STDOUT (FORMAT binary)' > /dev/null", None),
+            ("psql → psql binary COPY pipe", None,
+             f"psql {conn} -c 'COPY bench_src TO STDOUT (FORMAT binary)' | psql {conn} -c 'COPY pipe_dst FROM STDIN (FORMAT binary)'",
+             "TRUNCATE pipe_dst"),
+            ("stage dump (PG → Parquet)", "COPY binary → /dev/null", f"{stage} dump --config {work}/dumponly.ini", None),
+            ("stage DUMP (PG → Parquet → PG)", "psql → psql binary COPY pipe", f"{stage} --config {work}/dump.ini", None),
+            ("stage DIRECT (PG → PG)", "psql → psql binary COPY pipe", f"{stage} --config {work}/direct.ini", None),
+            ("stage CONNECTORX, 1 partition", "psql → psql binary COPY pipe", f"{stage} --config {work}/cx1.ini", None),
+            ("stage CONNECTORX, 2 partitions", "psql → psql binary COPY pipe", f"{stage} --config {work}/cx2.ini", None),
+        ]
+        if a.refs_python:
+            duck = (
+                "import duckdb, duckdb_ext_postgres as e, sys; c = duckdb.connect(); "
+                "c.execute(\"LOAD '\" + e.path() + \"'\") if hasattr(e, 'path') else c.execute('LOAD postgres'); "
+                f"c.execute(\"ATTACH 'host=127.0.0.1 port={pg.port} user=postgres dbname=bench' AS pg (TYPE postgres, READ_ONLY)\"); "
+                f"c.execute(\"COPY (SELECT * FROM pg.public.bench_src) TO '{work}/duck.parquet' (FORMAT parquet, COMPRESSION zstd)\")"
+            )
+            cxpy = (
+                "import connectorx as cx, pyarrow.parquet as pq; "
+                f"t = cx.read_sql('{pg_url}', 'SELECT * FROM bench_src', return_type='arrow'); "
+                f"pq.write_table(t, '{work}/cx.parquet', compression='zstd')"
+            )
+            cases.append(("DuckDB postgres scanner → zstd Parquet", "COPY binary → /dev/null", f"{a.refs_python} -c \"{duck}\"", None))
+            cases.append(("ConnectorX + pyarrow → zstd Parquet", "COPY binary → /dev/null", f"{a.refs_python} -c \"{cxpy}\"", None))
+
+        results = {c[0]: [] for c in cases}
+        sizes = {}
+        for rnd in range(a.rounds):
+            for name, _, cmd, prep in cases:
+                if prep:
+                    pg.psql("bench", prep)
+                shutil.rmtree(work / "out-only", ignore_errors=True)
+                try:
+                    wall, rss = timed(cmd)
+                except RuntimeError as e:
+                    print(f"  {name}: FAILED {e}", flush=True)
+                    continue
+                results[name].append((wall, rss))
+                if name.startswith("stage dump"):
+                    sizes[name] = dir_bytes(work / "out-only")
+                if name.startswith("DuckDB"):
+                    sizes[name] = (work / "duck.parquet").stat().st_size
+                if name.startswith("ConnectorX +"):
+                    sizes[name] = (work / "cx.parquet").stat().st_size
+                print(f"  round {rnd + 1}: {name}: {wall:.2f}s, peak RSS {rss / 2**20:.0f} MB", flush=True)
+
+        best = {k: min(v) for k, v in results.items() if v}
+        lines = [
+            f"# End-to-end results ({a.rows:,} rows)",
+            "",
+            f"Run {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC by `benches/e2e.py --rows {a.rows} --rounds {a.rounds}`"
+            f" on {platform.node()}: {os.cpu_count()} cores, {cpu_model()}, {mem_gb():.0f} GB RAM, PostgreSQL {pg_version(pg)},"
+            f" stage release build, SRC_CHUNK_SIZE={a.chunk}. Best of {a.rounds} alternating rounds.",
+            "",
+            "| case | wall s | rows/s | peak RSS MB | ratio to reference | Parquet MB |",
+            "|---|---:|---:|---:|---|---:|",
+        ]
+        for name, ref, _, _ in cases:
+            if name not in best:
+                lines.append(f"| {name} | failed | | | | |")
+                continue
+            wall, rss = best[name]
+            ratio = f"{wall / best[ref][0]:.2f}× {ref}" if ref and ref in best else "reference"
+            size = f"{sizes[name] / 2**20:.1f}" if name in sizes else ""
+            lines.append(f"| {name} | {wall:.2f} | {a.rows / wall:,.0f} | {rss / 2**20:.0f} | {ratio} | {size} |")
+        text = "\n".join(lines) + "\n"
+        print(text)
+        out = Path(a.out)
+        sections = [] if not out.exists() else ["# " + b for b in out.read_text().split("\n# ") if b.strip()]
+        sections = [sec.replace("# # ", "# ", 1) for sec in sections]
+        kept = [sec for sec in sections if not sec.startswith(lines[0])]
+        out.write_text("\n".join([text] + [sec.rstrip("\n") + "\n" for sec in kept]))
+    finally:
+        pg.stop()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def cpu_model():
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def mem_gb():
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal"):
+                return int(line.split()[1]) / 2**20
+    except OSError:
+        pass
+    return 0
+
+
+def pg_version(pg):
+    r = subprocess.run(["psql", "-X", "-At", "-h", "127.0.0.1", "-p", str(pg.port), "-U", "postgres", "-d", "bench",
+                        "-c", "SHOW server_version"], capture_output=True, text=True)
+    return r.stdout.strip()
+
+
+if __name__ == "__main__":
+    main()
