@@ -214,19 +214,24 @@ def main():
             ("stage CONNECTORX, 2 partitions", "psql → psql binary COPY pipe", f"{stage} --config {work}/cx2.ini", None),
         ]
         if a.refs_python:
-            duck = (
-                "import duckdb, duckdb_ext_postgres as e, sys; c = duckdb.connect(); "
-                "c.execute(\"LOAD '\" + e.path() + \"'\") if hasattr(e, 'path') else c.execute('LOAD postgres'); "
-                f"c.execute(\"ATTACH 'host=127.0.0.1 port={pg.port} user=postgres dbname=bench' AS pg (TYPE postgres, READ_ONLY)\"); "
-                f"c.execute(\"COPY (SELECT * FROM pg.public.bench_src) TO '{work}/duck.parquet' (FORMAT parquet, COMPRESSION zstd)\")"
+            (work / "duck.py").write_text(
+                "import duckdb, glob, os, sysconfig\n"
+                "ext = glob.glob(os.path.join(sysconfig.get_paths()['purelib'],"
+                " 'duckdb_ext/extensions/*/*/postgres_scanner.duckdb_extension'))[0]\n"
+                "c = duckdb.connect()\n"
+                "c.execute(f\"LOAD '{ext}'\")\n"
+                f"c.execute(\"ATTACH 'host=127.0.0.1 port={pg.port} user=postgres dbname=bench' AS pg (TYPE postgres, READ_ONLY)\")\n"
+                f"c.execute(\"COPY (SELECT * FROM pg.public.bench_src) TO '{work}/duck.parquet' (FORMAT parquet, COMPRESSION zstd)\")\n"
             )
-            cxpy = (
-                "import connectorx as cx, pyarrow.parquet as pq; "
-                f"t = cx.read_sql('{pg_url}', 'SELECT * FROM bench_src', return_type='arrow'); "
-                f"pq.write_table(t, '{work}/cx.parquet', compression='zstd')"
+            (work / "cx.py").write_text(
+                "import connectorx as cx, pyarrow.parquet as pq\n"
+                f"t = cx.read_sql('{pg_url}', 'SELECT * FROM bench_src', return_type='arrow')\n"
+                f"pq.write_table(t, '{work}/cx.parquet', compression='zstd')\n"
             )
-            cases.append(("DuckDB postgres scanner → zstd Parquet", "COPY binary → /dev/null", f"{a.refs_python} -c \"{duck}\"", None))
-            cases.append(("ConnectorX + pyarrow → zstd Parquet", "COPY binary → /dev/null", f"{a.refs_python} -c \"{cxpy}\"", None))
+            duck = f"{a.refs_python} {work}/duck.py"
+            cxpy = f"{a.refs_python} {work}/cx.py"
+            cases.append(("DuckDB postgres scanner → zstd Parquet", "COPY binary → /dev/null", duck, None))
+            cases.append(("ConnectorX + pyarrow → zstd Parquet", "COPY binary → /dev/null", cxpy, None))
 
         results = {c[0]: [] for c in cases}
         sizes = {}
