@@ -22,9 +22,8 @@ use arrow::datatypes::{
     DataType, Date32Type, Date64Type, Decimal128Type, Decimal256Type, DurationMicrosecondType,
     DurationMillisecondType, DurationNanosecondType, DurationSecondType, Float16Type, Float32Type,
     Float64Type, Int16Type, Int32Type, Int64Type, Int8Type, SchemaRef, Time32MillisecondType,
-    Time32SecondType, Time64MicrosecondType, Time64NanosecondType, TimeUnit,
-    TimestampMicrosecondType, TimestampMillisecondType, TimestampNanosecondType,
-    TimestampSecondType, UInt16Type, UInt32Type, UInt64Type, UInt8Type,
+    Time32SecondType, Time64MicrosecondType, Time64NanosecondType, TimeUnit, UInt16Type,
+    UInt32Type, UInt64Type, UInt8Type,
 };
 use arrow::record_batch::RecordBatch;
 use mysql::prelude::Queryable;
@@ -527,7 +526,7 @@ impl<'a> Cell<'a> {
             | DataType::BinaryView
             | DataType::FixedSizeBinary(_) => Cell::Blob(a),
             DataType::Date32 | DataType::Date64 => Cell::Date(a),
-            DataType::Timestamp(unit, _) => Cell::Timestamp(a, nanos_per(unit)),
+            DataType::Timestamp(unit, _) => Cell::Timestamp(a, types::nanos_per(unit)),
             DataType::Time32(TimeUnit::Second) => {
                 Cell::Time(a, prim!(Time32SecondType, |v| i64::from(v) * 1_000_000_000))
             }
@@ -658,7 +657,7 @@ impl<'a> Cell<'a> {
                 write!(out, "'{}'", date.format("%Y-%m-%d"))
             }
             Cell::Timestamp(a, per) => {
-                let raw = timestamp_raw(*a, i);
+                let raw = types::timestamp_raw(*a, i);
                 let per_second = 1_000_000_000 / per;
                 let secs = raw.div_euclid(per_second);
                 let nanos = raw.rem_euclid(per_second) * per;
@@ -729,30 +728,6 @@ fn quote_text(s: &str, out: &mut String) {
         }
     }
     out.push('\'');
-}
-
-fn nanos_per(unit: &TimeUnit) -> i64 {
-    match unit {
-        TimeUnit::Second => 1_000_000_000,
-        TimeUnit::Millisecond => 1_000_000,
-        TimeUnit::Microsecond => 1_000,
-        TimeUnit::Nanosecond => 1,
-    }
-}
-
-fn timestamp_raw(a: &dyn Array, i: usize) -> i64 {
-    match a.data_type() {
-        DataType::Timestamp(TimeUnit::Second, _) => {
-            a.as_primitive::<TimestampSecondType>().value(i)
-        }
-        DataType::Timestamp(TimeUnit::Millisecond, _) => {
-            a.as_primitive::<TimestampMillisecondType>().value(i)
-        }
-        DataType::Timestamp(TimeUnit::Microsecond, _) => {
-            a.as_primitive::<TimestampMicrosecondType>().value(i)
-        }
-        _ => a.as_primitive::<TimestampNanosecondType>().value(i),
-    }
 }
 
 #[cfg(test)]

@@ -9,8 +9,7 @@ use arrow::array::{
 use arrow::datatypes::{
     DataType, Date32Type, Date64Type, Float16Type, Float32Type, Float64Type, Int16Type, Int32Type,
     Int64Type, Int8Type, SchemaRef, Time32MillisecondType, Time32SecondType, Time64MicrosecondType,
-    Time64NanosecondType, TimeUnit, TimestampMicrosecondType, TimestampMillisecondType,
-    TimestampNanosecondType, TimestampSecondType, UInt16Type, UInt32Type, UInt64Type, UInt8Type,
+    Time64NanosecondType, TimeUnit, UInt16Type, UInt32Type, UInt64Type, UInt8Type,
 };
 use arrow::record_batch::RecordBatch;
 use arrow::util::display::{ArrayFormatter, FormatOptions};
@@ -399,7 +398,9 @@ impl<'a> Cell<'a> {
             DataType::Time64(TimeUnit::Nanosecond) => {
                 Cell::Time(a, prim!(Time64NanosecondType, |v| v), true)
             }
-            DataType::Timestamp(unit, tz) => Cell::Timestamp(a, nanos_per(unit), tz.is_some()),
+            DataType::Timestamp(unit, tz) => {
+                Cell::Timestamp(a, types::nanos_per(unit), tz.is_some())
+            }
             _ => Cell::Formatted(
                 a,
                 ArrayFormatter::try_new(a, &FormatOptions::default())
@@ -457,7 +458,7 @@ impl<'a> Cell<'a> {
                 )
             }
             Cell::Timestamp(a, per, zoned) => {
-                let raw = timestamp_raw(*a, i);
+                let raw = types::timestamp_raw(*a, i);
                 let secs = raw.div_euclid(1_000_000_000 / per);
                 let sub = raw.rem_euclid(1_000_000_000 / per) * per;
                 let dt = chrono::DateTime::from_timestamp(secs, sub as u32)
@@ -473,29 +474,5 @@ impl<'a> Cell<'a> {
             }
             Cell::Formatted(_, f) => text(f.value(i).to_string()),
         })
-    }
-}
-
-fn nanos_per(unit: &TimeUnit) -> i64 {
-    match unit {
-        TimeUnit::Second => 1_000_000_000,
-        TimeUnit::Millisecond => 1_000_000,
-        TimeUnit::Microsecond => 1_000,
-        TimeUnit::Nanosecond => 1,
-    }
-}
-
-fn timestamp_raw(a: &dyn Array, i: usize) -> i64 {
-    match a.data_type() {
-        DataType::Timestamp(TimeUnit::Second, _) => {
-            a.as_primitive::<TimestampSecondType>().value(i)
-        }
-        DataType::Timestamp(TimeUnit::Millisecond, _) => {
-            a.as_primitive::<TimestampMillisecondType>().value(i)
-        }
-        DataType::Timestamp(TimeUnit::Microsecond, _) => {
-            a.as_primitive::<TimestampMicrosecondType>().value(i)
-        }
-        _ => a.as_primitive::<TimestampNanosecondType>().value(i),
     }
 }

@@ -100,10 +100,13 @@ impl CxReader {
             .iter()
             .map(|c| {
                 let as_text = d != Dialect::Sqlite
-                    && matches!(
-                        c.arrow_type,
-                        DataType::Decimal128(..) | DataType::Decimal256(..) | DataType::Utf8
-                    );
+                    && match c.arrow_type {
+                        DataType::Decimal128(..) | DataType::Decimal256(..) => true,
+                        // Plain strings are read as they are (a cast would strip char(n)'s
+                        // padding); other types read as text (json, inet, …) are cast.
+                        DataType::Utf8 => !plain_string(&c.source_type),
+                        _ => false,
+                    };
                 if as_text {
                     text_cast(d, &c.name)
                 } else {

@@ -10,7 +10,11 @@ pub mod oracle;
 pub mod postgres;
 pub mod sqlite;
 
-use arrow::datatypes::{i256, DataType};
+use arrow::array::{Array, AsArray};
+use arrow::datatypes::{
+    i256, DataType, TimeUnit, TimestampMicrosecondType, TimestampMillisecondType,
+    TimestampNanosecondType, TimestampSecondType,
+};
 use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
 
 /// Days from 0001-01-01 (CE) to 1970-01-01.
@@ -208,6 +212,32 @@ pub fn naive_to_micros(ts: NaiveDateTime) -> Option<i64> {
 
 pub fn micros_to_naive(micros: i64) -> Option<NaiveDateTime> {
     chrono::DateTime::from_timestamp_micros(micros).map(|d| d.naive_utc())
+}
+
+/// Nanoseconds in one unit of `unit`.
+pub fn nanos_per(unit: &TimeUnit) -> i64 {
+    match unit {
+        TimeUnit::Second => 1_000_000_000,
+        TimeUnit::Millisecond => 1_000_000,
+        TimeUnit::Microsecond => 1_000,
+        TimeUnit::Nanosecond => 1,
+    }
+}
+
+/// The raw value, in its own unit, of a timestamp array of any unit at row `i`.
+pub fn timestamp_raw(a: &dyn Array, i: usize) -> i64 {
+    match a.data_type() {
+        DataType::Timestamp(TimeUnit::Second, _) => {
+            a.as_primitive::<TimestampSecondType>().value(i)
+        }
+        DataType::Timestamp(TimeUnit::Millisecond, _) => {
+            a.as_primitive::<TimestampMillisecondType>().value(i)
+        }
+        DataType::Timestamp(TimeUnit::Microsecond, _) => {
+            a.as_primitive::<TimestampMicrosecondType>().value(i)
+        }
+        _ => a.as_primitive::<TimestampNanosecondType>().value(i),
+    }
 }
 
 /// A short, stable name of an Arrow type for plans and manifests.

@@ -235,3 +235,110 @@ fn a_million_rows_in_two_partitions_stay_within_the_memory_bound() {
     // encoder, SQLite's page cache and the runtime, but far below the table's ~60 MB.
     assert!(peak < 250 << 20, "peak RSS {} MB", peak >> 20);
 }
+
+/// Stages `tables` of a server source into SQLite through DUMP and CONNECTORX (2 partitions)
+/// and asserts both staging databases hold exactly the same rows and column types.
+fn dump_and_connectorx_agree(dir: &Path, source_section: &str, tables: &[&str]) {
+    let mut stg = Vec::new();
+    for (mode, extra) in [
+        ("DUMP", ""),
+        ("CONNECTORX", "PARTITION_COLUMN = id\nPARTITION_NUM = 2\n"),
+    ] {
+        let db = format!("stg-{mode}.sqlite");
+        let ini = format!(
+            "{source_section}[database-destination]\nDST_DRIVER = sqlite\nDST_DB = {db}\n\n[settings]\nSRC_TABLES = {}\nTRANSFER_MODE = {mode}\nOUTPUT_DIR = out-{mode}\nSRC_CHUNK_SIZE = 7\n{extra}",
+            tables.join(",")
+        );
+        write(dir, &format!("{mode}.ini"), &ini);
+        let r = stage(dir, &["--config", &format!("{mode}.ini")], &[]);
+        assert_eq!(r.code, 0, "{mode}: {}", r.all());
+        stg.push(db);
+    }
+    let conn = rusqlite::Connection::open(dir.join(&stg[0])).unwrap();
+    conn.execute(
+        "ATTACH DATABASE ?1 AS cx",
+        [dir.join(&stg[1]).to_str().unwrap()],
+    )
+    .unwrap();
+    for t in tables {
+        for (a, b) in [("main", "cx"), ("cx", "main")] {
+            let diff: i64 = conn
+                .query_row(
+                    &format!("SELECT count(*) FROM (SELECT * FROM {a}.\"{t}\" EXCEPT SELECT * FROM {b}.\"{t}\")"),
+                    [],
+                    |r| r.get(0),
+                )
+                .unwrap();
+            assert_eq!(diff, 0, "{t}: rows in {a} but not in {b}");
+        }
+        let n: i64 = conn
+            .query_row(&format!("SELECT count(*) FROM cx.\"{t}\""), [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(n, 40, "{t}");
+        let types = |db: &str| {
+            sqlite_rows(
+                &dir.join(db),
+                &format!("SELECT name, type FROM pragma_table_info('{t}')"),
+            )
+        };
+        assert_eq!(types(&stg[0]), types(&stg[1]), "{t}");
+    }
+}
+
+#[test]
+fn postgres_through_connectorx_equals_dump() {
+    let s = crate::support::pg();
+    let db = s.create_database("cxpg");
+    s.client(&db)
+        .batch_execute(
+            "CREATE TABLE common (id bigint, small smallint, amount numeric(12,2), exact numeric,
+                 name text, code char(5), label varchar(20), day date, at timestamp, at_tz timestamptz,
+                 flag boolean, ref uuid, doc jsonb, raw bytea, score double precision);
+             INSERT INTO common
+             SELECT CASE WHEN g % 9 = 0 THEN NULL ELSE g END, g, g * 1.25, g / 3.0,
+                    'naam ' || g || ' Ĳ', 'c' || g, 'l' || g, date '1969-12-25' + g,
+                    timestamp '1999-12-31 23:59:59.123456' + g * interval '1 hour',
+                    timestamptz '2100-01-01 00:00:00+02' - g * interval '1 day',
+                    g % 2 = 0, md5(g::text)::uuid, jsonb_build_object('g', g), decode(md5(g::text), 'hex'), g / 7.0
+             FROM generate_series(1, 40) g;
+             UPDATE common SET amount = NULL, name = NULL, code = NULL, day = NULL, at_tz = NULL,
+                    flag = NULL, ref = NULL, doc = NULL, raw = NULL, score = NULL WHERE id = 5;",
+        )
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let section = format!(
+        "[database-source]\nSRC_DRIVER = postgres\nSRC_HOST = {}\nSRC_PORT = {}\nSRC_USERNAME = {}\nSRC_PASSWORD = {}\nSRC_DB = {db}\n\n",
+        s.host, s.port, s.user, s.password
+    );
+    dump_and_connectorx_agree(dir.path(), &section, &["common"]);
+}
+
+#[test]
+fn mariadb_through_connectorx_equals_dump() {
+    let s = crate::support::mariadb();
+    let db = s.create_database("cxmy");
+    s.query(
+        Some(&db),
+        "CREATE TABLE common (id BIGINT, big BIGINT UNSIGNED, amount DECIMAL(12,2), name VARCHAR(40),
+             code CHAR(5), day DATE, at DATETIME(6), at_ts TIMESTAMP(6) NULL, flag TINYINT(1), score DOUBLE,
+             raw BLOB, doc JSON);
+         INSERT INTO common
+         WITH RECURSIVE n(g) AS (SELECT 1 UNION ALL SELECT g + 1 FROM n WHERE g < 40)
+         SELECT IF(g % 9 = 0, NULL, g), 18446744073709551615 - g, g * 1.25, CONCAT('naam ', g, ' Ĳ'),
+                CONCAT('c', g), DATE_ADD('1969-12-25', INTERVAL g DAY),
+                TIMESTAMP('1999-12-31 23:59:59.123456') + INTERVAL g HOUR,
+                TIMESTAMP('2030-01-01 00:00:00') - INTERVAL g DAY, g % 2, g / 7.0,
+                UNHEX(MD5(g)), JSON_OBJECT('g', g)
+         FROM n;
+         UPDATE common SET amount = NULL, name = NULL, code = NULL, day = NULL, at_ts = NULL,
+                flag = NULL, score = NULL, raw = NULL, doc = NULL WHERE id = 5;",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let section = format!(
+        "[database-source]\nSRC_DRIVER = mariadb\nSRC_HOST = {}\nSRC_PORT = {}\nSRC_USERNAME = {}\nSRC_PASSWORD = {}\nSRC_DB = {db}\n\n",
+        s.host, s.port, s.user, s.password
+    );
+    dump_and_connectorx_agree(dir.path(), &section, &["common"]);
+}
