@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the integration tests need and do not build themselves: the PostgreSQL and
-# MariaDB servers (the tests start throwaway instances of them, see tests/it/support) and their
-# command-line clients. Debian/Ubuntu packages, through apt-get.
+# MariaDB servers (the tests start throwaway instances of them, see tests/it/support), their
+# command-line clients, and OpenSSL's headers for the connectorx feature. Debian/Ubuntu
+# packages, through apt-get.
 #
 # Quiet and idempotent: prints one line when everything is present. Installs only as root or
 # with passwordless sudo; otherwise prints the command to run and exits 1. Never starts a
@@ -39,6 +40,10 @@ missing_packages() {
     echo mariadb-server
   fi
   { find_tool mariadb || find_tool mysql; } || echo mariadb-client
+  # Build headers for `--all-features`: ConnectorX's PostgreSQL source links OpenSSL
+  # (through pkg-config; .cargo/config.toml sets OPENSSL_NO_VENDOR).
+  have pkg-config || echo pkg-config
+  { have pkg-config && pkg-config --exists openssl; } || echo libssl-dev
 }
 
 mapfile -t missing < <(missing_packages)
