@@ -9,5 +9,6 @@ mod harness;
 mod mssql_oracle;
 mod mysql_e2e;
 mod pg_e2e;
+mod smoke_local;
 mod sqlite_e2e;
 mod support;
