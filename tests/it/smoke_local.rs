@@ -28,20 +28,20 @@ const MODES: &[&str] = &["DIRECT", "DUMP", "CONNECTORX"];
 const MODES: &[&str] = &["DIRECT", "DUMP"];
 
 #[derive(Clone, Copy, Debug, PartialEq)]
-enum Db {
+enum Engine {
     Postgres,
-    MariaDb,
+    Mariadb,
     Sqlite,
 }
 
-const DBS: [Db; 3] = [Db::Postgres, Db::MariaDb, Db::Sqlite];
+const DBS: [Engine; 3] = [Engine::Postgres, Engine::Mariadb, Engine::Sqlite];
 
-impl Db {
+impl Engine {
     fn name(self) -> &'static str {
         match self {
-            Db::Postgres => "postgres",
-            Db::MariaDb => "mariadb",
-            Db::Sqlite => "sqlite",
+            Engine::Postgres => "postgres",
+            Engine::Mariadb => "mariadb",
+            Engine::Sqlite => "sqlite",
         }
     }
 }
@@ -51,27 +51,27 @@ enum Place {
     /// Database, schema.
     Postgres(String, String),
     /// Database.
-    MariaDb(String),
+    Mariadb(String),
     /// File.
     Sqlite(PathBuf),
 }
 
 /// `count|sum(id)|sum(chars of name)|sum(amount*100)|count(born)|count(note)|sum(active)`, per
 /// dialect; 0 for the sums of an empty table. `active` may be a boolean or an integer.
-fn checksum_sql(db: Db, table: &str) -> String {
+fn checksum_sql(db: Engine, table: &str) -> String {
     match db {
-        Db::Postgres => format!(
+        Engine::Postgres => format!(
             "SELECT concat_ws('|', count(*), coalesce(sum(id), 0), \
              coalesce(sum(char_length(name)), 0), coalesce(sum(round(amount * 100)::bigint), 0), \
              count(born), count(note), coalesce(sum(active::int), 0)) FROM {table}"
         ),
-        Db::MariaDb => format!(
+        Engine::Mariadb => format!(
             "SELECT CONCAT_WS('|', COUNT(*), COALESCE(SUM(id), 0), \
              COALESCE(SUM(CHAR_LENGTH(name)), 0), COALESCE(CAST(SUM(amount * 100) AS SIGNED), 0), \
              COUNT(born), COUNT(note), COALESCE(SUM(active), 0)) FROM {table}"
         ),
         // Staged decimals are exact text; a REAL is exact enough for cents of 12 digits.
-        Db::Sqlite => format!(
+        Engine::Sqlite => format!(
             "SELECT count(*) || '|' || coalesce(sum(id), 0) || '|' || \
              coalesce(sum(length(name)), 0) || '|' || \
              coalesce(sum(CAST(round(CAST(amount AS REAL) * 100) AS INTEGER)), 0) || '|' || \
@@ -83,20 +83,20 @@ fn checksum_sql(db: Db, table: &str) -> String {
 fn checksum(place: &Place, table: &str) -> Result<String, String> {
     match place {
         Place::Postgres(db, schema) => {
-            let sql = checksum_sql(Db::Postgres, &format!("\"{schema}\".\"{table}\""));
+            let sql = checksum_sql(Engine::Postgres, &format!("\"{schema}\".\"{table}\""));
             pg().client(db)
                 .query_one(&sql, &[])
                 .map(|r| r.get::<_, String>(0))
                 .map_err(|e| format!("{sql}: {e}"))
         }
-        Place::MariaDb(db) => {
-            let sql = checksum_sql(Db::MariaDb, &format!("`{table}`"));
+        Place::Mariadb(db) => {
+            let sql = checksum_sql(Engine::Mariadb, &format!("`{table}`"));
             mariadb()
                 .try_query(Some(db), &sql)
                 .map(|s| s.trim().to_string())
         }
         Place::Sqlite(file) => {
-            let sql = checksum_sql(Db::Sqlite, &format!("\"{table}\""));
+            let sql = checksum_sql(Engine::Sqlite, &format!("\"{table}\""));
             let conn = rusqlite::Connection::open(file).map_err(|e| e.to_string())?;
             conn.query_row(&sql, [], |r| r.get::<_, String>(0))
                 .map_err(|e| format!("{sql}: {e}"))
@@ -141,31 +141,31 @@ impl Sources {
         }
     }
 
-    fn place(&self, db: Db) -> Place {
+    fn place(&self, db: Engine) -> Place {
         match db {
-            Db::Postgres => Place::Postgres(self.pg_db.clone(), "public".into()),
-            Db::MariaDb => Place::MariaDb(self.maria_db.clone()),
-            Db::Sqlite => Place::Sqlite(self.sqlite.clone()),
+            Engine::Postgres => Place::Postgres(self.pg_db.clone(), "public".into()),
+            Engine::Mariadb => Place::Mariadb(self.maria_db.clone()),
+            Engine::Sqlite => Place::Sqlite(self.sqlite.clone()),
         }
     }
 
-    fn ini_section(&self, db: Db) -> String {
+    fn ini_section(&self, db: Engine) -> String {
         match db {
-            Db::Postgres => {
+            Engine::Postgres => {
                 let s = pg();
                 format!(
                     "[database-source]\nSRC_DRIVER = postgres\nSRC_HOST = {}\nSRC_PORT = {}\nSRC_USERNAME = {}\nSRC_PASSWORD = {}\nSRC_DB = {}\n\n",
                     s.host, s.port, s.user, s.password, self.pg_db
                 )
             }
-            Db::MariaDb => {
+            Engine::Mariadb => {
                 let s = mariadb();
                 format!(
                     "[database-source]\nSRC_DRIVER = mariadb\nSRC_HOST = {}\nSRC_PORT = {}\nSRC_USERNAME = {}\nSRC_PASSWORD = {}\nSRC_DB = {}\n\n",
                     s.host, s.port, s.user, s.password, self.maria_db
                 )
             }
-            Db::Sqlite => format!(
+            Engine::Sqlite => format!(
                 "[database-source]\nSRC_DRIVER = sqlite\nSRC_DB = {}\n\n",
                 self.sqlite.display()
             ),
@@ -176,10 +176,10 @@ impl Sources {
 /// A staging place of its own for one case, and its `[database-destination]` section.
 /// PostgreSQL: one shared staging database, a schema per case (created by `stage`);
 /// MariaDB: a database per case (created by `stage`); SQLite: a file per case.
-fn destination(db: Db, case: &str, pg_staging_db: &str, dir: &Path) -> (Place, String) {
+fn destination(db: Engine, case: &str, pg_staging_db: &str, dir: &Path) -> (Place, String) {
     let name = unique_name(&format!("stg_{case}"));
     match db {
-        Db::Postgres => {
+        Engine::Postgres => {
             let s = pg();
             let ini = format!(
                 "[database-destination]\nDST_DRIVER = postgres\nDST_HOST = {}\nDST_PORT = {}\nDST_USERNAME = {}\nDST_PASSWORD = {}\nDST_DB = {pg_staging_db}\nDST_SCHEMA = {name}\n\n",
@@ -187,15 +187,15 @@ fn destination(db: Db, case: &str, pg_staging_db: &str, dir: &Path) -> (Place, S
             );
             (Place::Postgres(pg_staging_db.to_string(), name), ini)
         }
-        Db::MariaDb => {
+        Engine::Mariadb => {
             let s = mariadb();
             let ini = format!(
                 "[database-destination]\nDST_DRIVER = mariadb\nDST_HOST = {}\nDST_PORT = {}\nDST_USERNAME = {}\nDST_PASSWORD = {}\nDST_DB = {name}\n\n",
                 s.host, s.port, s.user, s.password
             );
-            (Place::MariaDb(name), ini)
+            (Place::Mariadb(name), ini)
         }
-        Db::Sqlite => {
+        Engine::Sqlite => {
             let file = dir.join(format!("{name}.sqlite"));
             let ini = format!(
                 "[database-destination]\nDST_DRIVER = sqlite\nDST_DB = {}\n\n",
@@ -221,8 +221,8 @@ fn check_tables(place: &Place) -> Result<(), String> {
 /// Runs one case; `Err` says why it failed.
 fn run_case(
     sources: &Sources,
-    src: Db,
-    dst: Db,
+    src: Engine,
+    dst: Engine,
     mode: &str,
     pg_staging_db: &str,
 ) -> Result<(), String> {
