@@ -49,20 +49,20 @@ CREATE TABLE bench_src (
 );
 INSERT INTO bench_src
 SELECT g,
-       (g * 7) % 1000,
+       ((g * 7) % 1000)::int,
        ((g * 104729) % 100000000)::numeric / 100,
        (g % 9973) / 7.0,
        'name ' || (g % 50000),
        CASE WHEN g % 5 = 0 THEN 'gemeente Ĳsselstein, aanvraag ' || g ELSE 'note ' || (g % 997) END,
        lpad((g % 100000)::text, 10, '0'),
-       date '1990-01-01' + (g % 12000),
+       date '1990-01-01' + (g % 12000)::int,
        timestamp '2000-01-01' + (g % 100000000) * interval '1 second',
        timestamptz '2000-01-01 00:00:00+00' + (g % 100000000) * interval '1 second',
        g % 3 = 0,
        md5(g::text)::uuid,
-       CASE WHEN g % 10 < 3 THEN NULL ELSE g % 1000 END,
+       CASE WHEN g % 10 < 3 THEN NULL ELSE (g % 1000)::int END,
        jsonb_build_object('k', g % 100, 'v', 'x' || (g % 37))
-FROM generate_series(1, {rows}) AS g;
+FROM generate_series(1::bigint, {rows}) AS g;
 CREATE SCHEMA staging;
 CREATE TABLE pipe_dst (LIKE bench_src);
 """
