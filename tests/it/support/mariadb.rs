@@ -52,7 +52,7 @@ pub struct MariaDbServer {
 /// started; every later call panics with the same message without trying again.
 pub fn mariadb() -> &'static MariaDbServer {
     static SHARED: OnceLock<Result<MariaDbServer, String>> = OnceLock::new();
-    match SHARED.get_or_init(MariaDbServer::try_start) {
+    match SHARED.get_or_init(MariaDbServer::try_start_retrying) {
         Ok(server) => server,
         Err(message) => panic!("{message}"),
     }
@@ -61,7 +61,25 @@ pub fn mariadb() -> &'static MariaDbServer {
 impl MariaDbServer {
     /// Starts a server of its own (not the shared one); it is stopped when dropped.
     pub fn start_new() -> MariaDbServer {
-        MariaDbServer::try_start().unwrap_or_else(|message| panic!("{message}"))
+        MariaDbServer::try_start_retrying().unwrap_or_else(|message| panic!("{message}"))
+    }
+
+    /// [`MariaDbServer::try_start`], tried up to three times: on a loaded machine
+    /// `mariadb-install-db` occasionally fails once for no reason its log gives.
+    pub fn try_start_retrying() -> Result<MariaDbServer, String> {
+        let mut last = String::new();
+        for attempt in 1..=3 {
+            match MariaDbServer::try_start() {
+                Ok(server) => return Ok(server),
+                Err(message) if message.contains("not found on PATH") => return Err(message),
+                Err(message) => {
+                    eprintln!("MariaDB start attempt {attempt} failed; retrying");
+                    last = message;
+                    std::thread::sleep(std::time::Duration::from_millis(500));
+                }
+            }
+        }
+        Err(last)
     }
 
     /// Starts a server, or says why it could not.
