@@ -119,6 +119,26 @@ pub fn to_staging(batch: &RecordBatch, staging: &SchemaRef) -> Result<RecordBatc
         .map_err(|e| Error::Check(format!("relabelling a batch for staging: {e}")))
 }
 
+/// The staging column names for `schema`, after checking that an existing table that
+/// `truncate` or `append` would keep has exactly these columns.
+pub fn check_kept_columns(
+    target: &LoadTarget,
+    existing: &[String],
+    schema: &SchemaRef,
+) -> Result<Vec<String>> {
+    let wanted: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
+    if target.write_mode != WriteMode::Replace && !existing.is_empty() && existing != wanted {
+        return Err(Error::Check(format!(
+            "staging table {} has columns ({}) but the source now has ({}); with WRITE_MODE={} the table is kept as it is — use WRITE_MODE=replace to rebuild it",
+            target.table,
+            existing.join(", "),
+            wanted.join(", "),
+            target.write_mode.name()
+        )));
+    }
+    Ok(wanted)
+}
+
 /// Name of the shadow table that `replace` loads before the swap.
 pub fn shadow_name(table: &str) -> String {
     format!("{table}__stage_new")

@@ -115,15 +115,7 @@ impl Destination for SqliteDestination {
         let table = target.table.clone();
         let create = Self::create_sql(&table, schema)?;
         let existing = self.existing_columns(&table)?;
-        let wanted: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
-        if target.write_mode != WriteMode::Replace && !existing.is_empty() && existing != wanted {
-            return Err(Error::Check(format!(
-                "staging table {table} has columns ({}) but the source now has ({}); with WRITE_MODE={} the table is kept as it is — use WRITE_MODE=replace to rebuild it",
-                existing.join(", "),
-                wanted.join(", "),
-                target.write_mode.name()
-            )));
-        }
+        let wanted = super::check_kept_columns(target, &existing, schema)?;
         let shadow = super::shadow_name(&table);
         let load_into = match target.write_mode {
             WriteMode::Replace => shadow.clone(),
