@@ -256,6 +256,7 @@ impl Destination for PgDestination {
             copy_sql,
             rows_written: 0,
             reconnect: false,
+            reconnected: false,
             done: false,
             buf: Vec::new(),
             nul_stripped,
@@ -287,30 +288,58 @@ struct PgLoad<'a> {
     rows_written: u64,
     /// The last batch failed with a transient error: reconnect (replace mode) first.
     reconnect: bool,
+    /// A reconnect happened: the final row count is read back from the shadow table
+    /// instead of summed from the COPY results.
+    reconnected: bool,
     done: bool,
     buf: Vec<u8>,
     nul_stripped: Vec<(String, u64)>,
 }
 
 impl PgLoad<'_> {
-    /// Runs one COPY of `self.buf`; the rows it loaded.
-    fn copy(&mut self) -> Result<u64> {
+    /// Runs one COPY of `batch`; the rows it loaded. Rows are encoded and sent in slices
+    /// of about 1 MiB, so the server parses one slice while the next is encoded. A value
+    /// that cannot be encoded aborts the COPY (nothing of the batch is loaded).
+    fn copy(&mut self, batch: &RecordBatch, nuls: &mut [u64]) -> Result<u64> {
+        let encoder = BatchEncoder::new(batch, &self.shown, self.rows_written)?;
         let ctx = format!("staging table {}: loading rows", self.shown);
-        let client = &mut self.dest.client;
-        let mut w = client.copy_in(&self.copy_sql).map_err(db_err(&ctx))?;
-        // Slices keep the driver's own buffer small.
-        for part in self.buf.chunks(1 << 20) {
-            w.write_all(part)
+        let mut w = self
+            .dest
+            .client
+            .copy_in(&self.copy_sql)
+            .map_err(db_err(&ctx))?;
+        let buf = &mut self.buf;
+        buf.clear();
+        put_copy_header(buf);
+        let rows = batch.num_rows();
+        let mut row = 0;
+        while row < rows {
+            let end = (row + 1024).min(rows);
+            encoder.rows(row..end, buf, nuls)?;
+            row = end;
+            if buf.len() >= SEND_BYTES || row == rows {
+                if row == rows {
+                    buf.extend_from_slice(&(-1i16).to_be_bytes());
+                }
+                w.write_all(buf)
+                    .map_err(|e| Error::database(ctx.clone(), true, e))?;
+                buf.clear();
+            }
+        }
+        if rows == 0 {
+            buf.extend_from_slice(&(-1i16).to_be_bytes());
+            w.write_all(buf)
                 .map_err(|e| Error::database(ctx.clone(), true, e))?;
         }
         w.finish().map_err(db_err(&ctx))
     }
 
-    fn write_replace(&mut self, batch: &RecordBatch) -> Result<()> {
+    fn write_replace(&mut self, batch: &RecordBatch, nuls: &mut [u64]) -> Result<()> {
         let n = batch.num_rows() as u64;
         if self.reconnect {
             self.dest.reconnect()?;
             self.reconnect = false;
+            self.reconnected = true;
             // Did the COPY that lost its connection commit?
             let have = count(&mut self.dest.client, &self.shadow, &self.shown)?;
             if have == self.rows_written + n {
@@ -325,7 +354,7 @@ impl PgLoad<'_> {
                 )));
             }
         }
-        match self.copy() {
+        match self.copy(batch, nuls) {
             Ok(copied) => {
                 self.rows_written += copied;
                 if copied != n {
@@ -345,13 +374,13 @@ impl PgLoad<'_> {
         }
     }
 
-    fn write_in_transaction(&mut self) -> Result<()> {
+    fn write_in_transaction(&mut self, batch: &RecordBatch, nuls: &mut [u64]) -> Result<()> {
         let ctx = format!("staging table {}: loading rows", self.shown);
         self.dest
             .client
             .batch_execute("SAVEPOINT stage_batch")
             .map_err(|e| lost_transaction(&ctx, self.mode, e))?;
-        match self.copy() {
+        match self.copy(batch, nuls) {
             Ok(copied) => {
                 self.dest
                     .client
@@ -392,13 +421,9 @@ fn lost_transaction(ctx: &str, mode: WriteMode, e: postgres::Error) -> Error {
 impl TableLoad for PgLoad<'_> {
     fn write_batch(&mut self, batch: &RecordBatch) -> Result<()> {
         let mut nuls = vec![0u64; batch.num_columns()];
-        let mut buf = std::mem::take(&mut self.buf);
-        let encoded = encode_batch(batch, &mut buf, &mut nuls, &self.shown);
-        self.buf = buf;
-        encoded?;
         let result = match self.mode {
-            WriteMode::Replace => self.write_replace(batch),
-            _ => self.write_in_transaction(),
+            WriteMode::Replace => self.write_replace(batch, &mut nuls),
+            _ => self.write_in_transaction(batch, &mut nuls),
         };
         if result.is_ok() {
             for (slot, n) in self.nul_stripped.iter_mut().zip(nuls) {
@@ -416,8 +441,13 @@ impl TableLoad for PgLoad<'_> {
                 if self.reconnect {
                     self.dest.reconnect()?;
                     self.reconnect = false;
+                    self.reconnected = true;
                 }
-                count(&mut self.dest.client, &self.shadow, &shown)?
+                if self.reconnected {
+                    count(&mut self.dest.client, &self.shadow, &shown)?
+                } else {
+                    self.rows_written
+                }
             }
             WriteMode::Truncate => count(client, &self.table, &shown)?,
             WriteMode::Append => self.rows_written,
@@ -856,38 +886,86 @@ fn write_array(
     Ok(())
 }
 
+/// COPY data goes to the driver in slices of about this many bytes.
+const SEND_BYTES: usize = 1 << 20;
+
+fn put_copy_header(out: &mut Vec<u8>) {
+    out.extend_from_slice(pgt::COPY_SIGNATURE);
+    out.extend_from_slice(&0i32.to_be_bytes());
+    out.extend_from_slice(&0i32.to_be_bytes());
+}
+
+/// Encodes the rows of one batch as binary COPY tuples.
+pub struct BatchEncoder<'a> {
+    batch: &'a RecordBatch,
+    encs: Vec<ColEnc<'a>>,
+    ncols: [u8; 2],
+    table: &'a str,
+    /// Rows of the table before this batch (for row numbers in messages).
+    first_row: u64,
+}
+
+impl<'a> BatchEncoder<'a> {
+    /// Prepares every column; a column that cannot be encoded is an error naming it.
+    pub fn new(batch: &'a RecordBatch, table: &'a str, first_row: u64) -> Result<Self> {
+        let schema = batch.schema_ref();
+        let encs: Vec<ColEnc<'a>> = batch
+            .columns()
+            .iter()
+            .zip(schema.fields())
+            .map(|(a, f)| {
+                col_enc(a.as_ref(), pgt::special_for(f).map(|(s, _)| s))
+                    .map(|(e, _)| e)
+                    .map_err(|m| Error::column(table, f.name(), m))
+            })
+            .collect::<Result<_>>()?;
+        let ncols = i16::try_from(encs.len())
+            .map_err(|_| Error::Check(format!("staging table {table}: too many columns for COPY")))?
+            .to_be_bytes();
+        Ok(BatchEncoder {
+            batch,
+            encs,
+            ncols,
+            table,
+            first_row,
+        })
+    }
+
+    /// Appends the tuples of `rows` to `out`, counting stripped NULs per column in `nuls`.
+    pub fn rows(
+        &self,
+        rows: std::ops::Range<usize>,
+        out: &mut Vec<u8>,
+        nuls: &mut [u64],
+    ) -> Result<()> {
+        for row in rows {
+            out.extend_from_slice(&self.ncols);
+            for (c, e) in self.encs.iter().enumerate() {
+                e.write(row, out, &mut nuls[c]).map_err(|m| {
+                    Error::value(
+                        self.table,
+                        self.batch.schema_ref().field(c).name(),
+                        self.first_row + row as u64 + 1,
+                        m,
+                    )
+                })?;
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Encodes a whole batch as one binary COPY stream into `out` (cleared first).
-fn encode_batch(
+pub fn encode_batch(
     batch: &RecordBatch,
     out: &mut Vec<u8>,
     nuls: &mut [u64],
     table: &str,
 ) -> Result<()> {
+    let encoder = BatchEncoder::new(batch, table, 0)?;
     out.clear();
-    out.extend_from_slice(pgt::COPY_SIGNATURE);
-    out.extend_from_slice(&0i32.to_be_bytes());
-    out.extend_from_slice(&0i32.to_be_bytes());
-    let schema = batch.schema();
-    let encs: Vec<ColEnc<'_>> = batch
-        .columns()
-        .iter()
-        .zip(schema.fields())
-        .map(|(a, f)| {
-            col_enc(a.as_ref(), pgt::special_for(f).map(|(s, _)| s))
-                .map(|(e, _)| e)
-                .map_err(|m| Error::column(table, f.name(), m))
-        })
-        .collect::<Result<_>>()?;
-    let ncols = i16::try_from(encs.len())
-        .map_err(|_| Error::Check(format!("staging table {table}: too many columns for COPY")))?
-        .to_be_bytes();
-    for row in 0..batch.num_rows() {
-        out.extend_from_slice(&ncols);
-        for (c, e) in encs.iter().enumerate() {
-            e.write(row, out, &mut nuls[c])
-                .map_err(|m| Error::value(table, schema.field(c).name(), row as u64 + 1, m))?;
-        }
-    }
+    put_copy_header(out);
+    encoder.rows(0..batch.num_rows(), out, nuls)?;
     out.extend_from_slice(&(-1i16).to_be_bytes());
     Ok(())
 }
