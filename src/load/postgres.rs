@@ -792,8 +792,7 @@ impl ColEnc<'_> {
             Enc::F32(get) => out.extend_from_slice(&get(a, i).to_bits().to_be_bytes()),
             Enc::F64(get) => out.extend_from_slice(&get(a, i).to_bits().to_be_bytes()),
             Enc::Dec128(d, s) => {
-                let v = d.value(i);
-                pgt::encode_numeric_unscaled(v < 0, &v.unsigned_abs().to_string(), *s, out);
+                pgt::encode_numeric_i128(d.value(i), *s, out);
             }
             Enc::Dec256(d, s) => {
                 let text = d.value(i).to_string();
