@@ -14,7 +14,7 @@ use arrow::array::NullBufferBuilder;
 use arrow::array::{
     ArrayRef, BinaryBuilder, BooleanBuilder, Date32Builder, Decimal128Builder, Decimal256Builder,
     FixedSizeBinaryBuilder, Float32Builder, Float64Builder, Int16Builder, Int32Builder,
-    Int64Builder, ListArray, StringBuilder, Time64MicrosecondBuilder, TimestampMicrosecondBuilder,
+    Int64Builder, ListArray, StringArray, Time64MicrosecondBuilder, TimestampMicrosecondBuilder,
 };
 use arrow::buffer::OffsetBuffer;
 use arrow::datatypes::{DataType, FieldRef, SchemaRef};
@@ -511,7 +511,19 @@ impl CopyDecoder {
     }
 
     fn emit(&mut self, sink: &mut BatchSink<'_>) -> Result<()> {
-        let arrays: Vec<ArrayRef> = self.cols.iter_mut().map(Col::finish).collect();
+        let first_row = self.rows - self.in_batch as u64;
+        let mut arrays: Vec<ArrayRef> = Vec::with_capacity(self.cols.len());
+        for (i, col) in self.cols.iter_mut().enumerate() {
+            let array = col.finish().map_err(|(row, m)| {
+                Error::value(
+                    &self.table,
+                    self.schema.field(i).name(),
+                    first_row + row as u64 + 1,
+                    m,
+                )
+            })?;
+            arrays.push(array);
+        }
         self.in_batch = 0;
         let batch = RecordBatch::try_new(self.schema.clone(), arrays)
             .map_err(|e| Error::archive(format!("table {}: building a batch", self.table), e))?;
@@ -563,7 +575,7 @@ enum Col {
     D128(Decimal128Builder, u8, i8),
     D256(Decimal256Builder, u8, i8),
     /// Text of any kind: plain, jsonb, numeric text, interval text.
-    Text(StringBuilder, Kind),
+    Text(TextBuf, Kind),
     Bytea(BinaryBuilder),
     Date(Date32Builder),
     Time(Time64MicrosecondBuilder),
@@ -616,7 +628,7 @@ impl Col {
                     s,
                 ),
                 Kind::NumericText | Kind::Text | Kind::Jsonb | Kind::Interval => {
-                    Col::Text(StringBuilder::with_capacity(cap, cap * 16), kind)
+                    Col::Text(TextBuf::with_capacity(cap), kind)
                 }
                 Kind::Bytea => Col::Bytea(BinaryBuilder::with_capacity(cap, cap * 16)),
                 Kind::Date => Col::Date(Date32Builder::with_capacity(cap)),
@@ -681,22 +693,19 @@ impl Col {
             }
             Col::Text(b, kind) => match kind {
                 Kind::Jsonb => match v.split_first() {
-                    Some((1, rest)) => b.append_value(utf8(rest)?),
+                    Some((1, rest)) => b.append(rest)?,
                     Some((ver, _)) => {
                         return Err(format!("jsonb binary version {ver} (expected 1)"))
                     }
                     None => return Err("an empty jsonb value".into()),
                 },
-                Kind::NumericText => b.append_value(pgt::numeric_to_text(v)?),
+                Kind::NumericText => b.append(pgt::numeric_to_text(v)?.as_bytes())?,
                 Kind::Interval => {
                     expect_len(v, 16, "interval")?;
-                    b.append_value(pgt::interval_to_text(
-                        be_i32(&v[12..]),
-                        be_i32(&v[8..]),
-                        be_i64(v),
-                    ));
+                    let text = pgt::interval_to_text(be_i32(&v[12..]), be_i32(&v[8..]), be_i64(v));
+                    b.append(text.as_bytes())?;
                 }
-                _ => b.append_value(utf8(v)?),
+                _ => b.append(v)?,
             },
             Col::Bytea(b) => b.append_value(v),
             Col::Date(b) => {
@@ -775,8 +784,9 @@ impl Col {
         }
     }
 
-    fn finish(&mut self) -> ArrayRef {
-        match self {
+    /// The column's array; a text value that is not UTF-8 is `Err((index, message))`.
+    fn finish(&mut self) -> Result<ArrayRef, (usize, String)> {
+        Ok(match self {
             Col::Bool(b) => Arc::new(b.finish()),
             Col::I16(b) => Arc::new(b.finish()),
             Col::I32(b) => Arc::new(b.finish()),
@@ -785,7 +795,7 @@ impl Col {
             Col::F64(b) => Arc::new(b.finish()),
             Col::D128(b, ..) => Arc::new(b.finish()),
             Col::D256(b, ..) => Arc::new(b.finish()),
-            Col::Text(b, _) => Arc::new(b.finish()),
+            Col::Text(b, _) => b.finish()?,
             Col::Bytea(b) => Arc::new(b.finish()),
             Col::Date(b) => Arc::new(b.finish()),
             Col::Time(b) => Arc::new(b.finish()),
@@ -797,18 +807,73 @@ impl Col {
                 offsets,
                 nulls,
             } => {
-                let values = item.finish();
                 let offs = std::mem::replace(offsets, vec![0]);
+                let values = item.finish().map_err(|(element, m)| {
+                    // The row holding the bad element.
+                    let row = offs.partition_point(|&o| o as usize <= element) - 1;
+                    (row, format!("an array element: {m}"))
+                })?;
                 // Offsets start at 0 and never decrease (checked when appended).
                 let offs = OffsetBuffer::new(offs.into());
                 Arc::new(ListArray::new(field.clone(), offs, values, nulls.finish()))
             }
-        }
+        })
     }
 }
 
-fn utf8(bytes: &[u8]) -> Result<&str, String> {
-    std::str::from_utf8(bytes).map_err(|e| format!("text is not valid UTF-8 ({e})"))
+/// Text values gathered as bytes and checked as UTF-8 once per batch (one pass over the
+/// whole buffer instead of a call per value); a bad value is then found by its offsets.
+struct TextBuf {
+    offsets: Vec<i32>,
+    values: Vec<u8>,
+    nulls: NullBufferBuilder,
+}
+
+impl TextBuf {
+    fn with_capacity(cap: usize) -> Self {
+        let mut offsets = Vec::with_capacity(cap + 1);
+        offsets.push(0);
+        TextBuf {
+            offsets,
+            values: Vec::with_capacity(cap * 16),
+            nulls: NullBufferBuilder::new(cap),
+        }
+    }
+
+    fn append(&mut self, v: &[u8]) -> Result<(), String> {
+        self.values.extend_from_slice(v);
+        let end = i32::try_from(self.values.len()).map_err(|_| {
+            "more than 2 GiB of text in one batch of this column: lower SRC_CHUNK_SIZE".to_string()
+        })?;
+        self.offsets.push(end);
+        self.nulls.append_non_null();
+        Ok(())
+    }
+
+    fn append_null(&mut self) {
+        let last = self.offsets.last().copied().unwrap_or(0);
+        self.offsets.push(last);
+        self.nulls.append_null();
+    }
+
+    fn finish(&mut self) -> Result<ArrayRef, (usize, String)> {
+        let offsets = std::mem::replace(&mut self.offsets, vec![0]);
+        let values = std::mem::take(&mut self.values);
+        if let Err(e) = std::str::from_utf8(&values) {
+            let bad = e.valid_up_to();
+            // The value holding the first invalid byte.
+            let index = offsets.partition_point(|&o| o as usize <= bad) - 1;
+            let value = &values[offsets[index] as usize..offsets[index + 1] as usize];
+            let detail = std::str::from_utf8(value)
+                .err()
+                .map_or_else(|| e.to_string(), |e| e.to_string());
+            return Err((index, format!("text is not valid UTF-8 ({detail})")));
+        }
+        let offsets = OffsetBuffer::new(offsets.into());
+        let array = StringArray::try_new(offsets, values.into(), self.nulls.finish())
+            .map_err(|e| (0, format!("text is not valid UTF-8 ({e})")))?;
+        Ok(Arc::new(array))
+    }
 }
 
 #[cfg(test)]
@@ -899,12 +964,21 @@ mod tests {
             "{err}"
         );
 
-        let text = stream(&[vec![None, Some(vec![0xff, 0xfe])]]);
-        let err = decoder(10).feed(&text, &mut sink).unwrap_err();
+        // Text is checked per batch; the message still names the row (here the 4th, in
+        // the second batch of 3).
+        let mut rows: Vec<Vec<Option<Vec<u8>>>> = (0..5)
+            .map(|_| vec![None, Some(b"fine \xc3\xa9".to_vec())])
+            .collect();
+        rows[3][1] = Some(vec![b'a', 0xc3]);
+        let text = stream(&rows);
+        let mut d = decoder(3);
+        d.feed(&text, &mut sink).unwrap();
+        let err = d.finish(&mut sink).unwrap_err();
         assert!(
-            err.to_string().contains("table t, column s, row 1"),
+            err.to_string().contains("table t, column s, row 4"),
             "{err}"
         );
+        assert!(err.to_string().contains("not valid UTF-8"), "{err}");
     }
 
     #[test]
@@ -927,7 +1001,7 @@ mod tests {
         let mut empty = Vec::new();
         pgt::encode_array_header(0, false, 23, &mut empty);
         col.append(&empty).unwrap();
-        let a = col.finish();
+        let a = col.finish().unwrap();
         let list = a.as_list::<i32>();
         assert_eq!(list.len(), 3);
         assert!(list.is_null(1));
@@ -941,11 +1015,32 @@ mod tests {
     }
 
     #[test]
+    fn a_bad_text_array_element_names_its_row() {
+        let item = Field::new("item", DataType::Utf8, true);
+        let mut col = Col::new(&DataType::List(item.into()), Kind::Text, 4).unwrap();
+        let array = |elems: &[&[u8]]| {
+            let mut v = Vec::new();
+            pgt::encode_array_header(elems.len(), false, 25, &mut v);
+            for e in elems {
+                v.extend_from_slice(&(e.len() as i32).to_be_bytes());
+                v.extend_from_slice(e);
+            }
+            v
+        };
+        col.append(&array(&[b"a", b"b"])).unwrap();
+        col.append_null();
+        col.append(&array(&[b"c", b"\xff"])).unwrap();
+        let (row, m) = col.finish().unwrap_err();
+        assert_eq!(row, 2);
+        assert!(m.contains("array element"), "{m}");
+    }
+
+    #[test]
     fn scalars_decode_from_send_formats() {
         let mut ts = Col::new(&Kind::Timestamptz.arrow_type(), Kind::Timestamptz, 2).unwrap();
         ts.append(&0i64.to_be_bytes()).unwrap();
         assert!(ts.append(&i64::MAX.to_be_bytes()).is_err());
-        let a = ts.finish();
+        let a = ts.finish().unwrap();
         assert_eq!(
             a.as_primitive::<arrow::datatypes::TimestampMicrosecondType>()
                 .value(0),
@@ -956,10 +1051,16 @@ mod tests {
         v.extend_from_slice(&2i32.to_be_bytes());
         v.extend_from_slice(&13i32.to_be_bytes());
         iv.append(&v).unwrap();
-        assert_eq!(iv.finish().as_string::<i32>().value(0), "P1Y1M2DT1.5S");
+        assert_eq!(
+            iv.finish().unwrap().as_string::<i32>().value(0),
+            "P1Y1M2DT1.5S"
+        );
         let mut j = Col::new(&DataType::Utf8, Kind::Jsonb, 1).unwrap();
         j.append(b"\x01{\"a\": 1}").unwrap();
-        assert_eq!(j.finish().as_string::<i32>().value(0), "{\"a\": 1}");
+        assert_eq!(
+            j.finish().unwrap().as_string::<i32>().value(0),
+            "{\"a\": 1}"
+        );
     }
 
     /// The loader's COPY encoder and this decoder are inverse: a batch of every scalar kind
