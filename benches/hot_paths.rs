@@ -1,9 +1,12 @@
-//! Database-free hot paths, one group per data shape, with `Throughput` set:
-//! Arrow → Parquet part writing, SQLite read into Arrow, SQLite staging load, manifest
-//! hashing, and the DIRECT and DUMP modes end to end on the embedded SQLite source.
+//! Hot paths, one group per data shape, with `Throughput` set:
+//! - without a database: Arrow → Parquet part writing, PostgreSQL binary COPY decode into
+//!   Arrow and encode from Arrow, manifest hashing, SQLite read into Arrow and SQLite load;
+//! - the transfer modes end to end (DIRECT, DUMP, and CONNECTORX when built with that
+//!   feature) on the embedded SQLite source, and on a throwaway PostgreSQL when the test
+//!   harness can start one (`tests/it/support`).
 //!
-//! Run: `cargo bench --bench hot_paths`. End-to-end benchmarks against PostgreSQL live in
-//! `benches/e2e.sh` (see the README).
+//! Run: `cargo bench --bench hot_paths` (add `--all-features` for CONNECTORX). The
+//! end-to-end benchmark against PostgreSQL's own limits is `benches/e2e.py` (README).
 
 use std::hint::black_box;
 use std::sync::Arc;
@@ -16,10 +19,17 @@ use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use arrow::record_batch::RecordBatch;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 
+#[allow(dead_code, unused_imports)] // the harness serves the integration tests; this uses a part
+#[path = "../tests/it/support/mod.rs"]
+mod support;
+
 use stage::archive::{PartWriter, Store};
 use stage::config::{Compression, Config, Needs, RawIni, WriteMode};
+use stage::load::postgres::encode_batch;
 use stage::load::{Destination, LoadTarget};
+use stage::source::postgres::CopyDecoder;
 use stage::source::{ReadOptions, TableRef};
+use stage::types::postgres::Kind;
 
 const ROWS: usize = 100_000;
 
@@ -245,7 +255,7 @@ fn sqlite_paths(c: &mut Criterion) {
     let mut g = c.benchmark_group("transfer_modes_sqlite");
     g.sample_size(10);
     g.throughput(Throughput::Elements(ROWS as u64));
-    for mode in ["DIRECT", "DUMP"] {
+    for mode in transfer_modes() {
         g.bench_function(mode, |b| {
             let out = dir.path().join(format!("{mode}.sqlite"));
             let archive = dir.path().join(format!("{mode}-data"));
@@ -271,5 +281,141 @@ fn sqlite_paths(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, part_writing, hashing, sqlite_paths);
+/// The PostgreSQL kind each shape's Arrow type is read as.
+fn pg_kind(dt: &DataType) -> Kind {
+    match dt {
+        DataType::Int64 => Kind::Int8,
+        DataType::Decimal128(p, s) => Kind::Decimal128(*p, *s),
+        DataType::Utf8 => Kind::Text,
+        DataType::Timestamp(..) => Kind::Timestamp,
+        DataType::Boolean => Kind::Bool,
+        DataType::Float64 => Kind::Float8,
+        DataType::Date32 => Kind::Date,
+        other => panic!("no PostgreSQL kind for {other} in the bench shapes"),
+    }
+}
+
+fn pg_copy(c: &mut Criterion) {
+    let mut g = c.benchmark_group("pg_binary_copy");
+    g.sample_size(10);
+    for shape_name in SHAPES {
+        let batch = shape(shape_name, ROWS);
+        let mut bytes = Vec::new();
+        let mut nuls = vec![0; batch.num_columns()];
+        encode_batch(&batch, &mut bytes, &mut nuls, "t").expect("encode");
+        g.throughput(Throughput::Elements(ROWS as u64));
+        g.bench_with_input(
+            BenchmarkId::new("encode", shape_name),
+            &batch,
+            |b, batch| {
+                let mut out = Vec::with_capacity(bytes.len());
+                b.iter(|| {
+                    encode_batch(batch, &mut out, &mut nuls, "t").expect("encode");
+                    black_box(out.len())
+                })
+            },
+        );
+        let kinds: Vec<Kind> = batch
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| pg_kind(f.data_type()))
+            .collect();
+        g.bench_with_input(
+            BenchmarkId::new("decode", shape_name),
+            &bytes,
+            |b, bytes| {
+                b.iter(|| {
+                    let mut d =
+                        CopyDecoder::new("t", batch.schema(), &kinds, 50_000).expect("decoder");
+                    let mut rows = 0;
+                    let mut sink = |b: RecordBatch| {
+                        rows += b.num_rows();
+                        Ok(())
+                    };
+                    // The server sends about 64 KiB per socket read.
+                    for piece in bytes.chunks(64 << 10) {
+                        d.feed(piece, &mut sink).expect("decode");
+                    }
+                    d.finish(&mut sink).expect("finish");
+                    black_box(rows)
+                })
+            },
+        );
+    }
+    g.finish();
+}
+
+fn transfer_modes() -> Vec<&'static str> {
+    let mut modes = vec!["DIRECT", "DUMP"];
+    if cfg!(feature = "connectorx") {
+        modes.push("CONNECTORX");
+    }
+    modes
+}
+
+/// DIRECT, DUMP and CONNECTORX from PostgreSQL to PostgreSQL on a throwaway server.
+fn postgres_modes(c: &mut Criterion) {
+    let server = match support::pg::PgServer::try_start() {
+        Ok(s) => s,
+        Err(why) => {
+            eprintln!("transfer_modes_postgres skipped: no throwaway PostgreSQL ({why})");
+            return;
+        }
+    };
+    let db = server.create_database("bench");
+    server
+        .client(&db)
+        .batch_execute(&format!(
+            "CREATE TABLE wide AS SELECT g AS id, ((g * 104729) % 100000000)::numeric(15,2) / 100 AS amount, \
+             'name ' || (g % 5000) AS name, timestamp '2000-01-01' + g * interval '1 second' AS at, \
+             g % 3 = 0 AS ok, (g % 9973) / 7.0::float8 AS score, date '1990-01-01' + (g % 12000)::int AS day \
+             FROM generate_series(1::bigint, {ROWS}) AS g"
+        ))
+        .expect("create the bench table");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = server.port.to_string();
+    let mut g = c.benchmark_group("transfer_modes_postgres");
+    g.sample_size(10);
+    g.throughput(Throughput::Elements(ROWS as u64));
+    for mode in transfer_modes() {
+        let archive = dir.path().join(format!("{mode}-data"));
+        let cfg = env_config(&[
+            ("SRC_DRIVER", "postgres"),
+            ("SRC_HOST", &server.host),
+            ("SRC_PORT", &port),
+            ("SRC_USERNAME", &server.user),
+            ("SRC_PASSWORD", &server.password),
+            ("SRC_DB", &db),
+            ("DST_DRIVER", "postgres"),
+            ("DST_HOST", &server.host),
+            ("DST_PORT", &port),
+            ("DST_USERNAME", &server.user),
+            ("DST_PASSWORD", &server.password),
+            ("DST_DB", &db),
+            ("DST_SCHEMA", "staging"),
+            ("SRC_TABLES", "wide"),
+            ("TRANSFER_MODE", mode),
+            ("OUTPUT_DIR", archive.to_str().expect("utf-8")),
+            ("SRC_CHUNK_SIZE", "50000"),
+        ]);
+        g.bench_function(mode, |b| {
+            b.iter(|| {
+                let summary = stage::transfer::run(&cfg, true).expect("run");
+                assert_eq!(summary.failed(), 0);
+                black_box(summary)
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(
+    benches,
+    part_writing,
+    pg_copy,
+    hashing,
+    sqlite_paths,
+    postgres_modes
+);
 criterion_main!(benches);

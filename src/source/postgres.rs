@@ -912,10 +912,10 @@ mod tests {
 
     #[test]
     fn copy_decoder_takes_the_stream_split_anywhere() {
-        let tuples: Vec<Vec<Option<Vec<u8>>>> = (0..5)
+        let tuples: Vec<Vec<Option<Vec<u8>>>> = (0..5i32)
             .map(|i| {
                 vec![
-                    (i % 2 == 0).then(|| (i as i32).to_be_bytes().to_vec()),
+                    (i % 2 == 0).then(|| i.to_be_bytes().to_vec()),
                     Some(format!("row {i}").into_bytes()),
                 ]
             })
