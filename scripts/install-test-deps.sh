@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Installs what the integration tests need and do not build themselves: the PostgreSQL and
 # MariaDB servers (the tests start throwaway instances of them, see tests/it/support), their
-# command-line clients, and OpenSSL's headers for the connectorx feature. Debian/Ubuntu
-# packages, through apt-get.
+# command-line clients, OpenSSL's headers for the connectorx feature (Debian/Ubuntu packages,
+# through apt-get), and a Python environment with pyarrow and DuckDB, the independent Parquet
+# readers of tests/it/readers.rs (from PyPI, into $STAGE_TEST_VENV, default
+# ~/.cache/stage/test-venv).
 #
 # Quiet and idempotent: prints one line when everything is present. Installs only as root or
 # with passwordless sudo; otherwise prints the command to run and exits 1. Never starts a
@@ -42,12 +44,25 @@ missing_packages() {
   { find_tool mariadb || find_tool mysql; } || echo mariadb-client
   # Build headers for `--all-features`: ConnectorX's PostgreSQL source links OpenSSL
   # (through pkg-config; .cargo/config.toml sets OPENSSL_NO_VENDOR).
+  python3 -c 'import venv, ensurepip' 2>/dev/null || echo python3-venv
   have pkg-config || echo pkg-config
   { have pkg-config && pkg-config --exists openssl; } || echo libssl-dev
 }
 
+# The independent-reader test (tests/it/readers.rs) reads stage's Parquet with pyarrow and
+# DuckDB from a virtual environment outside the clone, shared by later runs.
+venv=${STAGE_TEST_VENV:-$HOME/.cache/stage/test-venv}
+python_readers=(pyarrow==26.0.1 duckdb==1.4.4)
+ensure_python_readers() {
+  "$venv/bin/python" -c 'import pyarrow, duckdb' 2>/dev/null && return 0
+  echo "creating $venv with ${python_readers[*]}"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install -q "${python_readers[@]}"
+}
+
 mapfile -t missing < <(missing_packages)
 if [[ ${#missing[@]} -eq 0 ]]; then
+  ensure_python_readers
   echo "test dependencies present"
   exit 0
 fi
@@ -86,3 +101,4 @@ if [[ ${#still_missing[@]} -gt 0 ]]; then
   exit 1
 fi
 echo "test dependencies installed: ${missing[*]}"
+ensure_python_readers

@@ -9,6 +9,7 @@ mod harness;
 mod mssql_oracle;
 mod mysql_e2e;
 mod pg_e2e;
+mod readers;
 mod smoke_local;
 mod sqlite_e2e;
 mod support;

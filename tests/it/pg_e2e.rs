@@ -13,7 +13,7 @@ use crate::common::{only_manifest, read_parquet, stage, Run};
 use crate::support::{pg, unique_name};
 
 /// The environment for PG → PG runs as the harness's superuser, plus `extra`.
-fn pg_env(src_db: &str, dst_db: &str, extra: &[(&str, &str)]) -> Vec<(String, String)> {
+pub(crate) fn pg_env(src_db: &str, dst_db: &str, extra: &[(&str, &str)]) -> Vec<(String, String)> {
     let s = pg();
     let port = s.port.to_string();
     let mut v: Vec<(String, String)> = [
@@ -40,7 +40,7 @@ fn pg_env(src_db: &str, dst_db: &str, extra: &[(&str, &str)]) -> Vec<(String, St
     v
 }
 
-fn run(dir: &Path, args: &[&str], env: &[(String, String)]) -> Run {
+pub(crate) fn run(dir: &Path, args: &[&str], env: &[(String, String)]) -> Run {
     let refs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     stage(dir, args, &refs)
 }
@@ -112,7 +112,7 @@ INSERT INTO zoo VALUES
 /// (json, enum → text, char(n) compared through its output form to keep the padding).
 const ZOO_COLS: &str = r#"id, i2, i4, i8, n38, n12, n50, nfree, f4, f8, t, vc::text, format('%s', bc), nm::text, "by", b, d, tm, ts, tstz, iv, iv::text, u, j::text, jb, ip, cd, mac, ttz, e::text, ai, "at", an, ats, ajb, big_t, big_b"#;
 
-fn zoo_source() -> String {
+pub(crate) fn zoo_source() -> String {
     let db = pg().create_database("zoo_src");
     pg().client(&db).batch_execute(ZOO).expect("create the zoo");
     db
