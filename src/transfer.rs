@@ -506,23 +506,60 @@ pub fn load_manifest(
             let first_reader = open_part(first)?;
             let staging = load::staging_schema(&first_reader.schema());
             let mut loading = dst.begin(&target, &staging)?;
+            // Parts are read, hashed and decoded on a thread of their own while this one
+            // loads: the database parses one batch while the next is decoded.
             let mut rows = 0u64;
-            let mut feed = |reader: ParquetRecordBatchReader, part: &PartEntry| -> Result<()> {
-                for batch in reader {
-                    let batch = batch.map_err(|e| {
-                        Error::archive(format!("table {name}: decoding {}", part.path), e)
-                    })?;
-                    let batch = load::to_staging(&batch, &staging)?;
-                    with_retry(&cfg.settings.retry, name, || loading.write_batch(&batch))?;
-                    rows += batch.num_rows() as u64;
-                    bar.add(batch.num_rows() as u64);
+            let (tx, rx) = mpsc::sync_channel::<RecordBatch>(1);
+            std::thread::scope(|scope| -> Result<()> {
+                let open_part = &open_part;
+                let producer = scope.spawn(move || -> Result<()> {
+                    let (mut reader, mut part) = (first_reader, first);
+                    let mut rest = entry.parts[1..].iter();
+                    loop {
+                        for batch in reader {
+                            let batch = batch.map_err(|e| {
+                                Error::archive(format!("table {name}: decoding {}", part.path), e)
+                            })?;
+                            if tx.send(batch).is_err() {
+                                // The loader stopped; its error is the one reported.
+                                return Ok(());
+                            }
+                        }
+                        match rest.next() {
+                            Some(next) => {
+                                part = next;
+                                reader = open_part(next)?;
+                            }
+                            None => return Ok(()),
+                        }
+                    }
+                });
+                let mut consumed = Ok(());
+                for batch in rx.iter() {
+                    let step = load::to_staging(&batch, &staging).and_then(|batch| {
+                        with_retry(&cfg.settings.retry, name, || loading.write_batch(&batch))?;
+                        Ok(batch.num_rows() as u64)
+                    });
+                    match step {
+                        Ok(n) => {
+                            rows += n;
+                            bar.add(n);
+                        }
+                        Err(e) => {
+                            consumed = Err(e);
+                            break;
+                        }
+                    }
                 }
-                Ok(())
-            };
-            feed(first_reader, first)?;
-            for part in &entry.parts[1..] {
-                feed(open_part(part)?, part)?;
-            }
+                drop(rx);
+                let produced = producer.join().unwrap_or_else(|_| {
+                    Err(Error::Check(format!(
+                        "table {name}: the part reader thread panicked"
+                    )))
+                });
+                consumed?;
+                produced
+            })?;
             if rows != entry.rows {
                 return Err(Error::Check(format!(
                     "table {}: the parts hold {rows} rows but the manifest says {}; not loaded",
