@@ -10,9 +10,12 @@
 //!   split into `PARTITION_NUM` ranges between its minimum and maximum, plus one query for
 //!   the rows where it is NULL, so no row is lost. With `ROW_LIMIT` the read is not
 //!   partitioned (a limit per partition would not be a limit per table).
-//! * Memory: ConnectorX hands batches over an unbounded channel. `stage` consumes them as
-//!   they come (parts are written as batches arrive), so memory stays near
-//!   batch size × partitions while the writer keeps up; see docs/DECISIONS.md.
+//! * Memory: ConnectorX runs every query of one read to completion into an unbounded
+//!   channel, however slowly `stage` writes. A partitioned read is therefore cut into
+//!   *waves*: key ranges sized to hold about `WAVE_CHUNKS` chunks each (from the column's
+//!   non-NULL count), `PARTITION_NUM` ranges per wave, one ConnectorX read per wave. What
+//!   can queue up is one wave — partitions × `WAVE_CHUNKS` × chunk rows for keys spread
+//!   evenly over their range — never the table.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
@@ -115,39 +118,47 @@ impl CxReader {
             })
             .collect();
         let base = format!("SELECT {} FROM {from}", select.join(", "));
-        let queries: Vec<CXQuery<String>> = match (partition, opts.row_limit) {
+        let waves: Vec<Vec<String>> = match (partition, opts.row_limit) {
             (Some((col, n)), None) if n > 1 => {
-                let bounds = self.min_max(&from, col, &name)?;
-                partition_queries(&base, &d.quote(col), bounds, n)
-                    .into_iter()
-                    .map(CXQuery::naked)
-                    .collect()
+                let stats = self.key_stats(&from, col, &name)?;
+                let per_query = (opts.chunk_rows.max(1) as u64).saturating_mul(WAVE_CHUNKS);
+                waves(&base, &d.quote(col), stats, n, per_query)
             }
-            (_, Some(limit)) => vec![CXQuery::naked(format!("{base} LIMIT {limit}"))],
-            _ => vec![CXQuery::naked(base)],
+            (_, Some(limit)) => vec![vec![format!("{base} LIMIT {limit}")]],
+            _ => vec![vec![base]],
         };
-        tracing::info!(table = %name, queries = queries.len(), "reading through ConnectorX");
+        tracing::info!(
+            table = %name,
+            waves = waves.len(),
+            queries = waves.iter().map(Vec::len).sum::<usize>(),
+            "reading through ConnectorX"
+        );
         let schema = info.schema();
         let mut total = 0u64;
         let run = || -> Result<u64> {
-            let mut iter = new_record_batch_iter(&self.conn, None, &queries, opts.chunk_rows, None)
-                .map_err(|e| self.db_error(&name, &e.to_string()))?;
-            iter.prepare();
-            while let Some(batch) = iter.next_batch() {
-                if batch.num_rows() == 0 {
-                    continue;
+            for wave in &waves {
+                let queries: Vec<CXQuery<String>> =
+                    wave.iter().map(|q| CXQuery::naked(q.clone())).collect();
+                let mut iter =
+                    new_record_batch_iter(&self.conn, None, &queries, opts.chunk_rows, None)
+                        .map_err(|e| self.db_error(&name, &e.to_string()))?;
+                iter.prepare();
+                while let Some(batch) = iter.next_batch() {
+                    if batch.num_rows() == 0 {
+                        continue;
+                    }
+                    let mut columns = Vec::with_capacity(batch.num_columns());
+                    for (i, c) in info.columns.iter().enumerate() {
+                        let col = adapt(batch.column(i), &c.arrow_type).map_err(|(row, m)| {
+                            Error::value(&name, &c.name, total + row as u64 + 1, m)
+                        })?;
+                        columns.push(col);
+                    }
+                    let out = RecordBatch::try_new(schema.clone(), columns)
+                        .map_err(|e| Error::Check(format!("table {name}: {e}")))?;
+                    total += out.num_rows() as u64;
+                    sink(out)?;
                 }
-                let mut columns = Vec::with_capacity(batch.num_columns());
-                for (i, c) in info.columns.iter().enumerate() {
-                    let col = adapt(batch.column(i), &c.arrow_type).map_err(|(row, m)| {
-                        Error::value(&name, &c.name, total + row as u64 + 1, m)
-                    })?;
-                    columns.push(col);
-                }
-                let out = RecordBatch::try_new(schema.clone(), columns)
-                    .map_err(|e| Error::Check(format!("table {name}: {e}")))?;
-                total += out.num_rows() as u64;
-                sink(out)?;
             }
             Ok(total)
         };
@@ -157,9 +168,11 @@ impl CxReader {
         }
     }
 
-    fn min_max(&self, from: &str, col: &str, table: &str) -> Result<Option<(i64, i64)>> {
+    /// The partition column's minimum, maximum and count of non-NULL values (`None` when
+    /// it has no values).
+    fn key_stats(&self, from: &str, col: &str, table: &str) -> Result<Option<KeyStats>> {
         let c = self.dialect.quote(col);
-        let sql = format!("SELECT MIN({c}), MAX({c}) FROM {from}");
+        let sql = format!("SELECT MIN({c}), MAX({c}), COUNT({c}) FROM {from}");
         let batches = self.collect(&sql, table)?;
         let Some(b) = batches.iter().find(|b| b.num_rows() > 0) else {
             return Ok(None);
@@ -177,14 +190,54 @@ impl CxReader {
             let a = a.as_primitive::<arrow::datatypes::Int64Type>();
             (!a.is_null(0)).then(|| a.value(0))
         };
-        Ok(as_i64(b.column(0)).zip(as_i64(b.column(1))))
+        let count = as_i64(b.column(2)).unwrap_or(0).max(0) as u64;
+        Ok(as_i64(b.column(0))
+            .zip(as_i64(b.column(1)))
+            .map(|(min, max)| KeyStats { min, max, count }))
     }
+}
+
+/// What a partitioned read knows of its key column.
+#[derive(Debug, Clone, Copy)]
+struct KeyStats {
+    min: i64,
+    max: i64,
+    count: u64,
+}
+
+/// A partition query should hold about this many chunks (see the module comment).
+const WAVE_CHUNKS: u64 = 2;
+
+/// The queries of a partitioned read, in waves of `n`: key ranges over `[min, max]` sized
+/// for about `per_query` rows each (at least `n` ranges), then one query for the NULLs in
+/// the last wave. No row falls between two ranges.
+fn waves(
+    base: &str,
+    col: &str,
+    stats: Option<KeyStats>,
+    n: usize,
+    per_query: u64,
+) -> Vec<Vec<String>> {
+    let n = n.max(1);
+    let ranges = stats.map_or(0, |s| {
+        let wanted = s.count.div_ceil(per_query.max(1)).max(1) as usize;
+        // A multiple of n, so every wave keeps every partition busy.
+        wanted.div_ceil(n) * n
+    });
+    let mut queries = partition_queries(base, col, stats.map(|s| (s.min, s.max)), ranges);
+    let nulls = queries.pop().expect("the NULL query is always last");
+    let mut out: Vec<Vec<String>> = queries.chunks(n).map(<[String]>::to_vec).collect();
+    match out.last_mut() {
+        Some(last) => last.push(nulls),
+        None => out.push(vec![nulls]),
+    }
+    out
 }
 
 /// `N` range queries over `[min, max]` plus one for NULLs; no row falls between them.
 fn partition_queries(base: &str, col: &str, bounds: Option<(i64, i64)>, n: usize) -> Vec<String> {
     let mut out = Vec::new();
-    if let Some((min, max)) = bounds {
+    if let (Some((min, max)), true) = (bounds, n > 0) {
         let span = (max as i128 - min as i128 + 1).max(1);
         let step = (span + n as i128 - 1) / n as i128;
         let mut lo = min as i128;
@@ -474,6 +527,42 @@ mod tests {
         let q = partition_queries("S", "c", Some((i64::MIN, i64::MAX)), 2);
         assert_eq!(q.len(), 3);
         assert_eq!(partition_queries("S", "c", None, 4), ["S WHERE c IS NULL"]);
+    }
+
+    #[test]
+    fn a_partitioned_read_comes_in_waves_of_partition_num_ranges() {
+        let stats = |count| {
+            Some(KeyStats {
+                min: 1,
+                max: 1_000_000,
+                count,
+            })
+        };
+        // 1M keys, 100k rows per query, 2 partitions: 10 ranges in 5 waves of 2, NULLs last.
+        let w = waves("S", "k", stats(1_000_000), 2, 100_000);
+        assert_eq!(w.len(), 5);
+        assert!(w.iter().all(|wave| wave.len() == 2 || wave.len() == 3));
+        assert_eq!(w[0][0], "S WHERE k >= 1 AND k < 100001");
+        assert_eq!(w[4][1], "S WHERE k >= 900001 AND k <= 1000000");
+        assert_eq!(w[4][2], "S WHERE k IS NULL");
+        // Small tables: one wave of n ranges; no key values: only the NULL query.
+        let w = waves("S", "k", stats(10), 4, 100_000);
+        assert_eq!((w.len(), w[0].len()), (1, 5));
+        assert_eq!(waves("S", "k", None, 4, 100), [["S WHERE k IS NULL"]]);
+        // Ranges never leave a key out: consecutive bounds meet.
+        let w = waves("S", "k", stats(999_999), 3, 70_000);
+        let flat: Vec<&String> = w.iter().flatten().collect();
+        for pair in flat.windows(2) {
+            let hi = pair[0].split("k < ").nth(1);
+            let lo = pair[1]
+                .split("k >= ")
+                .nth(1)
+                .map(|r| r.split(' ').next().unwrap());
+            if let (Some(hi), Some(lo)) = (hi, lo) {
+                assert_eq!(hi, lo);
+            }
+        }
+        assert_eq!(flat.len(), 15 + 1);
     }
 
     #[test]
