@@ -22,6 +22,7 @@ import platform
 import pwd
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -234,6 +235,7 @@ def main():
             cases.append(("ConnectorX + pyarrow → zstd Parquet", "COPY binary → /dev/null", cxpy, None))
 
         results = {c[0]: [] for c in cases}
+        per_round = [{} for _ in range(a.rounds)]
         sizes = {}
         for rnd in range(a.rounds):
             for name, _, cmd, prep in cases:
@@ -246,6 +248,7 @@ def main():
                     print(f"  {name}: FAILED {e}", flush=True)
                     continue
                 results[name].append((wall, rss))
+                per_round[rnd][name] = wall
                 if name.startswith("stage dump"):
                     sizes[name] = dir_bytes(work / "out-only")
                 if name.startswith("DuckDB"):
@@ -260,19 +263,25 @@ def main():
             "",
             f"Run {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC by `benches/e2e.py --rows {a.rows} --rounds {a.rounds}`"
             f" on {platform.node()}: {os.cpu_count()} cores, {cpu_model()}, {mem_gb():.0f} GB RAM, PostgreSQL {pg_version(pg)},"
-            f" stage release build, SRC_CHUNK_SIZE={a.chunk}. Best of {a.rounds} alternating rounds.",
+            f" stage release build, SRC_CHUNK_SIZE={a.chunk}. Best of {a.rounds} alternating rounds;"
+            " the last column is the median over rounds of each round's own ratio, which is steadier"
+            " than the ratio of bests when the machine's speed drifts.",
             "",
-            "| case | wall s | rows/s | peak RSS MB | ratio to reference | Parquet MB |",
-            "|---|---:|---:|---:|---|---:|",
+            "| case | wall s | rows/s | peak RSS MB | ratio to reference (best/best) | Parquet MB | median per-round ratio |",
+            "|---|---:|---:|---:|---|---:|---:|",
         ]
         for name, ref, _, _ in cases:
             if name not in best:
-                lines.append(f"| {name} | failed | | | | |")
+                lines.append(f"| {name} | failed | | | | | |")
                 continue
             wall, rss = best[name]
             ratio = f"{wall / best[ref][0]:.2f}× {ref}" if ref and ref in best else "reference"
             size = f"{sizes[name] / 2**20:.1f}" if name in sizes else ""
-            lines.append(f"| {name} | {wall:.2f} | {a.rows / wall:,.0f} | {rss / 2**20:.0f} | {ratio} | {size} |")
+            rounds = sorted(r[name] / r[ref] for r in per_round if ref and name in r and ref in r)
+            median = f"{statistics.median(rounds):.2f}×" if rounds else ""
+            lines.append(
+                f"| {name} | {wall:.2f} | {a.rows / wall:,.0f} | {rss / 2**20:.0f} | {ratio} | {size} | {median} |"
+            )
         text = "\n".join(lines) + "\n"
         print(text)
         out = Path(a.out)
