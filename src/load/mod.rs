@@ -130,7 +130,7 @@ pub fn check_kept_columns(
     if target.write_mode != WriteMode::Replace && !existing.is_empty() && existing != wanted {
         return Err(Error::Check(format!(
             "staging table {} has columns ({}) but the source now has ({}); with WRITE_MODE={} the table is kept as it is — use WRITE_MODE=replace to rebuild it",
-            target.table,
+            target.display(),
             existing.join(", "),
             wanted.join(", "),
             target.write_mode.name()

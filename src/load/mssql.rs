@@ -282,7 +282,6 @@ impl Destination for MssqlDestination {
         let db_schema = target.schema.clone().unwrap_or_else(|| self.schema.clone());
         let table = target.table.clone();
         let create = create_table_sql(&db_schema, &table, schema)?;
-        let wanted: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
         let shadow = super::shadow_name(&table);
         let ctx = format!("staging table {db_schema}.{table}: preparing");
         let (load_into, rows_before, in_tx) = match target.write_mode {
@@ -294,14 +293,7 @@ impl Destination for MssqlDestination {
             }
             WriteMode::Truncate | WriteMode::Append => {
                 let existing = self.existing_columns(&db_schema, &table)?;
-                if !existing.is_empty() && existing != wanted {
-                    return Err(Error::Check(format!(
-                        "staging table {db_schema}.{table} has columns ({}) but the source now has ({}); with WRITE_MODE={} the table is kept as it is — use WRITE_MODE=replace to rebuild it",
-                        existing.join(", "),
-                        wanted.join(", "),
-                        target.write_mode.name()
-                    )));
-                }
+                super::check_kept_columns(target, &existing, schema)?;
                 self.run("SET XACT_ABORT ON; BEGIN TRANSACTION", &ctx)?;
                 let mut setup = || -> Result<u64> {
                     if existing.is_empty() {

@@ -210,18 +210,8 @@ impl Destination for PgDestination {
                 shadow.clone()
             }
             WriteMode::Truncate | WriteMode::Append => {
-                let wanted: Vec<String> =
-                    schema.fields().iter().map(|f| f.name().clone()).collect();
-                if let Some(existing) = self.existing_columns(sch, &target.table)? {
-                    if existing != wanted {
-                        return Err(Error::Check(format!(
-                            "staging table {shown} has columns ({}) but the source now has ({}); with WRITE_MODE={} the table is kept as it is — use WRITE_MODE=replace to rebuild it",
-                            existing.join(", "),
-                            wanted.join(", "),
-                            target.write_mode.name()
-                        )));
-                    }
-                }
+                let existing = self.existing_columns(sch, &target.table)?;
+                super::check_kept_columns(target, &existing.unwrap_or_default(), schema)?;
                 let mut sql = format!(
                     "BEGIN; CREATE TABLE IF NOT EXISTS {table} ({});",
                     defs.join(", ")

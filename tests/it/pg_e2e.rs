@@ -634,5 +634,12 @@ fn truncate_and_append_load_in_one_transaction() {
     let env = pg_env(&src, &dst, &[("SRC_TABLES", "t"), ("WRITE_MODE", "append")]);
     let r = run(dir.path(), &[], &env);
     assert_eq!(r.code, 1, "{}", r.all());
+    assert!(
+        r.all()
+            .contains("staging table staging.t has columns (other) but the source now has")
+            && r.all().contains("use WRITE_MODE=replace to rebuild it"),
+        "{}",
+        r.all()
+    );
     assert_eq!(count(&dst, "staging.t"), 1);
 }
