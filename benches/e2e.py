@@ -4,7 +4,8 @@
 Starts a throwaway PostgreSQL, creates a deterministic mixed-type table of N rows, then
 times, alternating over rounds: COPY ... TO STDOUT (FORMAT binary) to /dev/null; a psql |
 psql binary COPY pipe into a staging table; stage in DUMP (PG -> Parquet -> PG), DUMP
-without load (`stage dump`), DIRECT, and CONNECTORX with 1 and 2 partitions; plus, when a
+without load (`stage dump`), DIRECT, dump and DIRECT with READ_CONNECTIONS=2, and CONNECTORX
+with 1 and 2 partitions; plus, when a
 Python with them is given (--refs-python), DuckDB's postgres scanner and ConnectorX +
 pyarrow writing zstd Parquet. Prints wall time, rows/s, peak RSS and each stage figure as a
 ratio to the matching COPY reference, and writes benches/RESULTS.md.
@@ -197,6 +198,8 @@ def main():
             "dump": ini(pg, "DUMP", work / "out-dump", chunk + "\nCLEANUP_PARQUET_FILES = true"),
             "dumponly": ini(pg, "DUMP", work / "out-only", chunk),
             "direct": ini(pg, "DIRECT", work / "out-direct", chunk),
+            "dumponly2": ini(pg, "DUMP", work / "out-only", chunk + "\nREAD_CONNECTIONS = 2"),
+            "direct2": ini(pg, "DIRECT", work / "out-direct", chunk + "\nREAD_CONNECTIONS = 2"),
             "cx1": ini(pg, "CONNECTORX", work / "out-cx1", chunk + "\nPARTITION_NUM = 1\nCLEANUP_PARQUET_FILES = true"),
             "cx2": ini(pg, "CONNECTORX", work / "out-cx2", chunk + "\nPARTITION_COLUMN = id\nPARTITION_NUM = 2\nCLEANUP_PARQUET_FILES = true"),
         }
@@ -211,6 +214,8 @@ def main():
             ("stage dump (PG → Parquet)", "COPY binary → /dev/null", f"{stage} dump --config {work}/dumponly.ini", None),
             ("stage DUMP (PG → Parquet → PG)", "psql → psql binary COPY pipe", f"{stage} --config {work}/dump.ini", None),
             ("stage DIRECT (PG → PG)", "psql → psql binary COPY pipe", f"{stage} --config {work}/direct.ini", None),
+            ("stage dump, READ_CONNECTIONS=2", "COPY binary → /dev/null", f"{stage} dump --config {work}/dumponly2.ini", None),
+            ("stage DIRECT, READ_CONNECTIONS=2", "psql → psql binary COPY pipe", f"{stage} --config {work}/direct2.ini", None),
             ("stage CONNECTORX, 1 partition", "psql → psql binary COPY pipe", f"{stage} --config {work}/cx1.ini", None),
             ("stage CONNECTORX, 2 partitions", "psql → psql binary COPY pipe", f"{stage} --config {work}/cx2.ini", None),
         ]

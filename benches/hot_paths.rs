@@ -233,6 +233,7 @@ fn sqlite_paths(c: &mut Criterion) {
             chunk_rows: 50_000,
             row_limit: None,
             zero_dates: Default::default(),
+            connections: 1,
         };
         b.iter(|| {
             let mut rows = 0;

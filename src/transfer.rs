@@ -134,6 +134,7 @@ fn read_options(cfg: &Config) -> ReadOptions {
         chunk_rows: cfg.settings.chunk_size,
         row_limit: cfg.settings.row_limit,
         zero_dates: cfg.settings.zero_dates,
+        connections: cfg.settings.read_connections,
     }
 }
 

@@ -44,6 +44,10 @@ pub const DEFAULT_LOG_ROTATE_BYTES: u64 = 5_000_000;
 pub const DEFAULT_LOG_BACKUP_COUNT: u32 = 3;
 /// CONNECTORX mode: partitions per table when `PARTITION_COLUMN` is usable.
 pub const DEFAULT_PARTITION_NUM: usize = 1;
+/// PostgreSQL sources in DUMP and DIRECT: connections that read one table together.
+pub const DEFAULT_READ_CONNECTIONS: usize = 1;
+/// The most `READ_CONNECTIONS` accepts.
+pub const MAX_READ_CONNECTIONS: usize = 16;
 
 /// Every key of the contract, for start-up logging and unknown-key warnings.
 const KNOWN_KEYS: &[(&str, &str)] = &[
@@ -87,6 +91,7 @@ const KNOWN_KEYS: &[(&str, &str)] = &[
     (SETTINGS, "LOG_ROW_COUNT"),
     (SETTINGS, "PARTITION_COLUMN"),
     (SETTINGS, "PARTITION_NUM"),
+    (SETTINGS, "READ_CONNECTIONS"),
     (SETTINGS, "MYSQL_ZERO_DATES"),
     (LOGGING, "LOG_LEVEL"),
     (LOGGING, "LOG_TO_FILE"),
@@ -372,6 +377,9 @@ pub struct Settings {
     pub log_row_count: bool,
     pub partition_column: Option<String>,
     pub partition_num: usize,
+    /// PostgreSQL sources in DUMP and DIRECT: connections reading one table together, on
+    /// one exported snapshot (1 = a single COPY).
+    pub read_connections: usize,
     /// MySQL/MariaDB sources: zero dates are an error or NULL.
     pub zero_dates: ZeroDates,
 }
@@ -800,6 +808,13 @@ impl Parser<'_> {
         let log_row_count = self.boolean(SETTINGS, "LOG_ROW_COUNT", true)?;
         let partition_column = self.string(SETTINGS, "PARTITION_COLUMN");
         let partition_num = self.whole(SETTINGS, "PARTITION_NUM", DEFAULT_PARTITION_NUM, 1)?;
+        let read_connections =
+            self.whole(SETTINGS, "READ_CONNECTIONS", DEFAULT_READ_CONNECTIONS, 1)?;
+        if read_connections > MAX_READ_CONNECTIONS {
+            return Err(Error::config(format!(
+                "[settings] READ_CONNECTIONS = \"{read_connections}\" is invalid: expected a whole number from 1 to {MAX_READ_CONNECTIONS}"
+            )));
+        }
         let zero_dates = self.parsed(
             SETTINGS,
             "MYSQL_ZERO_DATES",
@@ -826,6 +841,7 @@ impl Parser<'_> {
             log_row_count,
             partition_column,
             partition_num,
+            read_connections,
             zero_dates,
         })
     }

@@ -128,6 +128,8 @@ pub struct ReadOptions {
     pub row_limit: Option<u64>,
     /// MySQL/MariaDB: what a zero date (`0000-00-00`) becomes.
     pub zero_dates: ZeroDates,
+    /// PostgreSQL: connections that read one table together (`READ_CONNECTIONS`).
+    pub connections: usize,
 }
 
 /// Receives each finished batch; an error stops the read.

@@ -110,6 +110,14 @@ fn every_kind_of_invalid_value_is_one_line_naming_section_key_value_and_what_is_
             r#"[settings] SRC_CHUNK_SIZE = "0" is invalid: expected a whole number ≥ 1"#,
         ),
         (
+            "[settings]\nREAD_CONNECTIONS = 0",
+            r#"[settings] READ_CONNECTIONS = "0" is invalid: expected a whole number ≥ 1"#,
+        ),
+        (
+            "[settings]\nREAD_CONNECTIONS = 17",
+            r#"[settings] READ_CONNECTIONS = "17" is invalid: expected a whole number from 1 to 16"#,
+        ),
+        (
             "[settings]\nSRC_CHUNK_SIZE = True",
             r#"[settings] SRC_CHUNK_SIZE = "True" is invalid: expected a whole number ≥ 1"#,
         ),
