@@ -465,7 +465,10 @@ impl PgSource {
             let step = (pages + n as i64 - 1) / n as i64;
             let conns: Vec<&Conn> = std::iter::once(&self.conn).chain(extra.iter()).collect();
             tracing::info!(table = %name, connections = n, pages, "reading in parallel on one snapshot");
-            let (tx, rx) = std::sync::mpsc::sync_channel::<RecordBatch>(n);
+            // Each connection fills batches of chunk / n rows, so the rows held in memory are
+            // about those of a single read: n batches being filled, one in the channel.
+            let per_connection = (opts.chunk_rows / n).max(1);
+            let (tx, rx) = std::sync::mpsc::sync_channel::<RecordBatch>(1);
             std::thread::scope(|scope| -> Result<u64> {
                 let mut workers = Vec::with_capacity(n);
                 for (i, conn) in conns.into_iter().enumerate() {
@@ -483,8 +486,7 @@ impl PgSource {
                         )
                     };
                     let sql = format!("COPY ({select} WHERE {range}) TO STDOUT (FORMAT binary)");
-                    let decoder =
-                        CopyDecoder::new(&label, table.schema(), kinds, opts.chunk_rows.max(1))?;
+                    let decoder = CopyDecoder::new(&label, table.schema(), kinds, per_connection)?;
                     let tx = tx.clone();
                     workers.push(scope.spawn(move || {
                         conn.copy_into(&sql, decoder, &mut |batch| {
