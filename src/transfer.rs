@@ -18,7 +18,7 @@ use crate::archive::{
     self, part_writer::sha256_hex, ColumnEntry, Manifest, PartEntry, PartWriter, Store, TableEntry,
     TableStatus,
 };
-use crate::config::{Config, RetryPolicy, TransferMode};
+use crate::config::{Config, Driver, RetryPolicy, TransferMode};
 use crate::error::{Error, Result};
 use crate::load::{self, Destination, LoadReport, LoadTarget};
 use crate::progress::Progress;
@@ -58,6 +58,13 @@ pub fn run(cfg: &Config, load: bool) -> Result<RunSummary> {
         return Err(Error::config(
             "stage dump writes the archive, which DIRECT mode does not: set [settings] TRANSFER_MODE = DUMP (or use --mode dump)",
         ));
+    }
+    if cfg.settings.read_connections > 1
+        && (cfg.source.driver != Driver::Postgres || mode == TransferMode::Connectorx)
+    {
+        tracing::warn!(
+            "[settings] READ_CONNECTIONS applies to PostgreSQL sources in DIRECT and DUMP mode; reading over one connection"
+        );
     }
     let mut src = source::open(&cfg.source)?;
     let mut dst = if load {

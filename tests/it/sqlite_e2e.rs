@@ -218,6 +218,30 @@ fn row_limit_1_means_one_row() {
     }
 }
 
+#[test]
+fn read_connections_on_a_sqlite_source_warns_and_reads_over_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = source(dir.path(), SEVEN);
+    let settings = "SRC_TABLES = seven\nREAD_CONNECTIONS = 4\nTRANSFER_MODE = DIRECT";
+    write(
+        dir.path(),
+        "a.ini",
+        &sqlite_ini(&src, "stg.sqlite", settings),
+    );
+    let r = stage(dir.path(), &["--config", "a.ini"], &[]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert!(
+        r.stderr
+            .contains("READ_CONNECTIONS applies to PostgreSQL sources in DIRECT and DUMP mode"),
+        "{}",
+        r.all()
+    );
+    assert_eq!(
+        sqlite_rows(&dir.path().join("stg.sqlite"), "SELECT count(*) FROM seven"),
+        [["INTEGER:7"]]
+    );
+}
+
 /// Every storage class, with the declared types that keep them, NULLs in each column.
 const ZOO: &str = r#"CREATE TABLE zoo (
     i INTEGER, r REAL, t TEXT, b BLOB, d DECIMAL TEXT(38,10), flag BOOLEAN,
