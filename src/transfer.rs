@@ -22,7 +22,7 @@ use crate::config::{Config, Driver, RetryPolicy, TransferMode};
 use crate::error::{Error, Result};
 use crate::load::{self, Destination, LoadReport, LoadTarget};
 use crate::progress::Progress;
-use crate::source::{self, ReadOptions, Source, TableInfo, TableRef};
+use crate::source::{self, BatchSink, ReadOptions, Source, TableInfo, TableRef};
 
 /// How one table ended.
 #[derive(Debug, Clone)]
@@ -194,12 +194,27 @@ fn pipe(
     src: &mut dyn Source,
     info: &TableInfo,
     opts: &ReadOptions,
+    consume: impl FnMut(RecordBatch) -> Result<()>,
+) -> Result<u64> {
+    relay(
+        &info.table.display(),
+        |sink| src.read(info, opts, sink),
+        consume,
+    )
+}
+
+/// Runs `produce` on a thread of its own with a one-batch channel to `consume`, which
+/// runs here; returns what `produce` returns (its row count). When both fail, the
+/// consumer's error is the cause (the producer then only saw the channel close).
+fn relay(
+    table: &str,
+    produce: impl FnOnce(&mut BatchSink<'_>) -> Result<u64> + Send,
     mut consume: impl FnMut(RecordBatch) -> Result<()>,
 ) -> Result<u64> {
     let (tx, rx) = mpsc::sync_channel::<RecordBatch>(1);
     std::thread::scope(|scope| {
-        let reader = scope.spawn(move || {
-            src.read(info, opts, &mut |batch| {
+        let producer = scope.spawn(move || {
+            produce(&mut |batch| {
                 tx.send(batch)
                     .map_err(|_| Error::Check("consumer stopped".into()))
             })
@@ -212,16 +227,14 @@ fn pipe(
             }
         }
         drop(rx);
-        let read = match reader.join() {
+        let produced = match producer.join() {
             Ok(r) => r,
             Err(_) => Err(Error::Check(format!(
-                "table {}: the reader thread panicked",
-                info.table.display()
+                "table {table}: the reader thread panicked"
             ))),
         };
-        // The consumer's error is the cause when both failed.
         consumed?;
-        read
+        produced
     })
 }
 
@@ -516,11 +529,10 @@ pub fn load_manifest(
             let mut loading = dst.begin(&target, &staging)?;
             // Parts are read, hashed and decoded on a thread of their own while this one
             // loads: the database parses one batch while the next is decoded.
-            let mut rows = 0u64;
-            let (tx, rx) = mpsc::sync_channel::<RecordBatch>(1);
-            std::thread::scope(|scope| -> Result<()> {
-                let open_part = &open_part;
-                let producer = scope.spawn(move || -> Result<()> {
+            let rows = relay(
+                name,
+                |sink| {
+                    let mut rows = 0u64;
                     let (mut reader, mut part) = (first_reader, first);
                     let mut rest = entry.parts[1..].iter();
                     loop {
@@ -528,46 +540,25 @@ pub fn load_manifest(
                             let batch = batch.map_err(|e| {
                                 Error::archive(format!("table {name}: decoding {}", part.path), e)
                             })?;
-                            if tx.send(batch).is_err() {
-                                // The loader stopped; its error is the one reported.
-                                return Ok(());
-                            }
+                            rows += batch.num_rows() as u64;
+                            sink(batch)?;
                         }
                         match rest.next() {
                             Some(next) => {
                                 part = next;
                                 reader = open_part(next)?;
                             }
-                            None => return Ok(()),
+                            None => return Ok(rows),
                         }
                     }
-                });
-                let mut consumed = Ok(());
-                for batch in rx.iter() {
-                    let step = load::to_staging(&batch, &staging).and_then(|batch| {
-                        with_retry(&cfg.settings.retry, name, || loading.write_batch(&batch))?;
-                        Ok(batch.num_rows() as u64)
-                    });
-                    match step {
-                        Ok(n) => {
-                            rows += n;
-                            bar.add(n);
-                        }
-                        Err(e) => {
-                            consumed = Err(e);
-                            break;
-                        }
-                    }
-                }
-                drop(rx);
-                let produced = producer.join().unwrap_or_else(|_| {
-                    Err(Error::Check(format!(
-                        "table {name}: the part reader thread panicked"
-                    )))
-                });
-                consumed?;
-                produced
-            })?;
+                },
+                |batch| {
+                    let batch = load::to_staging(&batch, &staging)?;
+                    with_retry(&cfg.settings.retry, name, || loading.write_batch(&batch))?;
+                    bar.add(batch.num_rows() as u64);
+                    Ok(())
+                },
+            )?;
             if rows != entry.rows {
                 return Err(Error::Check(format!(
                     "table {}: the parts hold {rows} rows but the manifest says {}; not loaded",

@@ -302,25 +302,16 @@ impl PgLoad<'_> {
         buf.clear();
         put_copy_header(buf);
         let rows = batch.num_rows();
-        let mut row = 0;
-        while row < rows {
-            let end = (row + 1024).min(rows);
-            encoder.rows(row..end, buf, nuls)?;
-            row = end;
-            if buf.len() >= SEND_BYTES || row == rows {
-                if row == rows {
-                    buf.extend_from_slice(&(-1i16).to_be_bytes());
-                }
-                w.write_all(buf)
-                    .map_err(|e| Error::database(ctx.clone(), true, e))?;
+        let sent = |e| Error::database(ctx.clone(), true, e);
+        for start in (0..rows).step_by(1024) {
+            encoder.rows(start..(start + 1024).min(rows), buf, nuls)?;
+            if buf.len() >= SEND_BYTES {
+                w.write_all(buf).map_err(sent)?;
                 buf.clear();
             }
         }
-        if rows == 0 {
-            buf.extend_from_slice(&(-1i16).to_be_bytes());
-            w.write_all(buf)
-                .map_err(|e| Error::database(ctx.clone(), true, e))?;
-        }
+        buf.extend_from_slice(&(-1i16).to_be_bytes());
+        w.write_all(buf).map_err(sent)?;
         w.finish().map_err(db_err(&ctx))
     }
 
