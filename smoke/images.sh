@@ -54,6 +54,14 @@ label_of() {
 }
 exists() { "$ENGINE" image inspect "$1" >/dev/null 2>&1; }
 
+# Removes the images this script made before that no name points to any more (remade ones).
+drop_old() {
+  local id
+  for id in $("$ENGINE" images -q --filter dangling=true --filter "label=$LABEL" 2>/dev/null); do
+    "$ENGINE" rmi "$id" >/dev/null 2>&1 || true
+  done
+}
+
 # What to do for image $1 with recipe hash $2: prints "ok", "foreign" or "make".
 decide() {
   local image=$1 hash=$2 have
@@ -161,4 +169,6 @@ if ! exists debian:bookworm-slim || [[ -n $(label_of debian:bookworm-slim) ]]; t
 fi
 ensure_standin postgres localhost/stage-smoke/debian:bookworm docker.io/library/postgres:16
 ensure_standin mariadb localhost/stage-smoke/debian:trixie docker.io/library/mariadb:11
+drop_old
+drop_old # the bases of the stand-ins removed just now
 smoke_log "images ready ($((SECONDS - started))s)"

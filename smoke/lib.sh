@@ -1,4 +1,4 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034  # DC and ENGINE are for the scripts that source it
 # Shared by smoke/run.sh and smoke/images.sh (sourced, not run): picks the container engine and
 # sets up podman where there is no Docker engine.
 #
@@ -16,6 +16,7 @@
 SMOKE_ROOT=${SMOKE_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
 SMOKE_STATE=${SMOKE_STATE_DIR:-/var/tmp/stage-smoke}
 SMOKE_PODMAN_SERVICE_PID=
+DC=() ENGINE=
 
 smoke_log() { printf '[smoke] %s\n' "$*" >&2; }
 

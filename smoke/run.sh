@@ -138,14 +138,14 @@ elif [[ $WANT_MSSQL == 0 ]]; then
   MSSQL_WHY="SMOKE_MSSQL=0"
 fi
 if [[ $WANT_ORACLE == auto ]]; then
+  WANT_ORACLE=1
   if ! "${DC[@]}" run --rm -T --no-deps --entrypoint /bin/sh stage -c 'test -e /opt/oracle/instantclient/libclntsh.so' >/dev/null 2>&1; then
     WANT_ORACLE=0
     ORACLE_WHY="the stage image has no Oracle Instant Client (build with ORACLE_INSTANT_CLIENT_URL)"
-  elif ! image_available "$ORACLE_IMAGE"; then
+  fi
+  if ! image_available "$ORACLE_IMAGE"; then
     WANT_ORACLE=0
-    ORACLE_WHY="image $ORACLE_IMAGE not present and not pullable (no container registry reachable)"
-  else
-    WANT_ORACLE=1
+    ORACLE_WHY="${ORACLE_WHY:+$ORACLE_WHY; }image $ORACLE_IMAGE not present and not pullable (no container registry reachable)"
   fi
 elif [[ $WANT_ORACLE == 0 ]]; then
   ORACLE_WHY="SMOKE_ORACLE=0"

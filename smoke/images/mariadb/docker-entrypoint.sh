@@ -27,6 +27,7 @@ sql_str() { # a single-quoted SQL string literal
   local s=${1//\\/\\\\}
   printf "'%s'" "${s//\'/\'\'}"
 }
+# shellcheck disable=SC2016 # backquotes, not an expansion
 sql_id() { printf '`%s`' "${1//\`/\`\`}"; }
 
 if [[ ! -d $DATADIR/mysql ]]; then
