@@ -116,7 +116,12 @@ if [[ $STAGE_BUILD == host ]]; then
 else
   export STAGE_IMAGE_TARGET=runtime
 fi
+old_image=$(docker image inspect --format '{{.Id}}' stage-smoke/stage:latest 2>/dev/null)
 "${DC[@]}" build stage >&2 || exit 1
+# The image of the previous binary, now nameless: removed (fails harmlessly while in use).
+if [[ -n $old_image && $old_image != "$(docker image inspect --format '{{.Id}}' stage-smoke/stage:latest 2>/dev/null)" ]]; then
+  docker rmi "$old_image" >/dev/null 2>&1 || true
+fi
 log "stage image: $(docker image inspect --format '{{.Size}}' stage-smoke/stage:latest 2>/dev/null |
   awk '{printf "%.1f MB", $1 / 1e6}') ($((SECONDS - build_started))s)"
 
