@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Smoke suite for `stage`.
 #
-#   smoke/run.sh            every docker/config/*.ini case against the compose stack
-#   smoke/run.sh --containers   (the same)  (docker/compose.yml): makes the images that are
-#                           missing (smoke/images.sh), builds the `stage` image, starts and seeds
-#                           the servers, runs each case with `timeout 300`, checks the destination
+#   smoke/run.sh [--containers]
+#                           every docker/config/*.ini case against the compose stack
+#                           (docker/compose.yml): makes the images that are missing
+#                           (smoke/images.sh; podman is installed when there is no engine),
+#                           builds the `stage` image, starts and seeds the servers, runs each
+#                           case with `timeout 300`, checks the destination. See smoke/README.md.
 #   smoke/run.sh --local    no containers: the local cases (PostgreSQL, MariaDB, SQLite) as the
 #                           Rust integration test tests/it/smoke_local.rs, on throwaway servers
 #
