@@ -198,11 +198,13 @@ fn sqlite_fixture(dir: &std::path::Path, batch: &RecordBatch) -> String {
 }
 
 fn load_into(dst: &mut dyn Destination, table: &str, batch: &RecordBatch) {
-    let target = LoadTarget {
-        schema: None,
-        table: table.into(),
-        write_mode: WriteMode::Replace,
-    };
+    let target = LoadTarget::new(
+        None,
+        table.into(),
+        WriteMode::Replace,
+        "bench",
+        std::time::Duration::ZERO,
+    );
     let schema: SchemaRef = batch.schema();
     let mut l = dst.begin(&target, &schema).expect("begin");
     l.write_batch(batch).expect("write");

@@ -119,7 +119,7 @@ fn run(args: &RunArgs, load: bool) -> Result<i32> {
     ))
 }
 
-/// Prints one line per table and returns 0 when all succeeded, else 1.
+/// Prints one line per table and returns the run's exit code ([`transfer::exit_code`]).
 fn report(tables: &[TableOutcome], verb: &str) -> i32 {
     let failed = tables.iter().filter(|t| t.error.is_some()).count();
     for t in tables {
@@ -138,7 +138,7 @@ fn report(tables: &[TableOutcome], verb: &str) -> i32 {
             String::new()
         }
     );
-    i32::from(failed > 0)
+    transfer::exit_code(tables)
 }
 
 fn plan(args: &PlanArgs) -> Result<i32> {
@@ -264,6 +264,7 @@ fn open_manifest(args: &ManifestArgs) -> Result<(Config, Manifest, Store)> {
 
 fn load_cmd(args: &ManifestArgs) -> Result<i32> {
     let (cfg, manifest, store) = open_manifest(args)?;
+    crate::interrupt::install();
     let mut dst = load::open(&cfg.destination)?;
     let progress = Progress::new(manifest.tables.len());
     let outcomes = transfer::load_manifest(&cfg, &manifest, &store, dst.as_mut(), &progress);

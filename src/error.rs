@@ -10,6 +10,17 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// Failure kinds that change the run's exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorClass {
+    Config,
+    /// Another run holds the staging table's lock (exit code 4 when alone).
+    Locked,
+    /// Stopped by a signal (exit code 128 + N).
+    Interrupted,
+    Other,
+}
+
 #[derive(thiserror::Error, Debug)]
 pub enum Error {
     /// Bad configuration or usage: nothing was moved. Exit code 2.
@@ -47,8 +58,9 @@ pub enum Error {
     },
 
     /// A database statement failed. `transient` errors (lost connection, deadlock,
-    /// serialization failure, lock timeout) may be retried in DIRECT mode.
-    #[error("{context}: {source}")]
+    /// serialization failure, lock timeout) may be retried in DIRECT mode. The message
+    /// keeps the server's own words: its message, SQLSTATE or error number, detail and hint.
+    #[error("{context}: {}", server_words(source.as_ref()))]
     Database {
         context: String,
         transient: bool,
@@ -57,7 +69,7 @@ pub enum Error {
     },
 
     /// Reading or writing the Parquet archive or the manifest failed.
-    #[error("{context}: {source}")]
+    #[error("{context}: {}", server_words(source.as_ref()))]
     Archive {
         context: String,
         #[source]
@@ -67,6 +79,60 @@ pub enum Error {
     /// A run-time condition we checked ourselves (row counts, hashes, ...).
     #[error("{0}")]
     Check(String),
+
+    /// The staging table is being loaded by another run: nothing was done to it.
+    /// Exit code 4 when this is the run's only kind of failure.
+    #[error("staging table {table} is locked by another run{holder}; nothing was done to it (wait for that run, or let this one wait with [settings] LOCK_WAIT_SECONDS)")]
+    Locked {
+        table: String,
+        /// ` (held by …)` where the database tells who holds it, else empty.
+        holder: String,
+    },
+
+    /// SIGINT or SIGTERM arrived: the table in flight was abandoned like a failed one.
+    #[error("interrupted by {}: the table in flight was abandoned and the old staging table kept", signal_name(*.signal))]
+    Interrupted { signal: i32 },
+}
+
+/// The name of a signal we handle, for messages.
+pub fn signal_name(signal: i32) -> &'static str {
+    match signal {
+        2 => "SIGINT",
+        15 => "SIGTERM",
+        1 => "SIGHUP",
+        _ => "a signal",
+    }
+}
+
+/// A driver error as one line that keeps the server's words: the error and each of its
+/// causes, joined by `: ` (repeats skipped). PostgreSQL's server errors (whose own
+/// `Display` is only "db error") show their message, SQLSTATE, detail and hint.
+pub fn server_words(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = cur {
+        let text = match err.downcast_ref::<tokio_postgres::error::DbError>() {
+            Some(db) => {
+                let mut t = format!("{} (SQLSTATE {})", db.message(), db.code().code());
+                if let Some(d) = db.detail() {
+                    t.push_str(&format!("; detail: {d}"));
+                }
+                if let Some(h) = db.hint() {
+                    t.push_str(&format!("; hint: {h}"));
+                }
+                t
+            }
+            None => err.to_string(),
+        };
+        let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+        // tokio-postgres says only "db error" above the server's own error.
+        let filler = text == "db error" && err.source().is_some();
+        if !filler && !text.is_empty() && !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        cur = err.source();
+    }
+    parts.join(": ")
 }
 
 impl Error {
@@ -126,7 +192,19 @@ impl Error {
         match self {
             Error::Config(_) => 2,
             Error::Connect { .. } => 3,
+            Error::Locked { .. } => 4,
+            Error::Interrupted { signal } => 128 + signal,
             _ => 1,
+        }
+    }
+
+    /// What kind of failure this is, for the run's exit code and the run log.
+    pub fn class(&self) -> ErrorClass {
+        match self {
+            Error::Config(_) => ErrorClass::Config,
+            Error::Locked { .. } => ErrorClass::Locked,
+            Error::Interrupted { .. } => ErrorClass::Interrupted,
+            _ => ErrorClass::Other,
         }
     }
 }

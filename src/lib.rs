@@ -30,6 +30,7 @@ pub mod config;
 pub mod demo;
 pub mod dialect;
 pub mod error;
+pub mod interrupt;
 pub mod load;
 pub mod logging;
 pub mod progress;

@@ -19,7 +19,8 @@ use crate::archive::{
     TableStatus,
 };
 use crate::config::{Config, Driver, RetryPolicy, TransferMode};
-use crate::error::{Error, Result};
+use crate::error::{signal_name, Error, ErrorClass, Result};
+use crate::interrupt;
 use crate::load::{self, Destination, LoadReport, LoadTarget};
 use crate::progress::Progress;
 use crate::source::{self, BatchSink, ReadOptions, Source, TableInfo, TableRef};
@@ -30,6 +31,19 @@ pub struct TableOutcome {
     pub table: String,
     pub rows: u64,
     pub error: Option<String>,
+    /// The kind of failure, with `error`.
+    pub class: Option<ErrorClass>,
+}
+
+impl TableOutcome {
+    fn failed(table: String, e: &Error) -> TableOutcome {
+        TableOutcome {
+            table,
+            rows: 0,
+            error: Some(format!("{e:#}")),
+            class: Some(e.class()),
+        }
+    }
 }
 
 /// What a run did, for the exit code and the last log lines.
@@ -44,6 +58,27 @@ impl RunSummary {
     pub fn failed(&self) -> usize {
         self.tables.iter().filter(|t| t.error.is_some()).count()
     }
+}
+
+/// The run's exit code from its tables: 0 when all succeeded; 128 + N when signal N
+/// stopped it; 4 when every failure was a staging table locked by another run; else 1.
+pub fn exit_code(tables: &[TableOutcome]) -> i32 {
+    if let Some(signal) = interrupt::received() {
+        return 128 + signal;
+    }
+    let classes: Vec<ErrorClass> = tables.iter().filter_map(|t| t.class).collect();
+    if classes.is_empty() {
+        0
+    } else if classes.iter().all(|c| *c == ErrorClass::Locked) {
+        4
+    } else {
+        1
+    }
+}
+
+/// The outcome of a table the run did not start because a signal stopped it.
+fn not_started(table: String, signal: i32) -> TableOutcome {
+    TableOutcome::failed(table, &Error::Interrupted { signal })
 }
 
 /// `stage run` (load = true) and `stage dump` (load = false).
@@ -66,6 +101,9 @@ pub fn run(cfg: &Config, load: bool) -> Result<RunSummary> {
             "[settings] READ_CONNECTIONS applies to PostgreSQL sources in DIRECT and DUMP mode; reading over one connection"
         );
     }
+    interrupt::install();
+    let run_id = archive::new_run_id();
+    tracing::info!(run_id = %run_id, "run started");
     let mut src = source::open(&cfg.source)?;
     let mut dst = if load {
         Some(load::open(&cfg.destination)?)
@@ -84,12 +122,30 @@ pub fn run(cfg: &Config, load: bool) -> Result<RunSummary> {
             let dst = dst.as_mut().expect("DIRECT always loads");
             let mut summary = RunSummary::default();
             for (i, table) in tables.iter().enumerate() {
-                let outcome = direct_table(cfg, src.as_mut(), dst.as_mut(), table, i, &progress);
+                let outcome = match interrupt::received() {
+                    Some(signal) => not_started(table.display(), signal),
+                    None => direct_table(
+                        cfg,
+                        &run_id,
+                        src.as_mut(),
+                        dst.as_mut(),
+                        table,
+                        i,
+                        &progress,
+                    ),
+                };
                 summary.tables.push(outcome);
             }
             Ok(summary)
         }
-        _ => dump_and_load(cfg, src.as_mut(), dst.as_deref_mut(), &tables, &progress),
+        _ => dump_and_load(
+            cfg,
+            &run_id,
+            src.as_mut(),
+            dst.as_deref_mut(),
+            &tables,
+            &progress,
+        ),
     }
 }
 
@@ -99,14 +155,11 @@ fn outcome(table: &TableRef, result: Result<u64>) -> TableOutcome {
             table: table.display(),
             rows,
             error: None,
+            class: None,
         },
         Err(e) => {
             tracing::error!(table = %table.display(), "{e:#}");
-            TableOutcome {
-                table: table.display(),
-                rows: 0,
-                error: Some(format!("{e:#}")),
-            }
+            TableOutcome::failed(table.display(), &e)
         }
     }
 }
@@ -145,16 +198,19 @@ fn read_options(cfg: &Config) -> ReadOptions {
     }
 }
 
-fn target(cfg: &Config, table: &TableRef) -> LoadTarget {
-    LoadTarget {
-        schema: cfg.destination.schema.clone(),
-        table: table.staging_name(),
-        write_mode: cfg.settings.write_mode,
-    }
+fn target(cfg: &Config, run_id: &str, staging_table: String) -> LoadTarget {
+    LoadTarget::new(
+        cfg.destination.schema.clone(),
+        staging_table,
+        cfg.settings.write_mode,
+        run_id,
+        cfg.settings.lock_wait,
+    )
 }
 
 fn direct_table(
     cfg: &Config,
+    run_id: &str,
     src: &mut dyn Source,
     dst: &mut dyn Destination,
     table: &TableRef,
@@ -165,16 +221,19 @@ fn direct_table(
         let (info, expected) = prepare(cfg, src, table)?;
         let bar = progress.table(index, &table.display(), expected);
         let staging = load::staging_schema(&info.schema());
-        let mut loading = dst.begin(&target(cfg, table), &staging)?;
+        let mut loading = dst.begin(&target(cfg, run_id, table.staging_name()), &staging)?;
         let opts = read_options(cfg);
         let rows = pipe(src, &info, &opts, |batch| {
+            interrupt::pause_point("read");
             let batch = load::to_staging(&batch, &staging)?;
             with_retry(&cfg.settings.retry, &table.display(), || {
                 loading.write_batch(&batch)
             })?;
+            interrupt::pause_point("load");
             bar.add(batch.num_rows() as u64);
             Ok(())
         })?;
+        interrupt::check()?;
         let report = loading.commit(rows)?;
         report_nuls(table, &report);
         bar.finish(rows);
@@ -221,7 +280,7 @@ fn relay(
         });
         let mut consumed: Result<()> = Ok(());
         for batch in rx.iter() {
-            if let Err(e) = consume(batch) {
+            if let Err(e) = interrupt::check().and_then(|()| consume(batch)) {
                 consumed = Err(e);
                 break;
             }
@@ -280,22 +339,30 @@ fn columns_entry(info: &TableInfo) -> Vec<ColumnEntry> {
 
 fn dump_and_load(
     cfg: &Config,
+    run_id: &str,
     src: &mut dyn Source,
     dst: Option<&mut (dyn Destination + 'static)>,
     tables: &[TableRef],
     progress: &Progress,
 ) -> Result<RunSummary> {
     let store = Store::open(&cfg.settings.output_dir)?;
-    let run_id = archive::new_run_id();
+    let _run_lock = archive::debris::RunLock::take(&store, run_id)?;
+    for line in archive::debris::clean(&store, run_id)? {
+        tracing::info!("archive cleaned up: {line}");
+    }
     let started_at = chrono::Utc::now();
     let mut entries = Vec::new();
     for (i, table) in tables.iter().enumerate() {
-        entries.push(dump_table(cfg, src, &store, &run_id, table, i, progress));
+        entries.push(match interrupt::received() {
+            Some(signal) => not_dumped(table, signal),
+            None => dump_table(cfg, src, &store, run_id, table, i, progress),
+        });
     }
+    interrupt::pause_point("manifest");
     let manifest = Manifest {
         tool: "stage".into(),
         tool_version: env!("CARGO_PKG_VERSION").into(),
-        run_id: run_id.clone(),
+        run_id: run_id.to_string(),
         mode: cfg.settings.mode.name().into(),
         started_at: started_at.to_rfc3339(),
         finished_at: chrono::Utc::now().to_rfc3339(),
@@ -304,22 +371,30 @@ fn dump_and_load(
             host: cfg.source.host.clone(),
             database: cfg.source.database.clone(),
         },
+        interrupted: interrupt::received().map(|s| signal_name(s).to_string()),
         tables: entries,
     };
     let manifest_path = manifest.write(&store)?;
     let shown_manifest = format!("{}/{manifest_path}", store.root.trim_end_matches('/'));
     tracing::info!(manifest = %shown_manifest, "manifest written");
     let mut summary = RunSummary::default();
-    let Some(dst) = dst else {
-        for e in &manifest.tables {
-            summary.tables.push(TableOutcome {
-                table: e.source_table.clone(),
-                rows: e.rows,
-                error: e.error.clone(),
-            });
+    let dst = match (dst, interrupt::received()) {
+        (Some(dst), None) => dst,
+        (_, signal) => {
+            for e in &manifest.tables {
+                summary.tables.push(TableOutcome {
+                    table: e.source_table.clone(),
+                    rows: e.rows,
+                    error: e.error.clone(),
+                    class: e.error.as_ref().map(|_| match signal {
+                        Some(_) => ErrorClass::Interrupted,
+                        None => ErrorClass::Other,
+                    }),
+                });
+            }
+            summary.manifest = Some(shown_manifest);
+            return Ok(summary);
         }
-        summary.manifest = Some(shown_manifest);
-        return Ok(summary);
     };
     summary.tables = load_manifest(cfg, &manifest, &store, dst, progress);
     if summary.failed() == 0 && cfg.settings.cleanup {
@@ -337,6 +412,19 @@ fn dump_and_load(
         summary.manifest = Some(shown_manifest);
     }
     Ok(summary)
+}
+
+/// The manifest entry of a table a signal kept the run from reading.
+fn not_dumped(table: &TableRef, signal: i32) -> TableEntry {
+    TableEntry {
+        source_table: table.display(),
+        staging_table: table.staging_name(),
+        status: TableStatus::Failed,
+        error: Some(Error::Interrupted { signal }.to_string()),
+        rows: 0,
+        columns: Vec::new(),
+        parts: Vec::new(),
+    }
 }
 
 fn dump_table(
@@ -373,6 +461,8 @@ fn dump_table(
             cfg.settings.chunk_size,
         );
         let mut consume = |batch: RecordBatch| {
+            interrupt::check()?;
+            interrupt::pause_point("read");
             writer.write(&batch)?;
             bar.add(batch.num_rows() as u64);
             Ok(())
@@ -489,6 +579,10 @@ pub fn load_manifest(
     let mut out = Vec::new();
     for (i, entry) in manifest.tables.iter().enumerate() {
         let table = TableRef::new(&entry.source_table, None);
+        if let Some(signal) = interrupt::received() {
+            out.push(not_started(entry.source_table.clone(), signal));
+            continue;
+        }
         if entry.status == TableStatus::Failed {
             out.push(TableOutcome {
                 table: entry.source_table.clone(),
@@ -499,16 +593,13 @@ pub fn load_manifest(
                         .clone()
                         .unwrap_or_else(|| "the dump of this table failed".into()),
                 ),
+                class: Some(ErrorClass::Other),
             });
             continue;
         }
         let result = (|| {
             let bar = progress.table(i, &entry.source_table, Some(entry.rows));
-            let target = LoadTarget {
-                schema: cfg.destination.schema.clone(),
-                table: entry.staging_table.clone(),
-                write_mode: cfg.settings.write_mode,
-            };
+            let target = target(cfg, &manifest.run_id, entry.staging_table.clone());
             let name = &entry.source_table;
             let open_part = |part: &PartEntry| -> Result<ParquetRecordBatchReader> {
                 let data = read_part(store, name, part)?;
@@ -555,6 +646,7 @@ pub fn load_manifest(
                 |batch| {
                     let batch = load::to_staging(&batch, &staging)?;
                     with_retry(&cfg.settings.retry, name, || loading.write_batch(&batch))?;
+                    interrupt::pause_point("load");
                     bar.add(batch.num_rows() as u64);
                     Ok(())
                 },
@@ -565,6 +657,7 @@ pub fn load_manifest(
                     entry.source_table, entry.rows
                 )));
             }
+            interrupt::check()?;
             let report = loading.commit(rows)?;
             report_nuls(&table, &report);
             bar.finish(rows);
@@ -622,11 +715,13 @@ pub fn verify(
                 rows += n;
             }
             if let Some(dst) = dst.as_deref_mut() {
-                let target = LoadTarget {
-                    schema: schema.map(str::to_string),
-                    table: entry.staging_table.clone(),
-                    write_mode: crate::config::WriteMode::Replace,
-                };
+                let target = LoadTarget::new(
+                    schema.map(str::to_string),
+                    entry.staging_table.clone(),
+                    crate::config::WriteMode::Replace,
+                    &manifest.run_id,
+                    Duration::ZERO,
+                );
                 match dst.count_rows(&target)? {
                     None => {
                         return Err(Error::Check(format!(

@@ -15,6 +15,10 @@ pub struct Manifest {
     pub started_at: String,
     pub finished_at: String,
     pub source: SourceEntry,
+    /// Set when a signal stopped the run: the signal's name. Tables not finished are
+    /// listed as failed, with no parts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interrupted: Option<String>,
     pub tables: Vec<TableEntry>,
 }
 

@@ -8,6 +8,7 @@
 //! Every object is written whole by one `put` (the local store writes a temporary file
 //! and renames it), so a reader never sees half a part or half a manifest.
 
+pub mod debris;
 pub mod manifest;
 pub mod part_writer;
 
@@ -32,6 +33,8 @@ pub struct Store {
     inner: Arc<dyn ObjectStore>,
     /// Shown in messages: the configured `OUTPUT_DIR`.
     pub root: String,
+    /// The folder, when the store is a local one.
+    pub local: Option<std::path::PathBuf>,
 }
 
 impl std::fmt::Debug for Store {
@@ -64,6 +67,7 @@ impl Store {
         Ok(Store {
             inner: Arc::new(fs),
             root: output_dir.to_string(),
+            local: Some(std::path::PathBuf::from(local)),
         })
     }
 
@@ -72,6 +76,7 @@ impl Store {
         Store {
             inner: Arc::new(object_store::memory::InMemory::new()),
             root: "memory".into(),
+            local: None,
         }
     }
 

@@ -185,6 +185,7 @@ impl<'a> PartWriter<'a> {
             sha256,
         });
         self.current_rows = 0;
+        crate::interrupt::pause_point("part-write");
         Ok(())
     }
 

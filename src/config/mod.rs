@@ -93,6 +93,7 @@ const KNOWN_KEYS: &[(&str, &str)] = &[
     (SETTINGS, "PARTITION_NUM"),
     (SETTINGS, "READ_CONNECTIONS"),
     (SETTINGS, "MYSQL_ZERO_DATES"),
+    (SETTINGS, "LOCK_WAIT_SECONDS"),
     (LOGGING, "LOG_LEVEL"),
     (LOGGING, "LOG_TO_FILE"),
     (LOGGING, "LOG_FILE"),
@@ -382,6 +383,8 @@ pub struct Settings {
     pub read_connections: usize,
     /// MySQL/MariaDB sources: zero dates are an error or NULL.
     pub zero_dates: ZeroDates,
+    /// How long a load waits for another run's lock on its staging table (0 = fail at once).
+    pub lock_wait: std::time::Duration,
 }
 
 /// One effective setting for the start-up log.
@@ -510,9 +513,24 @@ fn parse_tables(text: &str, what: &str) -> Result<Vec<String>> {
                 "{what} = \"{text}\" is invalid: \"{name}\" is listed twice (as \"{prev}\"); staging names are lowercase, so names that differ only in case collide"
             )));
         }
+        let staging = staging_name(name);
+        if let Some(prev) = tables.iter().find(|t| staging_name(t) == staging) {
+            return Err(Error::config(format!(
+                "{what} = \"{text}\" is invalid: \"{prev}\" and \"{name}\" would both be staged into the table \"{staging}\"; stage one of them in a run with another DST_SCHEMA, or through a view with another name"
+            )));
+        }
         tables.push(name.to_string());
     }
     Ok(tables)
+}
+
+/// The staging table of a table as listed in `SRC_TABLES`: its name without the schema
+/// part, lowercased.
+pub fn staging_name(listed: &str) -> String {
+    match listed.rsplit_once('.') {
+        Some((schema, name)) if !schema.is_empty() && !name.is_empty() => name.to_lowercase(),
+        _ => listed.to_lowercase(),
+    }
 }
 
 struct Parser<'a> {
@@ -823,6 +841,7 @@ impl Parser<'_> {
             ZeroDates::parse,
         )?;
         self.default_shown("MYSQL_ZERO_DATES", "error");
+        let lock_wait = self.seconds("LOCK_WAIT_SECONDS", 0.0)?;
         Ok(Settings {
             tables,
             chunk_size,
@@ -843,6 +862,7 @@ impl Parser<'_> {
             partition_num,
             read_connections,
             zero_dates,
+            lock_wait: std::time::Duration::from_secs_f64(lock_wait.min(1e9)),
         })
     }
 

@@ -9,6 +9,7 @@ pub mod postgres;
 pub mod sqlite;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use arrow::record_batch::RecordBatch;
@@ -24,9 +25,57 @@ pub struct LoadTarget {
     /// Lowercase staging table name.
     pub table: String,
     pub write_mode: WriteMode,
+    /// Eight hex digits unique to the run ([`run_tag`]): the run's helper tables carry it.
+    pub run_tag: String,
+    /// How long to wait for another run's lock on the staging table (`LOCK_WAIT_SECONDS`).
+    pub lock_wait: Duration,
 }
 
 impl LoadTarget {
+    pub fn new(
+        schema: Option<String>,
+        table: String,
+        write_mode: WriteMode,
+        run_id: &str,
+        lock_wait: Duration,
+    ) -> Self {
+        LoadTarget {
+            schema,
+            table,
+            write_mode,
+            run_tag: run_tag(run_id),
+            lock_wait,
+        }
+    }
+
+    /// The shadow table `replace` loads before the swap: unique to this run and table,
+    /// within the destination's identifier limit of `max_bytes`, never the table's own name.
+    pub fn shadow(&self, max_bytes: usize) -> String {
+        helper_name(&self.table, "new", &self.run_tag, max_bytes)
+    }
+
+    /// The name the old table briefly takes during a swap, where the database needs one.
+    pub fn retired(&self, max_bytes: usize) -> String {
+        helper_name(&self.table, "old", &self.run_tag, max_bytes)
+    }
+
+    /// The name under which runs of this staging table exclude each other
+    /// (`stage:<schema.table>`, hashed when longer than `max_bytes`).
+    pub fn lock_name(&self, max_bytes: usize) -> String {
+        let name = format!("stage:{}", self.display());
+        if name.len() <= max_bytes {
+            name
+        } else {
+            format!("stage:{}", &sha256_hex(name.as_bytes())[..32])
+        }
+    }
+
+    /// A 64-bit lock key for databases that lock numbers (PostgreSQL advisory locks).
+    pub fn lock_key(&self) -> i64 {
+        let digest = <sha2::Sha256 as sha2::Digest>::digest(format!("stage:{}", self.display()));
+        i64::from_be_bytes(digest[..8].try_into().expect("8 bytes"))
+    }
+
     pub fn display(&self) -> String {
         match &self.schema {
             Some(s) => format!("{s}.{}", self.table),
@@ -139,12 +188,114 @@ pub fn check_kept_columns(
     Ok(wanted)
 }
 
-/// Name of the shadow table that `replace` loads before the swap.
-pub fn shadow_name(table: &str) -> String {
-    format!("{table}__stage_new")
+fn sha256_hex(data: &[u8]) -> String {
+    hex::encode(<sha2::Sha256 as sha2::Digest>::digest(data))
 }
 
-/// Name the old table briefly takes during a swap, where the database needs one.
-pub fn retired_name(table: &str) -> String {
-    format!("{table}__stage_old")
+/// Eight hex digits that name a run in its helper tables.
+pub fn run_tag(run_id: &str) -> String {
+    sha256_hex(run_id.as_bytes())[..8].to_string()
+}
+
+/// `_<role>_<run tag>`: what [`helper_prefix`] is followed by.
+const HELPER_TAIL: usize = 1 + 3 + 1 + 8;
+
+/// `<stem>__stage_<h6>_`: the start of every helper table's name for `table`, where `h6`
+/// is six hex digits of the table name's SHA-256 and `stem` the name itself, cut (at a
+/// character boundary) so that the whole helper name fits in `max_bytes`. Only helper
+/// tables of `table` start with it.
+pub fn helper_prefix(table: &str, max_bytes: usize) -> String {
+    let hash = &sha256_hex(table.as_bytes())[..6];
+    let fixed = "__stage_".len() + hash.len() + HELPER_TAIL;
+    let mut cut = max_bytes.saturating_sub(fixed).min(table.len());
+    while !table.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{}__stage_{hash}", &table[..cut])
+}
+
+/// A helper table's name: [`helper_prefix`], the role (`new` shadow, `old` retired
+/// table) and the run's tag.
+pub fn helper_name(table: &str, role: &str, run_tag: &str, max_bytes: usize) -> String {
+    format!("{}_{role}_{run_tag}", helper_prefix(table, max_bytes))
+}
+
+/// Of the `found` table names, those that are helper tables of `table` left by any run
+/// (a killed run's shadow or retired table): what a run holding the table's lock drops.
+pub fn stale_helpers(table: &str, max_bytes: usize, found: Vec<String>) -> Vec<String> {
+    let prefix = helper_prefix(table, max_bytes);
+    found
+        .into_iter()
+        .filter(|name| {
+            name.strip_prefix(&prefix).is_some_and(|rest| {
+                rest.len() == HELPER_TAIL
+                    && (rest.starts_with("_new_") || rest.starts_with("_old_"))
+                    && rest[5..].bytes().all(|b| b.is_ascii_hexdigit())
+            })
+        })
+        .collect()
+}
+
+/// A `LIKE` pattern (escape character `\`) matching every name that starts with `prefix`.
+pub fn like_prefix(prefix: &str) -> String {
+    let mut out = String::with_capacity(prefix.len() + 4);
+    for c in prefix.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('%');
+    out
+}
+
+/// Tries `try_lock` until it succeeds or `wait` has passed (at least once).
+pub fn acquire_lock(wait: Duration, mut try_lock: impl FnMut() -> Result<bool>) -> Result<bool> {
+    let until = std::time::Instant::now() + wait;
+    loop {
+        if try_lock()? {
+            return Ok(true);
+        }
+        if std::time::Instant::now() >= until {
+            return Ok(false);
+        }
+        crate::interrupt::check()?;
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn helper_names_are_unique_fit_and_never_the_table() {
+        let long = "x".repeat(63);
+        for table in ["orders", long.as_str(), "ä".repeat(40).as_str()] {
+            for limit in [63, 64, 128] {
+                let a = helper_name(table, "new", &run_tag("run-a"), limit);
+                let b = helper_name(table, "new", &run_tag("run-b"), limit);
+                assert_ne!(a, b);
+                assert_ne!(a, table);
+                assert!(a.len() <= limit, "{a} is {} bytes", a.len());
+                assert_eq!(
+                    stale_helpers(table, limit, vec![a.clone(), b.clone(), table.to_string()]),
+                    vec![a, b]
+                );
+            }
+        }
+        assert_eq!(
+            helper_name("orders", "old", "0123abcd", 63).len(),
+            "orders".len() + 27
+        );
+        // Two long names with one prefix get different helper prefixes.
+        let (p, q) = (format!("{long}_a"), format!("{long}_b"));
+        assert_ne!(helper_prefix(&p, 63), helper_prefix(&q, 63));
+        assert!(stale_helpers(&p, 63, vec![helper_name(&q, "new", "0123abcd", 63)]).is_empty());
+    }
+
+    #[test]
+    fn like_prefix_escapes_wildcards() {
+        assert_eq!(like_prefix("a_b%c"), "a\\_b\\%c%");
+    }
 }

@@ -2,7 +2,7 @@
 //! `NVARCHAR(MAX)`). Rows go in with the TDS bulk-load protocol (`INSERT BULK`): each
 //! batch is one bulk statement, which SQL Server applies whole or not at all.
 //!
-//! * `replace`: the batches load a shadow table (`<table>__stage_new`), then one
+//! * `replace`: the batches load a shadow table unique to the run, then one
 //!   transaction (`SET XACT_ABORT ON`) drops the old table and renames the shadow with
 //!   `sp_rename`. Readers see the old table or the new one. A batch that failed on a
 //!   transient error (deadlock, lock timeout, lost connection — the connection is reopened)
@@ -184,16 +184,10 @@ impl MssqlDestination {
             D.quote_literal(schema),
             D.quote_literal(table)
         );
-        let (rt, client) = self.parts()?;
-        let out = rt.block_on(async { client.simple_query(sql).await?.into_first_result().await });
-        let rows = self.settle(
-            out,
+        self.scalar_names(
+            &sql,
             &format!("staging table {schema}.{table}: reading the catalog"),
-        )?;
-        Ok(rows
-            .iter()
-            .filter_map(|r| cell::<&str>(r, 0).map(str::to_string))
-            .collect())
+        )
     }
 }
 
@@ -282,18 +276,39 @@ impl Destination for MssqlDestination {
         let db_schema = target.schema.clone().unwrap_or_else(|| self.schema.clone());
         let table = target.table.clone();
         let create = create_table_sql(&db_schema, &table, schema)?;
-        let shadow = super::shadow_name(&table);
+        let shadow = target.shadow(IDENTIFIER_BYTES);
         let ctx = format!("staging table {db_schema}.{table}: preparing");
+        let lock = LoadTarget {
+            schema: Some(db_schema.clone()),
+            ..target.clone()
+        }
+        .lock_name(255);
+        self.lock(&lock, target.lock_wait, &format!("{db_schema}.{table}"))?;
+        let unlocked = |dst: &mut Self, e: Error| {
+            dst.unlock(&lock);
+            e
+        };
+        let stale = self
+            .scalar_names(&stale_helpers_sql(&db_schema, &table), &ctx)
+            .map_err(|e| unlocked(self, e))?;
+        for name in super::stale_helpers(&table, IDENTIFIER_BYTES, stale) {
+            self.run(&drop_if_exists_sql(&db_schema, &name), &ctx)
+                .map_err(|e| unlocked(self, e))?;
+            tracing::info!(table = %table, helper = %name, "dropped a helper table left by an earlier, killed run");
+        }
         let (load_into, rows_before, in_tx) = match target.write_mode {
             WriteMode::Replace => {
-                self.run(&drop_if_exists_sql(&db_schema, &shadow), &ctx)?;
                 let create_shadow = create_table_sql(&db_schema, &shadow, schema)?;
-                self.run(&create_shadow, &ctx)?;
+                self.run(&create_shadow, &ctx)
+                    .map_err(|e| unlocked(self, e))?;
                 (shadow.clone(), 0, false)
             }
             WriteMode::Truncate | WriteMode::Append => {
-                let existing = self.existing_columns(&db_schema, &table)?;
-                super::check_kept_columns(target, &existing, schema)?;
+                let existing = self
+                    .existing_columns(&db_schema, &table)
+                    .map_err(|e| unlocked(self, e))?;
+                super::check_kept_columns(target, &existing, schema)
+                    .map_err(|e| unlocked(self, e))?;
                 self.run("SET XACT_ABORT ON; BEGIN TRANSACTION", &ctx)?;
                 let mut setup = || -> Result<u64> {
                     if existing.is_empty() {
@@ -311,7 +326,7 @@ impl Destination for MssqlDestination {
                     Ok(n) => (table.clone(), n, true),
                     Err(e) => {
                         let _ = self.run("IF @@TRANCOUNT > 0 ROLLBACK TRANSACTION", &ctx);
-                        return Err(e);
+                        return Err(unlocked(self, e));
                     }
                 }
             }
@@ -320,6 +335,7 @@ impl Destination for MssqlDestination {
             dst: self,
             schema: db_schema,
             table,
+            lock,
             load_into,
             mode: target.write_mode,
             rows_before,
@@ -342,6 +358,8 @@ struct MssqlLoad<'a> {
     dst: &'a mut MssqlDestination,
     schema: String,
     table: String,
+    /// The staging table's application lock (`sp_getapplock`, session owner).
+    lock: String,
     load_into: String,
     mode: WriteMode,
     rows_before: u64,
@@ -365,6 +383,26 @@ impl TableLoad for MssqlLoad<'_> {
             return Err(Error::Check(format!(
                 "{ctx}: the connection was lost inside the load's transaction; the load was rolled back"
             )));
+        }
+        if !self.in_tx && self.dst.client.is_none() {
+            // Reconnecting: take the lock again, and learn whether the bulk insert whose
+            // acknowledgement was lost went through before sending it again.
+            let shown = format!("{}.{}", self.schema, self.table);
+            self.dst
+                .lock(&self.lock, std::time::Duration::ZERO, &shown)?;
+            let have = self.dst.count(&self.schema, &self.load_into)?;
+            let n = rows.len() as u64;
+            if have == self.rows_written + n {
+                tracing::info!(table = %shown, "the batch before the lost connection was loaded; not loading it again");
+                self.rows_written += n;
+                return Ok(());
+            }
+            if have != self.rows_written {
+                return Err(Error::Check(format!(
+                    "staging table {shown}: the shadow table holds {have} rows after reconnecting, expected {}; the load was abandoned and the old table kept",
+                    self.rows_written
+                )));
+            }
         }
         let dst = &mut *self.dst;
         let (rt, client) = dst.parts()?;
@@ -407,6 +445,7 @@ impl TableLoad for MssqlLoad<'_> {
         );
         match self.mode {
             WriteMode::Replace => {
+                crate::interrupt::pause_point("swap");
                 let sql = swap_sql(&self.schema, &self.table, &self.load_into);
                 self.dst.run(&sql, &ctx)?;
             }
@@ -426,6 +465,8 @@ impl TableLoad for MssqlLoad<'_> {
 impl Drop for MssqlLoad<'_> {
     fn drop(&mut self) {
         if self.done {
+            let lock = self.lock.clone();
+            self.dst.unlock(&lock);
             return;
         }
         let (sql, what) = if self.in_tx {
@@ -443,7 +484,78 @@ impl Drop for MssqlLoad<'_> {
             if let Err(e) = self.dst.run(&sql, what) {
                 tracing::warn!(table = %self.table, "{what} of an abandoned load failed: {e}");
             }
+            let lock = self.lock.clone();
+            self.dst.unlock(&lock);
         }
+    }
+}
+
+/// SQL Server's longest identifier (`sysname`: 128 characters; counted in bytes here).
+const IDENTIFIER_BYTES: usize = 128;
+
+/// Takes an exclusive session-owned application lock, waiting up to `wait_ms`; returns
+/// `sp_getapplock`'s result (≥ 0 granted, -1 timed out, below that an error).
+pub fn applock_sql(resource: &str, wait_ms: u128) -> String {
+    format!(
+        "DECLARE @r int; EXEC @r = sp_getapplock @Resource = {}, @LockMode = 'Exclusive', \
+         @LockOwner = 'Session', @LockTimeout = {wait_ms}; SELECT CAST(@r AS BIGINT)",
+        D.quote_literal(resource)
+    )
+}
+
+/// The tables of `schema` that may be helper tables of `table` (see `load::stale_helpers`).
+pub fn stale_helpers_sql(schema: &str, table: &str) -> String {
+    format!(
+        "SELECT name FROM sys.tables WHERE schema_id = SCHEMA_ID({}) AND name LIKE {} ESCAPE '\\'",
+        D.quote_literal(schema),
+        D.quote_literal(&super::like_prefix(&super::helper_prefix(
+            table,
+            IDENTIFIER_BYTES
+        )))
+    )
+}
+
+impl MssqlDestination {
+    /// Takes the staging table's application lock for this session (see [`applock_sql`]).
+    fn lock(&mut self, resource: &str, wait: std::time::Duration, shown: &str) -> Result<()> {
+        let got = self.scalar(
+            &applock_sql(resource, wait.as_millis()),
+            &format!("staging table {shown}: taking its lock"),
+        )?;
+        match got {
+            Some(r) if r >= 0 => Ok(()),
+            Some(-1) => Err(Error::Locked {
+                table: shown.to_string(),
+                holder: String::new(),
+            }),
+            other => Err(Error::Check(format!(
+                "staging table {shown}: sp_getapplock returned {other:?}"
+            ))),
+        }
+    }
+
+    fn unlock(&mut self, resource: &str) {
+        if self.client.is_none() {
+            return; // the server released it with the session
+        }
+        let sql = format!(
+            "EXEC sp_releaseapplock @Resource = {}, @LockOwner = 'Session'",
+            D.quote_literal(resource)
+        );
+        if let Err(e) = self.run(&sql, "releasing the staging table's lock") {
+            tracing::warn!("{e}");
+        }
+    }
+
+    /// The first column of every row, as text.
+    fn scalar_names(&mut self, sql: &str, what: &str) -> Result<Vec<String>> {
+        let (rt, client) = self.parts()?;
+        let out = rt.block_on(async { client.simple_query(sql).await?.into_first_result().await });
+        let rows = self.settle(out, what)?;
+        Ok(rows
+            .iter()
+            .filter_map(|r| cell::<&str>(r, 0).map(str::to_string))
+            .collect())
     }
 }
 

@@ -10,7 +10,9 @@
 //! - `replace`: the shadow table is loaded (each batch its own transaction, so a batch is
 //!   whole or absent and a transient failure can be retried, after reconnecting if the
 //!   connection was lost), then swapped in with one atomic
-//!   `RENAME TABLE t TO t__stage_old, t__stage_new TO t` and the old one dropped.
+//!   `RENAME TABLE t TO <retired>, <shadow> TO t` and the old one dropped (helper names
+//!   are unique to the run: `load::helper_name`). A table that does not exist yet is
+//!   built the same way in every write mode, since MySQL's DDL commits.
 //! - `truncate` and `append`: one transaction (`DELETE`, not `TRUNCATE`, which would
 //!   commit), a savepoint per batch; readers see the old rows until `COMMIT`. A deadlock
 //!   or lost connection there rolls back the whole transaction, so it is not retried.
@@ -176,35 +178,13 @@ impl Destination for MysqlDestination {
     ) -> Result<Box<dyn TableLoad + 'a>> {
         let table = target.table.clone();
         let create = Self::create_sql(&table, schema)?;
-        let existing = self.existing_columns(&table)?;
-        let wanted = super::check_kept_columns(target, &existing, schema)?;
-        let shadow = super::shadow_name(&table);
-        let ctx = format!("staging table {table}: preparing");
-        let (load_into, rows_before) = match target.write_mode {
-            WriteMode::Replace => {
-                self.run(&format!("DROP TABLE IF EXISTS {}", D.quote(&shadow)), &ctx)?;
-                let create_shadow = create.replacen(&D.quote(&table), &D.quote(&shadow), 1);
-                self.run(&create_shadow, &ctx)?;
-                (shadow, 0)
-            }
-            WriteMode::Truncate | WriteMode::Append => {
-                if existing.is_empty() {
-                    self.run(&create, &ctx)?;
-                }
-                self.run("START TRANSACTION", &ctx)?;
-                if target.write_mode == WriteMode::Truncate {
-                    if let Err(e) = self.run(&format!("DELETE FROM {}", D.quote(&table)), &ctx) {
-                        let _ = self.conn.query_drop("ROLLBACK");
-                        return Err(e);
-                    }
-                }
-                match self.count(&table) {
-                    Ok(n) => (table.clone(), n),
-                    Err(e) => {
-                        let _ = self.conn.query_drop("ROLLBACK");
-                        return Err(e);
-                    }
-                }
+        let lock = self.lock(target)?;
+        let prepared = self.prepare(target, schema, &create);
+        let (wanted, mode, load_into, rows_before) = match prepared {
+            Ok(p) => p,
+            Err(e) => {
+                self.unlock(&lock);
+                return Err(e);
             }
         };
         let cols: Vec<String> = wanted.iter().map(|c| D.quote(c)).collect();
@@ -216,8 +196,10 @@ impl Destination for MysqlDestination {
         Ok(Box::new(MysqlLoad {
             dst: self,
             table,
+            retired: target.retired(IDENTIFIER_BYTES),
+            lock,
             load_into,
-            mode: target.write_mode,
+            mode,
             insert_head,
             rows_before,
             rows_written: 0,
@@ -234,9 +216,122 @@ impl Destination for MysqlDestination {
     }
 }
 
+/// The longest table name MySQL and MariaDB accept (64 characters; counted in bytes here).
+const IDENTIFIER_BYTES: usize = 64;
+
+impl MysqlDestination {
+    /// Takes the staging table's named lock (`GET_LOCK`, waiting up to
+    /// `LOCK_WAIT_SECONDS`), held by this session for the whole load and swap.
+    fn lock(&mut self, target: &LoadTarget) -> Result<String> {
+        let name = LoadTarget {
+            schema: Some(self.database.clone()),
+            ..target.clone()
+        }
+        .lock_name(64);
+        let ctx = format!("staging table {}: taking its lock", target.table);
+        let wait = target.lock_wait.as_secs_f64();
+        let got: Option<Option<i64>> = self
+            .conn
+            .exec_first("SELECT GET_LOCK(?, ?)", (name.as_str(), wait))
+            .map_err(db_err(&ctx))?;
+        if got.flatten() == Some(1) {
+            return Ok(name);
+        }
+        let holder: Option<(u64, String, String, u64)> = self
+            .conn
+            .exec_first(
+                "SELECT p.ID, p.USER, p.HOST, p.TIME FROM information_schema.PROCESSLIST p \
+                 WHERE p.ID = IS_USED_LOCK(?)",
+                (name.as_str(),),
+            )
+            .ok()
+            .flatten();
+        Err(Error::Locked {
+            table: target.table.clone(),
+            holder: holder
+                .map(|(id, user, host, secs)| {
+                    format!(" (held by connection {id} of {user}@{host}, connected for {secs} s)")
+                })
+                .unwrap_or_default(),
+        })
+    }
+
+    fn unlock(&mut self, name: &str) {
+        if let Err(e) = self.conn.exec_drop("DO RELEASE_LOCK(?)", (name,)) {
+            tracing::warn!(lock = %name, "releasing the staging table's lock failed (it ends with the session): {e}");
+        }
+    }
+
+    /// Drops what killed runs left of this table (shadows, retired tables), creates the
+    /// table to load into and starts the load's transaction. Returns the staging column
+    /// names, the effective write mode, the table loaded into and its rows before.
+    fn prepare(
+        &mut self,
+        target: &LoadTarget,
+        schema: &SchemaRef,
+        create: &str,
+    ) -> Result<(Vec<String>, WriteMode, String, u64)> {
+        let table = target.table.clone();
+        let ctx = format!("staging table {table}: preparing");
+        let found: Vec<String> = self
+            .conn
+            .exec(
+                "SELECT TABLE_NAME FROM information_schema.TABLES \
+                 WHERE TABLE_SCHEMA = ? AND TABLE_NAME LIKE ?",
+                (
+                    self.database.as_str(),
+                    super::like_prefix(&super::helper_prefix(&table, IDENTIFIER_BYTES)),
+                ),
+            )
+            .map_err(db_err(&ctx))?;
+        for stale in super::stale_helpers(&table, IDENTIFIER_BYTES, found) {
+            self.run(&format!("DROP TABLE IF EXISTS {}", D.quote(&stale)), &ctx)?;
+            tracing::info!(table = %table, helper = %stale, "dropped a helper table left by an earlier, killed run");
+        }
+        let existing = self.existing_columns(&table)?;
+        let wanted = super::check_kept_columns(target, &existing, schema)?;
+        // DDL commits in MySQL: a table that does not exist yet is built as a shadow and
+        // renamed into place at the end, so a failed first load leaves no empty table.
+        let mode = if existing.is_empty() {
+            WriteMode::Replace
+        } else {
+            target.write_mode
+        };
+        let shadow = target.shadow(IDENTIFIER_BYTES);
+        let (load_into, rows_before) = match mode {
+            WriteMode::Replace => {
+                let create_shadow = create.replacen(&D.quote(&table), &D.quote(&shadow), 1);
+                self.run(&create_shadow, &ctx)?;
+                (shadow, 0)
+            }
+            WriteMode::Truncate | WriteMode::Append => {
+                self.run("START TRANSACTION", &ctx)?;
+                if target.write_mode == WriteMode::Truncate {
+                    if let Err(e) = self.run(&format!("DELETE FROM {}", D.quote(&table)), &ctx) {
+                        let _ = self.conn.query_drop("ROLLBACK");
+                        return Err(e);
+                    }
+                }
+                match self.count(&table) {
+                    Ok(n) => (table.clone(), n),
+                    Err(e) => {
+                        let _ = self.conn.query_drop("ROLLBACK");
+                        return Err(e);
+                    }
+                }
+            }
+        };
+        Ok((wanted, mode, load_into, rows_before))
+    }
+}
+
 struct MysqlLoad<'a> {
     dst: &'a mut MysqlDestination,
     table: String,
+    /// The name the old table takes during the swap.
+    retired: String,
+    /// The staging table's named lock, held by this session.
+    lock: String,
     load_into: String,
     mode: WriteMode,
     insert_head: String,
@@ -302,12 +397,26 @@ impl MysqlLoad<'_> {
         Ok(self.dst.conn.affected_rows())
     }
 
+    /// Opens a new connection after a lost one and takes the staging table's lock again
+    /// (the server released it with the old session).
     fn reconnect(&mut self) -> Result<()> {
         let mut conn = connect(&self.dst.endpoint, "destination", None, SESSION_INIT)?;
         conn.select_db(&self.dst.database)
             .map_err(db_err("reconnecting to the staging database"))?;
         self.dst.conn = conn;
         self.broken = false;
+        let ctx = format!("staging table {}: taking its lock again", self.table);
+        let got: Option<Option<i64>> = self
+            .dst
+            .conn
+            .exec_first("SELECT GET_LOCK(?, 0)", (self.lock.as_str(),))
+            .map_err(db_err(&ctx))?;
+        if got.flatten() != Some(1) {
+            return Err(Error::Locked {
+                table: self.table.clone(),
+                holder: " (taken while this run reconnected)".into(),
+            });
+        }
         Ok(())
     }
 }
@@ -331,18 +440,31 @@ impl TableLoad for MysqlLoad<'_> {
             // Each batch its own transaction on the shadow table.
             if self.broken {
                 self.reconnect()?;
-            }
-            self.dst.run("START TRANSACTION", &ctx)?;
-            let r = self.insert(batch);
-            match r {
-                Ok(n) => match self.dst.run("COMMIT", &ctx) {
-                    Ok(()) => Ok(n),
-                    Err(e) => Err(e),
-                },
-                Err(e) => {
-                    let _ = self.dst.conn.query_drop("ROLLBACK");
-                    Err(e)
+                // Did the COMMIT whose acknowledgement was lost go through?
+                let have = self.dst.count(&self.load_into)?;
+                let n = batch.num_rows() as u64;
+                if have == self.rows_written + n {
+                    tracing::info!(table = %self.table, "the batch before the lost connection was committed; not inserting it again");
+                    self.rows_written += n;
+                    return Ok(());
                 }
+                if have != self.rows_written {
+                    return Err(Error::Check(format!(
+                        "staging table {}: the shadow table holds {have} rows after reconnecting, expected {}; the load was abandoned and the old table kept",
+                        self.table, self.rows_written
+                    )));
+                }
+            }
+            // A lost connection may show first here: it goes through the handling below.
+            match self.dst.run("START TRANSACTION", &ctx) {
+                Err(e) => Err(e),
+                Ok(()) => match self.insert(batch) {
+                    Ok(n) => self.dst.run("COMMIT", &ctx).map(|()| n),
+                    Err(e) => {
+                        let _ = self.dst.conn.query_drop("ROLLBACK");
+                        Err(e)
+                    }
+                },
             }
         } else {
             self.dst.run("SAVEPOINT stage_batch", &ctx)?;
@@ -410,10 +532,8 @@ impl TableLoad for MysqlLoad<'_> {
         let ctx = format!("staging table {}: swapping in the new table", self.table);
         if self.mode == WriteMode::Replace {
             let table = self.table.clone();
-            let old = super::retired_name(&table);
+            let old = self.retired.clone();
             let exists = !self.dst.existing_columns(&table)?.is_empty();
-            self.dst
-                .run(&format!("DROP TABLE IF EXISTS {}", D.quote(&old)), &ctx)?;
             if exists {
                 self.dst.run(
                     &format!(
@@ -426,6 +546,7 @@ impl TableLoad for MysqlLoad<'_> {
                     &ctx,
                 )?;
                 self.open = false;
+                crate::interrupt::pause_point("swap");
                 if let Err(e) = self.dst.run(&format!("DROP TABLE {}", D.quote(&old)), &ctx) {
                     tracing::warn!(table = %old, error = %e, "the new staging table is in place but the old one could not be dropped");
                 }
@@ -441,6 +562,7 @@ impl TableLoad for MysqlLoad<'_> {
                 self.open = false;
             }
         } else {
+            crate::interrupt::pause_point("swap");
             self.dst.run("COMMIT", &ctx)?;
             self.open = false;
         }
@@ -453,7 +575,9 @@ impl TableLoad for MysqlLoad<'_> {
 
 impl Drop for MysqlLoad<'_> {
     fn drop(&mut self) {
+        let lock = self.lock.clone();
         if !self.open {
+            self.dst.unlock(&lock);
             return;
         }
         let cleanup = if self.mode == WriteMode::Replace {
@@ -467,6 +591,7 @@ impl Drop for MysqlLoad<'_> {
         if let Err(e) = self.dst.conn.query_drop(&cleanup) {
             tracing::warn!(table = %self.table, error = %e, transient = is_transient(&e), "cleaning up an abandoned load failed");
         }
+        self.dst.unlock(&lock);
     }
 }
 

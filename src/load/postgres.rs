@@ -3,7 +3,7 @@
 //! `COPY … FROM STDIN (FORMAT binary)`, each batch encoded straight from its Arrow arrays
 //! into one buffer.
 //!
-//! * `replace`: the rows go into a shadow table `<table>__stage_new`, one COPY (its own
+//! * `replace`: the rows go into a shadow table unique to the run (`load::helper_name`), one COPY (its own
 //!   transaction) per batch, so a batch retried after a lost connection is never loaded twice:
 //!   the loader reconnects and counts the shadow to learn whether the lost COPY committed. At
 //!   `commit` the shadow's `count(*)` must equal the rows read; then one transaction drops the
@@ -195,21 +195,25 @@ impl Destination for PgDestination {
             defs.push(format!("{} {ty}{null}", D.quote(f.name())));
         }
         let table = D.qualify(sch, &target.table);
-        let shadow_bare = super::shadow_name(&target.table);
+        self.lock(target)?;
+        let locked = Locked {
+            key: target.lock_key(),
+        };
+        if let Err(e) = self.drop_stale_helpers(target) {
+            locked.release(&mut self.client);
+            return Err(e);
+        }
+        let shadow_bare = target.shadow(IDENTIFIER_BYTES);
         let shadow = D.qualify(sch, &shadow_bare);
         let cols: Vec<String> = schema.fields().iter().map(|f| D.quote(f.name())).collect();
         let ctx = format!("staging table {shown}: preparing");
-        let load_into = match target.write_mode {
-            WriteMode::Replace => {
-                self.client
-                    .batch_execute(&format!(
-                        "DROP TABLE IF EXISTS {shadow}; CREATE TABLE {shadow} ({})",
-                        defs.join(", ")
-                    ))
-                    .map_err(db_err(&ctx))?;
-                shadow.clone()
-            }
-            WriteMode::Truncate | WriteMode::Append => {
+        let prepared = match target.write_mode {
+            WriteMode::Replace => self
+                .client
+                .batch_execute(&format!("CREATE TABLE {shadow} ({})", defs.join(", ")))
+                .map_err(db_err(&ctx))
+                .map(|()| shadow.clone()),
+            WriteMode::Truncate | WriteMode::Append => (|| {
                 let existing = self.existing_columns(sch, &target.table)?;
                 super::check_kept_columns(target, &existing.unwrap_or_default(), schema)?;
                 let mut sql = format!(
@@ -223,7 +227,14 @@ impl Destination for PgDestination {
                     let _ = self.client.batch_execute("ROLLBACK");
                     return Err(db_err(&ctx)(e));
                 }
-                table.clone()
+                Ok(table.clone())
+            })(),
+        };
+        let load_into = match prepared {
+            Ok(name) => name,
+            Err(e) => {
+                locked.release(&mut self.client);
+                return Err(e);
             }
         };
         let copy_sql = format!(
@@ -242,11 +253,12 @@ impl Destination for PgDestination {
             shadow,
             shadow_bare,
             bare: target.table.clone(),
+            target: target.clone(),
+            locked,
             mode: target.write_mode,
             copy_sql,
             rows_written: 0,
             reconnect: false,
-            reconnected: false,
             done: false,
             buf: Vec::new(),
             nul_stripped,
@@ -273,14 +285,14 @@ struct PgLoad<'a> {
     shadow: String,
     shadow_bare: String,
     bare: String,
+    target: LoadTarget,
+    /// The staging table's advisory lock, held by this session until commit or drop.
+    locked: Locked,
     mode: WriteMode,
     copy_sql: String,
     rows_written: u64,
     /// The last batch failed with a transient error: reconnect (replace mode) first.
     reconnect: bool,
-    /// A reconnect happened: the final row count is read back from the shadow table
-    /// instead of summed from the COPY results.
-    reconnected: bool,
     done: bool,
     buf: Vec<u8>,
     nul_stripped: Vec<(String, u64)>,
@@ -318,9 +330,7 @@ impl PgLoad<'_> {
     fn write_replace(&mut self, batch: &RecordBatch, nuls: &mut [u64]) -> Result<()> {
         let n = batch.num_rows() as u64;
         if self.reconnect {
-            self.dest.reconnect()?;
-            self.reconnect = false;
-            self.reconnected = true;
+            self.reconnect_locked()?;
             // Did the COPY that lost its connection commit?
             let have = count(&mut self.dest.client, &self.shadow, &self.shown)?;
             if have == self.rows_written + n {
@@ -420,15 +430,10 @@ impl TableLoad for PgLoad<'_> {
         let loaded = match self.mode {
             WriteMode::Replace => {
                 if self.reconnect {
-                    self.dest.reconnect()?;
-                    self.reconnect = false;
-                    self.reconnected = true;
+                    self.reconnect_locked()?;
                 }
-                if self.reconnected {
-                    count(&mut self.dest.client, &self.shadow, &shown)?
-                } else {
-                    self.rows_written
-                }
+                // Counted by the server: a shadow touched by anyone else fails the check.
+                count(&mut self.dest.client, &self.shadow, &shown)?
             }
             WriteMode::Truncate => count(client, &self.table, &shown)?,
             WriteMode::Append => self.rows_written,
@@ -439,20 +444,25 @@ impl TableLoad for PgLoad<'_> {
             )));
         }
         let ctx = format!("staging table {shown}: making the new rows visible");
-        let sql = match self.mode {
+        let swap = match self.mode {
             WriteMode::Replace => format!(
-                "BEGIN; DROP TABLE IF EXISTS {}; ALTER TABLE {} RENAME TO {}; COMMIT",
+                "BEGIN; DROP TABLE IF EXISTS {}; ALTER TABLE {} RENAME TO {};",
                 self.table,
                 self.shadow,
                 D.quote(&self.bare)
             ),
-            _ => "COMMIT".to_string(),
+            _ => String::new(),
         };
-        if let Err(e) = self.dest.client.batch_execute(&sql) {
+        let swapped = self.dest.client.batch_execute(&swap).and_then(|()| {
+            crate::interrupt::pause_point("swap");
+            self.dest.client.batch_execute("COMMIT")
+        });
+        if let Err(e) = swapped {
             let _ = self.dest.client.batch_execute("ROLLBACK");
             return Err(db_err(&ctx)(e));
         }
         self.done = true;
+        self.locked.release(&mut self.dest.client);
         Ok(LoadReport {
             rows: loaded,
             nul_stripped: self
@@ -477,6 +487,119 @@ impl Drop for PgLoad<'_> {
         if let Err(e) = self.dest.client.batch_execute(&sql) {
             tracing::warn!(table = %self.shown, shadow = %self.shadow_bare, "cleaning up an abandoned load failed (the next run cleans up): {e}");
         }
+        self.locked.release(&mut self.dest.client);
+    }
+}
+
+impl PgLoad<'_> {
+    /// Reconnects after a lost connection and takes the staging table's lock again (the
+    /// server released it with the old session); fails when another run took it meanwhile.
+    fn reconnect_locked(&mut self) -> Result<()> {
+        self.dest.reconnect()?;
+        self.reconnect = false;
+        self.dest.lock(&self.target)
+    }
+}
+
+/// The longest identifier PostgreSQL keeps whole (NAMEDATALEN - 1); longer ones are cut.
+const IDENTIFIER_BYTES: usize = 63;
+
+/// A session-level advisory lock on a staging table (see [`PgDestination::lock`]).
+struct Locked {
+    key: i64,
+}
+
+impl Locked {
+    fn release(&self, client: &mut Client) {
+        if client.is_closed() {
+            return; // the server released it with the session
+        }
+        if let Err(e) = client.execute("SELECT pg_advisory_unlock($1)", &[&self.key]) {
+            tracing::warn!(
+                "releasing the staging table's lock failed (it ends with the session): {e}"
+            );
+        }
+    }
+}
+
+impl PgDestination {
+    /// Takes the staging table's session-level advisory lock (`pg_try_advisory_lock` on a
+    /// hash of schema.table), waiting up to `LOCK_WAIT_SECONDS`. Held for the whole load
+    /// and swap; another run that finds it held fails this table with `Error::Locked`.
+    fn lock(&mut self, target: &LoadTarget) -> Result<()> {
+        let key = target.lock_key();
+        let ctx = format!("staging table {}: taking its lock", target.display());
+        let client = &mut self.client;
+        let got = super::acquire_lock(target.lock_wait, || {
+            let row = client
+                .query_one("SELECT pg_try_advisory_lock($1)", &[&key])
+                .map_err(db_err(&ctx))?;
+            Ok(row.get::<_, bool>(0))
+        })?;
+        if got {
+            return Ok(());
+        }
+        let unsigned = key as u64;
+        let holder = self
+            .client
+            .query_opt(
+                "SELECT a.pid, coalesce(a.application_name, ''), coalesce(host(a.client_addr), 'local'), \
+                        to_char(a.backend_start AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') \
+                 FROM pg_catalog.pg_locks l JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid \
+                 WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 \
+                   AND l.classid::bigint = $1 AND l.objid::bigint = $2 LIMIT 1",
+                &[&((unsigned >> 32) as i64), &((unsigned & 0xffff_ffff) as i64)],
+            )
+            .ok()
+            .flatten()
+            .map(|r| {
+                format!(
+                    " (held by PostgreSQL backend pid {}, application \"{}\", from {}, connected since {})",
+                    r.get::<_, i32>(0),
+                    r.get::<_, String>(1),
+                    r.get::<_, String>(2),
+                    r.get::<_, String>(3)
+                )
+            })
+            .unwrap_or_default();
+        Err(Error::Locked {
+            table: target.display(),
+            holder,
+        })
+    }
+
+    /// Drops the helper tables (shadows, retired tables) that killed runs left for this
+    /// staging table. Called with the table's lock held, so no live run owns them.
+    fn drop_stale_helpers(&mut self, target: &LoadTarget) -> Result<()> {
+        let schema = target.schema.as_deref().unwrap_or("public");
+        let prefix = super::helper_prefix(&target.table, IDENTIFIER_BYTES);
+        let ctx = format!(
+            "staging table {}: looking for stale helper tables",
+            target.display()
+        );
+        let found: Vec<String> = self
+            .client
+            .query(
+                "SELECT c.relname::text FROM pg_catalog.pg_class c \
+                 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+                 WHERE n.nspname = $1 AND c.relkind IN ('r', 'p') AND c.relname LIKE $2",
+                &[&schema, &super::like_prefix(&prefix)],
+            )
+            .map_err(db_err(&ctx))?
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        for stale in super::stale_helpers(&target.table, IDENTIFIER_BYTES, found) {
+            let q = D.qualify(target.schema.as_deref(), &stale);
+            self.client
+                .batch_execute(&format!("DROP TABLE IF EXISTS {q}"))
+                .map_err(db_err(format!(
+                    "staging table {}: dropping {q}, left by a killed run",
+                    target.display()
+                )))?;
+            tracing::info!(table = %target.display(), helper = %stale, "dropped a helper table left by an earlier, killed run");
+        }
+        Ok(())
     }
 }
 

@@ -15,6 +15,7 @@ use arrow::record_batch::RecordBatch;
 use arrow::util::display::{ArrayFormatter, FormatOptions};
 use rusqlite::types::{ToSqlOutput, Value, ValueRef};
 use rusqlite::Connection;
+use std::time::Duration;
 
 use super::{Destination, LoadReport, LoadTarget, TableLoad};
 use crate::config::{Endpoint, WriteMode};
@@ -57,7 +58,7 @@ impl SqliteDestination {
             target: endpoint.describe(),
             message: e.to_string(),
         })?;
-        conn.busy_timeout(std::time::Duration::from_secs(30))
+        conn.busy_timeout(BUSY_TIMEOUT)
             .and_then(|_| conn.pragma_update(None, "journal_mode", "WAL"))
             .map_err(|e| Error::Connect {
                 side: "destination",
@@ -116,13 +117,13 @@ impl Destination for SqliteDestination {
         let create = Self::create_sql(&table, schema)?;
         let existing = self.existing_columns(&table)?;
         let wanted = super::check_kept_columns(target, &existing, schema)?;
-        let shadow = super::shadow_name(&table);
+        // SQLite has no length limit; 128 keeps helper names readable.
+        let shadow = target.shadow(128);
         let load_into = match target.write_mode {
             WriteMode::Replace => shadow.clone(),
             _ => table.clone(),
         };
-        let tx_err = db_err(format!("staging table {table}: starting the load"));
-        self.conn.execute_batch("BEGIN IMMEDIATE").map_err(tx_err)?;
+        self.lock(target)?;
         let mut load = SqliteLoad {
             conn: &self.conn,
             table: table.clone(),
@@ -138,8 +139,6 @@ impl Destination for SqliteDestination {
             let ctx = format!("staging table {table}: preparing");
             match target.write_mode {
                 WriteMode::Replace => {
-                    c.execute_batch(&format!("DROP TABLE IF EXISTS {}", D.quote(&shadow)))
-                        .map_err(db_err(&ctx))?;
                     let create_shadow = create.replacen(&D.quote(&table), &D.quote(&shadow), 1);
                     c.execute_batch(&create_shadow).map_err(db_err(&ctx))?;
                     Ok(0)
@@ -172,6 +171,36 @@ impl Destination for SqliteDestination {
             return Ok(None);
         }
         count(&self.conn, &target.table).map(Some)
+    }
+}
+
+/// How long a statement inside a load waits for SQLite's file lock.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+
+impl SqliteDestination {
+    /// The load's write transaction is the staging table's lock (SQLite has one writer per
+    /// file): `BEGIN IMMEDIATE`, waiting up to `LOCK_WAIT_SECONDS` for another writer.
+    fn lock(&mut self, target: &LoadTarget) -> Result<()> {
+        let ctx = format!("staging table {}: starting the load", target.table);
+        let timeouts = |c: &Connection, t: Duration| c.busy_timeout(t).map_err(db_err(&ctx));
+        timeouts(&self.conn, target.lock_wait)?;
+        let begun = self.conn.execute_batch("BEGIN IMMEDIATE");
+        timeouts(&self.conn, BUSY_TIMEOUT)?;
+        match begun {
+            Ok(()) => Ok(()),
+            Err(e)
+                if matches!(
+                    e.sqlite_error_code(),
+                    Some(rusqlite::ErrorCode::DatabaseBusy)
+                ) =>
+            {
+                Err(Error::Locked {
+                    table: target.table.clone(),
+                    holder: format!(" (another writer holds {})", self.path),
+                })
+            }
+            Err(e) => Err(db_err(&ctx)(e)),
+        }
     }
 }
 
@@ -234,6 +263,7 @@ impl TableLoad for SqliteLoad<'_> {
                 ))
                 .map_err(db_err(&ctx))?;
         }
+        crate::interrupt::pause_point("swap");
         self.conn.execute_batch("COMMIT").map_err(db_err(&ctx))?;
         self.open = false;
         Ok(LoadReport {

@@ -55,12 +55,13 @@ pub(crate) fn connect(
 }
 
 /// Errors after which the same statement may succeed when tried again: deadlock,
-/// lock wait timeout, lost connection, server shutting down, I/O failures.
+/// lock wait timeout, lost connection, server shutting down, I/O failures. Not 1153
+/// (packet too large): the same statement fails the same way again.
 pub(crate) fn is_transient(e: &mysql::Error) -> bool {
     match e {
         mysql::Error::MySqlError(m) => matches!(
             m.code,
-            1205 | 1213 | 1053 | 1077 | 1078 | 1079 | 1080 | 1152 | 1153 | 1158
+            1205 | 1213 | 1053 | 1077 | 1078 | 1079 | 1080 | 1152 | 1158
                 ..=1161 | 1927 | 2006 | 2013 | 4031
         ),
         mysql::Error::IoError(_) | mysql::Error::CodecError(_) => true,

@@ -5,11 +5,13 @@ mod common;
 mod config_cli;
 #[cfg(feature = "connectorx")]
 mod connectorx_e2e;
+mod faults;
 mod harness;
 mod mssql_oracle;
 mod mysql_e2e;
 mod pg_e2e;
 mod readers;
+mod server_words;
 mod smoke_local;
 mod sqlite_e2e;
 mod support;

@@ -338,12 +338,24 @@ fn big_source(prefix: &str, rows: i64) -> String {
     db
 }
 
-/// Rows in staging.t__stage_new, -1 when it does not exist.
+/// Rows in the run's shadow of staging.t (`t__stage_<hash>_new_<run>`), -1 when none exists.
 fn shadow_rows(db: &str) -> i64 {
-    pg().client(db)
-        .query_one("SELECT count(*) FROM staging.t__stage_new", &[])
-        .map(|r| r.get(0))
-        .unwrap_or(-1)
+    let mut c = pg().client(db);
+    let name: Option<String> = c
+        .query_opt(
+            "SELECT relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE n.nspname = 'staging' AND relname LIKE 't\\_\\_stage\\_%\\_new\\_%'",
+            &[],
+        )
+        .unwrap()
+        .map(|r| r.get(0));
+    match name {
+        Some(n) => c
+            .query_one(&format!("SELECT count(*) FROM staging.\"{n}\""), &[])
+            .map(|r| r.get(0))
+            .unwrap_or(-1),
+        None => -1,
+    }
 }
 
 #[test]
