@@ -204,7 +204,7 @@ pub fn parse_timestamp(text: &str, with_zone: bool) -> Result<i64, String> {
 
 pub fn naive_to_micros(ts: NaiveDateTime) -> Option<i64> {
     let utc = ts.and_utc();
-    if utc.timestamp_subsec_nanos() % 1000 != 0 {
+    if !utc.timestamp_subsec_nanos().is_multiple_of(1000) {
         return None;
     }
     Some(utc.timestamp_micros())
