@@ -101,6 +101,10 @@ fn a_stray_part_from_an_older_run_is_never_loaded() {
         .join("out")
         .join(m["tables"][0]["parts"][0]["path"].as_str().unwrap());
     std::fs::remove_dir_all(dir.path().join("out/_manifests")).unwrap();
+    // The next run removes the older run's folder (it has no manifest any more): keep a copy.
+    let kept = dir.path().join("older_part.parquet");
+    std::fs::copy(&old_part, &kept).unwrap();
+    let old_part = kept;
     let r = stage(dir.path(), &["dump", "--config", "a.ini"], &[]);
     assert_eq!(r.code, 0, "{}", r.all());
     let (manifest, m2) = only_manifest(&dir.path().join("out"));
