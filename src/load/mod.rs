@@ -249,6 +249,22 @@ pub fn like_prefix(prefix: &str) -> String {
     out
 }
 
+/// After a reconnect, from the shadow's row count (`have`): whether the batch of `n` rows
+/// whose acknowledgement was lost landed (`true`: do not send it again) or not (`false`),
+/// `written` being the rows loaded before it. Any other count fails the load.
+pub fn batch_landed(table: &str, have: u64, written: u64, n: u64) -> Result<bool> {
+    if have == written + n {
+        tracing::info!(table = %table, "the batch before the lost connection was committed; not loading it again");
+        return Ok(true);
+    }
+    if have != written {
+        return Err(Error::Check(format!(
+            "staging table {table}: the shadow table holds {have} rows after reconnecting, expected {written}; the load was abandoned and the old table kept"
+        )));
+    }
+    Ok(false)
+}
+
 /// Tries `try_lock` until it succeeds or `wait` has passed (at least once).
 pub fn acquire_lock(wait: Duration, mut try_lock: impl FnMut() -> Result<bool>) -> Result<bool> {
     let until = std::time::Instant::now() + wait;

@@ -392,16 +392,9 @@ impl TableLoad for MssqlLoad<'_> {
                 .lock(&self.lock, std::time::Duration::ZERO, &shown)?;
             let have = self.dst.count(&self.schema, &self.load_into)?;
             let n = rows.len() as u64;
-            if have == self.rows_written + n {
-                tracing::info!(table = %shown, "the batch before the lost connection was loaded; not loading it again");
+            if super::batch_landed(&shown, have, self.rows_written, n)? {
                 self.rows_written += n;
                 return Ok(());
-            }
-            if have != self.rows_written {
-                return Err(Error::Check(format!(
-                    "staging table {shown}: the shadow table holds {have} rows after reconnecting, expected {}; the load was abandoned and the old table kept",
-                    self.rows_written
-                )));
             }
         }
         let dst = &mut *self.dst;

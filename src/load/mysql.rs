@@ -443,16 +443,9 @@ impl TableLoad for MysqlLoad<'_> {
                 // Did the COMMIT whose acknowledgement was lost go through?
                 let have = self.dst.count(&self.load_into)?;
                 let n = batch.num_rows() as u64;
-                if have == self.rows_written + n {
-                    tracing::info!(table = %self.table, "the batch before the lost connection was committed; not inserting it again");
+                if super::batch_landed(&self.table, have, self.rows_written, n)? {
                     self.rows_written += n;
                     return Ok(());
-                }
-                if have != self.rows_written {
-                    return Err(Error::Check(format!(
-                        "staging table {}: the shadow table holds {have} rows after reconnecting, expected {}; the load was abandoned and the old table kept",
-                        self.table, self.rows_written
-                    )));
                 }
             }
             // A lost connection may show first here: it goes through the handling below.

@@ -333,16 +333,9 @@ impl PgLoad<'_> {
             self.reconnect_locked()?;
             // Did the COPY that lost its connection commit?
             let have = count(&mut self.dest.client, &self.shadow, &self.shown)?;
-            if have == self.rows_written + n {
-                tracing::info!(table = %self.shown, "the batch before the lost connection was committed; not loading it again");
+            if super::batch_landed(&self.shown, have, self.rows_written, n)? {
                 self.rows_written += n;
                 return Ok(());
-            }
-            if have != self.rows_written {
-                return Err(Error::Check(format!(
-                    "staging table {}: the shadow table holds {have} rows after reconnecting, expected {}; the load was abandoned and the old table kept",
-                    self.shown, self.rows_written
-                )));
             }
         }
         match self.copy(batch, nuls) {
