@@ -7,7 +7,7 @@ use postgres::Client;
 use super::{PgDestination, D, IDENTIFIER_BYTES};
 use crate::db::postgres::db_err;
 use crate::error::{Error, Result};
-use crate::load::LoadTarget;
+use crate::load::{acquire_lock, helper_prefix, like_prefix, stale_helpers, LoadTarget};
 
 /// A session-level advisory lock on a staging table (see [`PgDestination::lock`]).
 pub(super) struct Locked {
@@ -35,7 +35,7 @@ impl PgDestination {
         let key = target.lock_key();
         let ctx = format!("staging table {}: taking its lock", target.display());
         let client = &mut self.client;
-        let got = crate::load::acquire_lock(target.lock_wait, || {
+        let got = acquire_lock(target.lock_wait, || {
             let row = client
                 .query_one("SELECT pg_try_advisory_lock($1)", &[&key])
                 .map_err(db_err(&ctx))?;
@@ -77,7 +77,7 @@ impl PgDestination {
     /// staging table. Called with the table's lock held, so no live run owns them.
     pub(super) fn drop_stale_helpers(&mut self, target: &LoadTarget) -> Result<()> {
         let schema = target.schema.as_deref().unwrap_or("public");
-        let prefix = crate::load::helper_prefix(&target.table, IDENTIFIER_BYTES);
+        let prefix = helper_prefix(&target.table, IDENTIFIER_BYTES);
         let ctx = format!(
             "staging table {}: looking for stale helper tables",
             target.display()
@@ -88,13 +88,13 @@ impl PgDestination {
                 "SELECT c.relname::text FROM pg_catalog.pg_class c \
                  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
                  WHERE n.nspname = $1 AND c.relkind IN ('r', 'p') AND c.relname LIKE $2",
-                &[&schema, &crate::load::like_prefix(&prefix)],
+                &[&schema, &like_prefix(&prefix)],
             )
             .map_err(db_err(&ctx))?
             .iter()
             .map(|r| r.get(0))
             .collect();
-        for stale in crate::load::stale_helpers(&target.table, IDENTIFIER_BYTES, found) {
+        for stale in stale_helpers(&target.table, IDENTIFIER_BYTES, found) {
             let q = D.qualify(target.schema.as_deref(), &stale);
             self.client
                 .batch_execute(&format!("DROP TABLE IF EXISTS {q}"))
