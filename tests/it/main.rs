@@ -9,6 +9,7 @@ mod faults;
 mod harness;
 mod mssql_oracle;
 mod mysql_e2e;
+mod pg_copy;
 mod pg_e2e;
 mod readers;
 mod server_words;

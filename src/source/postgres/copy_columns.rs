@@ -1,0 +1,440 @@
+//! One column of a binary COPY read: its values, in their type's binary `send` format,
+//! decoded by kind straight into an Arrow builder.
+
+use std::sync::Arc;
+
+use arrow::array::NullBufferBuilder;
+use arrow::array::{
+    ArrayRef, BinaryBuilder, BooleanBuilder, Date32Builder, Decimal128Builder, Decimal256Builder,
+    FixedSizeBinaryBuilder, Float32Builder, Float64Builder, Int16Builder, Int32Builder,
+    Int64Builder, ListArray, StringArray, Time64MicrosecondBuilder, TimestampMicrosecondBuilder,
+};
+use arrow::buffer::OffsetBuffer;
+use arrow::datatypes::{DataType, FieldRef};
+
+use crate::error::{Error, Result};
+use crate::types::postgres::{self as pgt, be_i16, be_i32, be_i64, expect_len, Kind};
+
+/// One column's builder, decoding binary values by kind.
+pub(super) enum Col {
+    Bool(BooleanBuilder),
+    I16(Int16Builder),
+    I32(Int32Builder),
+    I64(Int64Builder, bool),
+    F32(Float32Builder),
+    F64(Float64Builder),
+    D128(Decimal128Builder, u8, i8),
+    D256(Decimal256Builder, u8, i8),
+    /// Text of any kind: plain, jsonb, numeric text, interval text.
+    Text(TextBuf, Kind),
+    Bytea(BinaryBuilder),
+    Date(Date32Builder),
+    Time(Time64MicrosecondBuilder),
+    Ts(TimestampMicrosecondBuilder),
+    Uuid(FixedSizeBinaryBuilder),
+    List {
+        item: Box<Col>,
+        field: FieldRef,
+        offsets: Vec<i32>,
+        nulls: NullBufferBuilder,
+    },
+}
+
+impl Col {
+    pub(super) fn new(dt: &DataType, kind: Kind, cap: usize) -> Result<Col> {
+        let cap = cap.min(65_536);
+        let bad =
+            |e: arrow::error::ArrowError| Error::Check(format!("building a decimal column: {e}"));
+        Ok(match dt {
+            DataType::List(field) => {
+                let mut offsets = Vec::with_capacity(cap + 1);
+                offsets.push(0);
+                Col::List {
+                    item: Box::new(Col::new(field.data_type(), kind, cap)?),
+                    field: field.clone(),
+                    offsets,
+                    nulls: NullBufferBuilder::new(cap),
+                }
+            }
+            _ => match kind {
+                Kind::Bool => Col::Bool(BooleanBuilder::with_capacity(cap)),
+                Kind::Int2 => Col::I16(Int16Builder::with_capacity(cap)),
+                Kind::Int4 => Col::I32(Int32Builder::with_capacity(cap)),
+                Kind::Int8 => Col::I64(Int64Builder::with_capacity(cap), false),
+                Kind::Oid => Col::I64(Int64Builder::with_capacity(cap), true),
+                Kind::Float4 => Col::F32(Float32Builder::with_capacity(cap)),
+                Kind::Float8 => Col::F64(Float64Builder::with_capacity(cap)),
+                Kind::Decimal128(p, s) => Col::D128(
+                    Decimal128Builder::with_capacity(cap)
+                        .with_precision_and_scale(p, s)
+                        .map_err(bad)?,
+                    p,
+                    s,
+                ),
+                Kind::Decimal256(p, s) => Col::D256(
+                    Decimal256Builder::with_capacity(cap)
+                        .with_precision_and_scale(p, s)
+                        .map_err(bad)?,
+                    p,
+                    s,
+                ),
+                Kind::NumericText | Kind::Text | Kind::Jsonb | Kind::Interval => {
+                    Col::Text(TextBuf::with_capacity(cap), kind)
+                }
+                Kind::Bytea => Col::Bytea(BinaryBuilder::with_capacity(cap, cap * 16)),
+                Kind::Date => Col::Date(Date32Builder::with_capacity(cap)),
+                Kind::Time => Col::Time(Time64MicrosecondBuilder::with_capacity(cap)),
+                Kind::Timestamp => Col::Ts(TimestampMicrosecondBuilder::with_capacity(cap)),
+                Kind::Timestamptz => {
+                    Col::Ts(TimestampMicrosecondBuilder::with_capacity(cap).with_timezone("UTC"))
+                }
+                Kind::Uuid => Col::Uuid(FixedSizeBinaryBuilder::with_capacity(cap, 16)),
+            },
+        })
+    }
+
+    pub(super) fn append(&mut self, v: &[u8]) -> Result<(), String> {
+        match self {
+            Col::Bool(b) => {
+                expect_len(v, 1, "boolean")?;
+                b.append_value(v[0] != 0);
+            }
+            Col::I16(b) => {
+                expect_len(v, 2, "smallint")?;
+                b.append_value(be_i16(v));
+            }
+            Col::I32(b) => {
+                expect_len(v, 4, "integer")?;
+                b.append_value(be_i32(v));
+            }
+            Col::I64(b, oid) => {
+                if *oid {
+                    expect_len(v, 4, "oid")?;
+                    b.append_value(i64::from(be_i32(v) as u32));
+                } else {
+                    expect_len(v, 8, "bigint")?;
+                    b.append_value(be_i64(v));
+                }
+            }
+            Col::F32(b) => {
+                expect_len(v, 4, "real")?;
+                b.append_value(f32::from_bits(be_i32(v) as u32));
+            }
+            Col::F64(b) => {
+                expect_len(v, 8, "double precision")?;
+                b.append_value(f64::from_bits(be_i64(v) as u64));
+            }
+            Col::D128(b, p, s) => {
+                let x = pgt::numeric_to_i128(v, *s)?;
+                if pgt::decimal_digits_i128(x) > u32::from(*p) {
+                    return Err(format!(
+                        "the numeric value does not fit Decimal128({p},{s})"
+                    ));
+                }
+                b.append_value(x);
+            }
+            Col::D256(b, p, s) => {
+                let x = pgt::numeric_to_i256(v, *s)?;
+                if !pgt::fits_precision_i256(x, *p) {
+                    return Err(format!(
+                        "the numeric value does not fit Decimal256({p},{s})"
+                    ));
+                }
+                b.append_value(x);
+            }
+            Col::Text(b, kind) => match kind {
+                Kind::Jsonb => match v.split_first() {
+                    Some((1, rest)) => b.append(rest)?,
+                    Some((ver, _)) => {
+                        return Err(format!("jsonb binary version {ver} (expected 1)"))
+                    }
+                    None => return Err("an empty jsonb value".into()),
+                },
+                Kind::NumericText => b.append(pgt::numeric_to_text(v)?.as_bytes())?,
+                Kind::Interval => {
+                    expect_len(v, 16, "interval")?;
+                    let text = pgt::interval_to_text(be_i32(&v[12..]), be_i32(&v[8..]), be_i64(v));
+                    b.append(text.as_bytes())?;
+                }
+                _ => b.append(v)?,
+            },
+            Col::Bytea(b) => b.append_value(v),
+            Col::Date(b) => {
+                expect_len(v, 4, "date")?;
+                b.append_value(pgt::pg_date_to_days(be_i32(v))?);
+            }
+            Col::Time(b) => {
+                expect_len(v, 8, "time")?;
+                b.append_value(be_i64(v));
+            }
+            Col::Ts(b) => {
+                expect_len(v, 8, "timestamp")?;
+                b.append_value(pgt::pg_timestamp_to_unix(be_i64(v))?);
+            }
+            Col::Uuid(b) => {
+                expect_len(v, 16, "uuid")?;
+                b.append_value(v).map_err(|e| e.to_string())?;
+            }
+            Col::List {
+                item,
+                offsets,
+                nulls,
+                ..
+            } => {
+                let (n, mut pos) = pgt::array_header(v)?;
+                for _ in 0..n {
+                    if v.len() < pos + 4 {
+                        return Err("a truncated array value".into());
+                    }
+                    let len = be_i32(&v[pos..]);
+                    pos += 4;
+                    if len < 0 {
+                        item.append_null();
+                    } else {
+                        let end = pos + len as usize;
+                        if v.len() < end {
+                            return Err("a truncated array value".into());
+                        }
+                        item.append(&v[pos..end])?;
+                        pos = end;
+                    }
+                }
+                let last = offsets.last().copied().unwrap_or(0);
+                let next = i32::try_from(n)
+                    .ok()
+                    .and_then(|n| last.checked_add(n))
+                    .ok_or("more array elements in one batch than an Arrow list holds")?;
+                offsets.push(next);
+                nulls.append_non_null();
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) fn append_null(&mut self) {
+        match self {
+            Col::Bool(b) => b.append_null(),
+            Col::I16(b) => b.append_null(),
+            Col::I32(b) => b.append_null(),
+            Col::I64(b, _) => b.append_null(),
+            Col::F32(b) => b.append_null(),
+            Col::F64(b) => b.append_null(),
+            Col::D128(b, ..) => b.append_null(),
+            Col::D256(b, ..) => b.append_null(),
+            Col::Text(b, _) => b.append_null(),
+            Col::Bytea(b) => b.append_null(),
+            Col::Date(b) => b.append_null(),
+            Col::Time(b) => b.append_null(),
+            Col::Ts(b) => b.append_null(),
+            Col::Uuid(b) => b.append_null(),
+            Col::List { offsets, nulls, .. } => {
+                let last = offsets.last().copied().unwrap_or(0);
+                offsets.push(last);
+                nulls.append_null();
+            }
+        }
+    }
+
+    /// The column's array; a text value that is not UTF-8 is `Err((index, message))`.
+    pub(super) fn finish(&mut self) -> Result<ArrayRef, (usize, String)> {
+        Ok(match self {
+            Col::Bool(b) => Arc::new(b.finish()),
+            Col::I16(b) => Arc::new(b.finish()),
+            Col::I32(b) => Arc::new(b.finish()),
+            Col::I64(b, _) => Arc::new(b.finish()),
+            Col::F32(b) => Arc::new(b.finish()),
+            Col::F64(b) => Arc::new(b.finish()),
+            Col::D128(b, ..) => Arc::new(b.finish()),
+            Col::D256(b, ..) => Arc::new(b.finish()),
+            Col::Text(b, _) => b.finish()?,
+            Col::Bytea(b) => Arc::new(b.finish()),
+            Col::Date(b) => Arc::new(b.finish()),
+            Col::Time(b) => Arc::new(b.finish()),
+            Col::Ts(b) => Arc::new(b.finish()),
+            Col::Uuid(b) => Arc::new(b.finish()),
+            Col::List {
+                item,
+                field,
+                offsets,
+                nulls,
+            } => {
+                let offs = std::mem::replace(offsets, vec![0]);
+                let values = item.finish().map_err(|(element, m)| {
+                    // The row holding the bad element.
+                    let row = offs.partition_point(|&o| o as usize <= element) - 1;
+                    (row, format!("an array element: {m}"))
+                })?;
+                // Offsets start at 0 and never decrease (checked when appended).
+                let offs = OffsetBuffer::new(offs.into());
+                Arc::new(ListArray::new(field.clone(), offs, values, nulls.finish()))
+            }
+        })
+    }
+}
+
+/// Text values gathered as bytes and checked as UTF-8 once per batch (one pass over the
+/// whole buffer instead of a call per value); a bad value is then found by its offsets.
+pub(super) struct TextBuf {
+    offsets: Vec<i32>,
+    values: Vec<u8>,
+    nulls: NullBufferBuilder,
+}
+
+impl TextBuf {
+    fn with_capacity(cap: usize) -> Self {
+        let mut offsets = Vec::with_capacity(cap + 1);
+        offsets.push(0);
+        TextBuf {
+            offsets,
+            values: Vec::with_capacity(cap * 16),
+            nulls: NullBufferBuilder::new(cap),
+        }
+    }
+
+    fn append(&mut self, v: &[u8]) -> Result<(), String> {
+        self.values.extend_from_slice(v);
+        let end = i32::try_from(self.values.len()).map_err(|_| {
+            "more than 2 GiB of text in one batch of this column: lower SRC_CHUNK_SIZE".to_string()
+        })?;
+        self.offsets.push(end);
+        self.nulls.append_non_null();
+        Ok(())
+    }
+
+    fn append_null(&mut self) {
+        let last = self.offsets.last().copied().unwrap_or(0);
+        self.offsets.push(last);
+        self.nulls.append_null();
+    }
+
+    fn finish(&mut self) -> Result<ArrayRef, (usize, String)> {
+        let offsets = std::mem::replace(&mut self.offsets, vec![0]);
+        let values = std::mem::take(&mut self.values);
+        let nulls = self.nulls.finish();
+        if let Err(index) = check_utf8(&values, &offsets) {
+            let value = &values[offsets[index] as usize..offsets[index + 1] as usize];
+            let detail = match std::str::from_utf8(value) {
+                Err(e) => e.to_string(),
+                Ok(_) => "a character split between two values".to_string(),
+            };
+            return Err((index, format!("text is not valid UTF-8 ({detail})")));
+        }
+        // SAFETY: `check_utf8` proved `values` valid UTF-8 with every offset on a character
+        // boundary; the offsets start at 0, never decrease and end at `values.len()` (each
+        // append pushes the new end); `nulls`, when present, has one bit per value (every
+        // append pushes one offset and one null bit).
+        let array = unsafe {
+            StringArray::new_unchecked(OffsetBuffer::new(offsets.into()), values.into(), nulls)
+        };
+        Ok(Arc::new(array))
+    }
+}
+
+/// Checks a batch of text values in one SIMD pass (`simdutf8`; std's check was half of
+/// decoding long text in the `pg_binary_copy` bench) and that no value boundary splits a
+/// character. On failure: the index of the first bad value.
+fn check_utf8(values: &[u8], offsets: &[i32]) -> Result<(), usize> {
+    let value_at = |byte: usize| offsets.partition_point(|&o| o as usize <= byte) - 1;
+    if simdutf8::basic::from_utf8(values).is_err() {
+        let bad = simdutf8::compat::from_utf8(values)
+            .err()
+            .map_or(0, |e| e.valid_up_to());
+        return Err(value_at(bad));
+    }
+    // A boundary inside a character starts with a continuation byte (0b10xx_xxxx).
+    let inside = |o: &i32| values.get(*o as usize).is_some_and(|&b| (b as i8) < -0x40);
+    match offsets.iter().position(inside) {
+        // The value that ends at this boundary is the first one cut short.
+        Some(i) => Err(i.saturating_sub(1)),
+        None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::{Array, AsArray};
+    use arrow::datatypes::{Field, Int32Type};
+
+    #[test]
+    fn arrays_decode_into_lists_with_null_elements() {
+        let item = Field::new("item", DataType::Int32, true);
+        let mut col = Col::new(&DataType::List(item.into()), Kind::Int4, 4).unwrap();
+        let mut v = Vec::new();
+        pgt::encode_array_header(3, true, 23, &mut v);
+        for e in [Some(1i32), None, Some(-3)] {
+            match e {
+                Some(x) => {
+                    v.extend_from_slice(&4i32.to_be_bytes());
+                    v.extend_from_slice(&x.to_be_bytes());
+                }
+                None => v.extend_from_slice(&(-1i32).to_be_bytes()),
+            }
+        }
+        col.append(&v).unwrap();
+        col.append_null();
+        let mut empty = Vec::new();
+        pgt::encode_array_header(0, false, 23, &mut empty);
+        col.append(&empty).unwrap();
+        let a = col.finish().unwrap();
+        let list = a.as_list::<i32>();
+        assert_eq!(list.len(), 3);
+        assert!(list.is_null(1));
+        assert_eq!(list.value(2).len(), 0);
+        let first = list.value(0);
+        let ints = first.as_primitive::<Int32Type>();
+        assert_eq!(
+            (ints.value(0), ints.is_null(1), ints.value(2)),
+            (1, true, -3)
+        );
+    }
+
+    #[test]
+    fn a_bad_text_array_element_names_its_row() {
+        let item = Field::new("item", DataType::Utf8, true);
+        let mut col = Col::new(&DataType::List(item.into()), Kind::Text, 4).unwrap();
+        let array = |elems: &[&[u8]]| {
+            let mut v = Vec::new();
+            pgt::encode_array_header(elems.len(), false, 25, &mut v);
+            for e in elems {
+                v.extend_from_slice(&(e.len() as i32).to_be_bytes());
+                v.extend_from_slice(e);
+            }
+            v
+        };
+        col.append(&array(&[b"a", b"b"])).unwrap();
+        col.append_null();
+        col.append(&array(&[b"c", b"\xff"])).unwrap();
+        let (row, m) = col.finish().unwrap_err();
+        assert_eq!(row, 2);
+        assert!(m.contains("array element"), "{m}");
+    }
+
+    #[test]
+    fn scalars_decode_from_send_formats() {
+        let mut ts = Col::new(&Kind::Timestamptz.arrow_type(), Kind::Timestamptz, 2).unwrap();
+        ts.append(&0i64.to_be_bytes()).unwrap();
+        assert!(ts.append(&i64::MAX.to_be_bytes()).is_err());
+        let a = ts.finish().unwrap();
+        assert_eq!(
+            a.as_primitive::<arrow::datatypes::TimestampMicrosecondType>()
+                .value(0),
+            946_684_800_000_000
+        );
+        let mut iv = Col::new(&DataType::Utf8, Kind::Interval, 1).unwrap();
+        let mut v = 1_500_000i64.to_be_bytes().to_vec();
+        v.extend_from_slice(&2i32.to_be_bytes());
+        v.extend_from_slice(&13i32.to_be_bytes());
+        iv.append(&v).unwrap();
+        assert_eq!(
+            iv.finish().unwrap().as_string::<i32>().value(0),
+            "P1Y1M2DT1.5S"
+        );
+        let mut j = Col::new(&DataType::Utf8, Kind::Jsonb, 1).unwrap();
+        j.append(b"\x01{\"a\": 1}").unwrap();
+        assert_eq!(
+            j.finish().unwrap().as_string::<i32>().value(0),
+            "{\"a\": 1}"
+        );
+    }
+}
