@@ -34,15 +34,12 @@ use tiberius::{ColumnData, TokenRow};
 
 use super::{Destination, LoadReport, LoadTarget, TableLoad};
 use crate::config::{Endpoint, Secret, WriteMode, DEFAULT_DST_SCHEMA};
+use crate::db::mssql::{self as db, cell, connect, db_err, Client, ConnectSpec};
 use crate::dialect::Dialect;
 use crate::error::{Error, Result};
-use crate::source::mssql::{cell, connect, db_err, runtime, Client, ConnectSpec};
 use crate::types::mssql as ty;
 
 const D: Dialect = Dialect::Mssql;
-
-/// "Cannot open database requested by the login".
-const CANNOT_OPEN_DATABASE: u32 = 4060;
 
 pub struct MssqlDestination {
     rt: tokio::runtime::Runtime,
@@ -54,42 +51,9 @@ pub struct MssqlDestination {
 
 impl MssqlDestination {
     pub fn open(endpoint: &Endpoint) -> Result<Self> {
-        let spec = ConnectSpec::from_endpoint(endpoint, None)?;
-        let connect_err = |message: String| Error::Connect {
-            side: "destination",
-            target: endpoint.describe(),
-            message,
-        };
-        let rt =
-            runtime().map_err(|e| connect_err(format!("cannot start the I/O runtime: {e}")))?;
+        let create = endpoint.database.as_deref().map(create_database_sql);
+        let (rt, spec, client) = db::open(endpoint, "destination", create.as_deref())?;
         let password = endpoint.password.clone();
-        let first = rt.block_on(connect(spec.config(password.as_ref())));
-        let client = match first {
-            Ok(c) => c,
-            Err(e) if e.code == Some(CANNOT_OPEN_DATABASE) && spec.database.is_some() => {
-                let db = spec.database.clone().unwrap_or_default();
-                let admin_db = endpoint.admin_db.as_deref().unwrap_or("master");
-                let admin = ConnectSpec::from_endpoint(endpoint, Some(admin_db))?;
-                let mut admin_client = rt
-                    .block_on(connect(admin.config(password.as_ref())))
-                    .map_err(|e| connect_err(format!("{} (via {admin_db})", e.message)))?;
-                let sql = create_database_sql(&db);
-                match rt
-                    .block_on(async { admin_client.simple_query(sql).await?.into_results().await })
-                {
-                    Ok(_) => {
-                        tracing::info!(database = %db, via = %admin_db, "created the staging database")
-                    }
-                    Err(e) => {
-                        tracing::warn!(database = %db, via = %admin_db, "cannot create the staging database: {e}")
-                    }
-                }
-                drop(admin_client);
-                rt.block_on(connect(spec.config(password.as_ref())))
-                    .map_err(|e| connect_err(e.message))?
-            }
-            Err(e) => return Err(connect_err(e.message)),
-        };
         let schema = endpoint
             .schema
             .clone()
@@ -251,21 +215,8 @@ pub fn drop_if_exists_sql(schema: &str, table: &str) -> String {
 impl Destination for MssqlDestination {
     fn server_version(&mut self) -> Result<String> {
         let (rt, client) = self.parts()?;
-        let out = rt.block_on(async {
-            client
-                .simple_query("SELECT @@VERSION")
-                .await?
-                .into_row()
-                .await
-        });
-        let row = self.settle(out, "reading the server version")?;
-        let v: Option<&str> = row.as_ref().and_then(|r| cell(r, 0));
-        Ok(v.unwrap_or("SQL Server (version unknown)")
-            .lines()
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_string())
+        let out = rt.block_on(db::server_version(client));
+        self.settle(out, "reading the server version")
     }
 
     fn begin<'a>(

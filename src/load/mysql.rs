@@ -33,9 +33,9 @@ use mysql::{Conn, Row};
 
 use super::{Destination, LoadReport, LoadTarget, TableLoad};
 use crate::config::{Endpoint, WriteMode};
+use crate::db::mysql::{self as db, connect, db_err, is_transient, take};
 use crate::dialect::Dialect;
 use crate::error::{Error, Result};
-use crate::source::mysql::{connect, db_err, is_transient, take};
 use crate::types;
 
 const D: Dialect = Dialect::Mysql;
@@ -159,12 +159,7 @@ impl MysqlDestination {
 
 impl Destination for MysqlDestination {
     fn server_version(&mut self) -> Result<String> {
-        let mut row: Row = self
-            .conn
-            .query_first("SELECT VERSION()")
-            .map_err(db_err("reading the server version"))?
-            .ok_or_else(|| Error::Check("SELECT VERSION() returned no row".into()))?;
-        let v: String = take(&mut row, 0, "version")?;
+        let v = db::server_version(&mut self.conn)?;
         Ok(format!(
             "{} {v} (database {})",
             self.endpoint.driver, self.database

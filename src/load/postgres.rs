@@ -38,9 +38,9 @@ use postgres::Client;
 
 use super::{Destination, LoadReport, LoadTarget, TableLoad};
 use crate::config::{Endpoint, WriteMode};
+use crate::db::postgres::{self as db, connect, db_err};
 use crate::dialect::Dialect;
 use crate::error::{Error, Result};
-use crate::source::postgres::{connect, db_err};
 use crate::types::postgres::{self as pgt, Special};
 
 const D: Dialect = Dialect::Postgres;
@@ -169,11 +169,7 @@ fn count(client: &mut Client, qualified: &str, shown: &str) -> Result<u64> {
 
 impl Destination for PgDestination {
     fn server_version(&mut self) -> Result<String> {
-        let row = self
-            .client
-            .query_one("SHOW server_version", &[])
-            .map_err(db_err("reading the server version"))?;
-        Ok(format!("PostgreSQL {}", row.get::<_, String>(0)))
+        db::server_version(&mut self.client)
     }
 
     fn begin<'a>(

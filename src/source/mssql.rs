@@ -2,17 +2,11 @@
 //! `types::mssql`; rows are streamed one at a time from the server into per-column Arrow
 //! builders, and a batch is handed on every `chunk_rows` rows.
 //!
-//! tiberius is async; each connection owns a small current-thread tokio runtime and blocks
-//! on it, so the rest of `stage` stays synchronous. The sink is never called from inside
-//! the runtime.
-//!
-//! Connection: SQL authentication (`SRC_USERNAME`/`SRC_PASSWORD`). Integrated (Kerberos)
-//! authentication would need tiberius' `integrated-auth-gssapi` feature and the system's
-//! GSSAPI libraries; it is not built in. Named instances (`host\instance`) need the port
-//! given in `SRC_PORT` (the SQL Browser lookup is not built in).
+//! The connection (`db::mssql`) owns a small current-thread tokio runtime and blocks on
+//! it, so the rest of `stage` stays synchronous. The sink is never called from inside the
+//! runtime.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use arrow::array::{
     ArrayRef, BinaryBuilder, BooleanBuilder, Date32Builder, Decimal128Builder, Float32Builder,
@@ -22,147 +16,13 @@ use arrow::array::{
 use arrow::datatypes::{DataType, TimeUnit};
 use arrow::record_batch::RecordBatch;
 use futures::TryStreamExt;
-use tiberius::{AuthMethod, ColumnData, Query};
-use tokio::net::TcpStream;
-use tokio_util::compat::{Compat, TokioAsyncWriteCompatExt};
+use tiberius::{ColumnData, Query};
 
 use super::{BatchSink, ColumnInfo, ReadOptions, Source, TableInfo, TableRef};
-use crate::config::{Endpoint, Secret};
+use crate::config::Endpoint;
+use crate::db::mssql::{self as db, cell, db_err, Client};
 use crate::error::{Error, Result};
 use crate::types::mssql::{self as ty, CatalogColumn};
-
-/// A cell of a result row; `None` for NULL or a value of another type (tiberius'
-/// `Row::get` would panic on the latter).
-pub fn cell<'a, T: tiberius::FromSql<'a>>(row: &'a tiberius::Row, i: usize) -> Option<T> {
-    row.try_get(i).ok().flatten()
-}
-
-/// A tiberius client over tokio's TCP stream.
-pub type Client = tiberius::Client<Compat<TcpStream>>;
-
-/// How long a TCP connect may take before the server counts as unreachable.
-pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// What a connection needs, taken from an [`Endpoint`] (no password: it is added at the
-/// point of use and never stored here).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConnectSpec {
-    pub host: String,
-    pub port: u16,
-    pub database: Option<String>,
-    pub username: String,
-    pub trust_server_certificate: bool,
-}
-
-impl ConnectSpec {
-    /// `database` overrides the endpoint's (the loader connects to `DST_ADMIN_DB` first
-    /// when the staging database does not exist yet).
-    pub fn from_endpoint(e: &Endpoint, database: Option<&str>) -> Result<ConnectSpec> {
-        let username = e.username.clone().ok_or_else(|| {
-            Error::config(format!(
-                "{} is required for SQL Server: stage signs in with SQL authentication (integrated/Kerberos sign-in is not built in)",
-                e.key("USERNAME")
-            ))
-        })?;
-        Ok(ConnectSpec {
-            host: e.host.clone().unwrap_or_else(|| "localhost".into()),
-            port: e.port.unwrap_or(1433),
-            database: database.map(str::to_string).or_else(|| e.database.clone()),
-            username,
-            trust_server_certificate: e.mssql_trust_server_certificate,
-        })
-    }
-
-    /// The tiberius configuration. TLS is always negotiated (SQL Server encrypts the
-    /// login at least); `trust_server_certificate` skips the certificate check.
-    pub fn config(&self, password: Option<&Secret>) -> tiberius::Config {
-        let mut c = tiberius::Config::new();
-        c.host(&self.host);
-        c.port(self.port);
-        if let Some(db) = &self.database {
-            c.database(db);
-        }
-        c.application_name("stage");
-        c.authentication(AuthMethod::sql_server(
-            &self.username,
-            password.map(Secret::expose).unwrap_or(""),
-        ));
-        if self.trust_server_certificate {
-            c.trust_cert();
-        }
-        c
-    }
-}
-
-/// A current-thread runtime for one connection.
-pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-}
-
-/// Why a connection could not be opened: the message and the server's error number.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConnectError {
-    pub message: String,
-    pub code: Option<u32>,
-}
-
-impl From<String> for ConnectError {
-    fn from(message: String) -> Self {
-        ConnectError {
-            message,
-            code: None,
-        }
-    }
-}
-
-/// Opens a connection, following one Azure-style redirect.
-pub async fn connect(mut config: tiberius::Config) -> Result<Client, ConnectError> {
-    for _ in 0..2 {
-        let addr = config.get_addr();
-        let tcp = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(&addr))
-            .await
-            .map_err(|_| format!("no answer from {addr} within {CONNECT_TIMEOUT:?}"))?
-            .map_err(|e| format!("cannot reach {addr}: {e}"))?;
-        tcp.set_nodelay(true).map_err(|e| e.to_string())?;
-        match tiberius::Client::connect(config.clone(), tcp.compat_write()).await {
-            Ok(c) => return Ok(c),
-            Err(tiberius::error::Error::Routing { host, port }) => {
-                config.host(&host);
-                config.port(port);
-            }
-            Err(e) => {
-                return Err(ConnectError {
-                    code: e.code(),
-                    message: e.to_string(),
-                })
-            }
-        }
-    }
-    Err(String::from("the server redirected the connection more than once").into())
-}
-
-/// Server error numbers worth retrying: deadlock victim, lock timeout, and Azure SQL's
-/// transient set (database unavailable, connection terminated, throttled).
-pub const TRANSIENT_CODES: &[u32] = &[1205, 1222, 40_197, 40_501, 40_613, 49_918, 49_919, 49_920];
-
-/// Whether a tiberius error may be retried (lost connection, deadlock, lock timeout).
-pub fn is_transient(e: &tiberius::error::Error) -> bool {
-    match e {
-        tiberius::error::Error::Io { .. } => true,
-        other => other.code().is_some_and(|c| TRANSIENT_CODES.contains(&c)),
-    }
-}
-
-/// Maps a tiberius error to `Error::Database`, transient where retrying makes sense.
-pub fn db_err(context: impl std::fmt::Display) -> impl FnOnce(tiberius::error::Error) -> Error {
-    let context = context.to_string();
-    move |e| {
-        let transient = is_transient(&e);
-        Error::database(context, transient, e)
-    }
-}
 
 pub struct MssqlSource {
     rt: tokio::runtime::Runtime,
@@ -172,17 +32,7 @@ pub struct MssqlSource {
 
 impl MssqlSource {
     pub fn open(endpoint: &Endpoint) -> Result<Self> {
-        let spec = ConnectSpec::from_endpoint(endpoint, None)?;
-        let connect_err = |message: String| Error::Connect {
-            side: "source",
-            target: endpoint.describe(),
-            message,
-        };
-        let rt =
-            runtime().map_err(|e| connect_err(format!("cannot start the I/O runtime: {e}")))?;
-        let client = rt
-            .block_on(connect(spec.config(endpoint.password.as_ref())))
-            .map_err(|e| connect_err(e.message))?;
+        let (rt, _, client) = db::open(endpoint, "source", None)?;
         Ok(MssqlSource {
             rt,
             client,
@@ -197,24 +47,9 @@ impl MssqlSource {
 
 impl Source for MssqlSource {
     fn server_version(&mut self) -> Result<String> {
-        let rt = &self.rt;
-        let client = &mut self.client;
-        let row = rt
-            .block_on(async {
-                client
-                    .simple_query("SELECT @@VERSION")
-                    .await?
-                    .into_row()
-                    .await
-            })
-            .map_err(db_err("reading the server version"))?;
-        let v: Option<&str> = row.as_ref().and_then(|r| cell(r, 0));
-        Ok(v.unwrap_or("SQL Server (version unknown)")
-            .lines()
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_string())
+        self.rt
+            .block_on(db::server_version(&mut self.client))
+            .map_err(db_err("reading the server version"))
     }
 
     fn describe(&mut self, table: &TableRef) -> Result<TableInfo> {
@@ -668,84 +503,11 @@ impl TypeNamePublic for ColumnData<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{Driver, Side};
     use arrow::array::{Array, AsArray};
     use arrow::datatypes::{Date32Type, Decimal128Type, TimestampNanosecondType, UInt8Type};
     use std::borrow::Cow;
     use tiberius::numeric::Numeric;
     use tiberius::time::{Date, DateTime, DateTime2, DateTimeOffset, Time};
-
-    pub(crate) fn endpoint() -> Endpoint {
-        Endpoint {
-            side: Side::Source,
-            driver: Driver::Mssql,
-            host: Some("db.example".into()),
-            port: Some(14330),
-            username: Some("reader".into()),
-            password: Some(Secret::new("s3cret;pw")),
-            database: Some("Sales".into()),
-            schema: None,
-            admin_db: None,
-            oracle_sid: None,
-            oracle_tns_alias: None,
-            oracle_client_path: None,
-            oracle_number: Default::default(),
-            mssql_trust_server_certificate: true,
-        }
-    }
-
-    #[test]
-    fn connect_spec_from_endpoint() {
-        let e = endpoint();
-        let spec = ConnectSpec::from_endpoint(&e, None).unwrap();
-        assert_eq!(
-            spec,
-            ConnectSpec {
-                host: "db.example".into(),
-                port: 14330,
-                database: Some("Sales".into()),
-                username: "reader".into(),
-                trust_server_certificate: true,
-            }
-        );
-        assert_eq!(
-            spec.config(e.password.as_ref()).get_addr(),
-            "db.example:14330"
-        );
-        let admin = ConnectSpec::from_endpoint(&e, Some("master")).unwrap();
-        assert_eq!(admin.database.as_deref(), Some("master"));
-        // Defaults: localhost:1433.
-        let mut bare = endpoint();
-        bare.host = None;
-        bare.port = None;
-        let spec = ConnectSpec::from_endpoint(&bare, None).unwrap();
-        assert_eq!(spec.config(None).get_addr(), "localhost:1433");
-        // The spec never holds the password.
-        assert!(!format!("{spec:?}").contains("s3cret"));
-    }
-
-    #[test]
-    fn a_missing_username_is_a_config_error() {
-        let mut e = endpoint();
-        e.username = None;
-        let err = ConnectSpec::from_endpoint(&e, None).unwrap_err();
-        assert_eq!(err.exit_code(), 2);
-        assert_eq!(
-            err.to_string(),
-            "[database-source] SRC_USERNAME is required for SQL Server: stage signs in with SQL authentication (integrated/Kerberos sign-in is not built in)"
-        );
-    }
-
-    #[test]
-    fn transient_errors_are_classified() {
-        let io = tiberius::error::Error::Io {
-            kind: std::io::ErrorKind::ConnectionReset,
-            message: "reset".into(),
-        };
-        assert!(is_transient(&io));
-        assert!(!is_transient(&tiberius::error::Error::Protocol("x".into())));
-        assert!(db_err("ctx")(io).is_transient());
-    }
 
     #[test]
     fn values_convert_into_builders() {

@@ -12,85 +12,18 @@ use arrow::array::{
 };
 use arrow::datatypes::{DataType, TimeUnit};
 use arrow::record_batch::RecordBatch;
-use mysql::prelude::{FromValue, Queryable};
-use mysql::{Conn, OptsBuilder, Row, Value};
+use mysql::prelude::Queryable;
+use mysql::{Conn, Row, Value};
 
 use super::{BatchSink, ColumnInfo, ReadOptions, Source, TableInfo, TableRef};
 use crate::config::{Endpoint, ZeroDates};
+use crate::db::mysql::{self as db, connect, db_err, take};
 use crate::dialect::Dialect;
 use crate::error::{Error, Result};
 use crate::types;
 use crate::types::mysql::CatalogColumn;
 
 const D: Dialect = Dialect::Mysql;
-
-/// Opens a connection to `endpoint`, into `database` when given. The password goes
-/// through the options builder, never through a URL. `init` runs on connect.
-pub(crate) fn connect(
-    endpoint: &Endpoint,
-    side: &'static str,
-    database: Option<&str>,
-    init: &[&str],
-) -> Result<Conn> {
-    let port = endpoint
-        .port
-        .or(endpoint.driver.default_port())
-        .unwrap_or(3306);
-    let opts = OptsBuilder::new()
-        .ip_or_hostname(Some(
-            endpoint.host.clone().unwrap_or_else(|| "localhost".into()),
-        ))
-        .tcp_port(port)
-        .user(endpoint.username.clone())
-        .pass(endpoint.password.as_ref().map(|p| p.expose().to_string()))
-        .db_name(database.map(str::to_string))
-        .prefer_socket(false)
-        .tcp_connect_timeout(Some(std::time::Duration::from_secs(30)))
-        .init(init.to_vec());
-    Conn::new(opts).map_err(|e| Error::Connect {
-        side,
-        target: endpoint.describe(),
-        message: e.to_string(),
-    })
-}
-
-/// Errors after which the same statement may succeed when tried again: deadlock,
-/// lock wait timeout, lost connection, server shutting down, I/O failures. Not 1153
-/// (packet too large): the same statement fails the same way again.
-pub(crate) fn is_transient(e: &mysql::Error) -> bool {
-    match e {
-        mysql::Error::MySqlError(m) => matches!(
-            m.code,
-            1205 | 1213 | 1053 | 1077 | 1078 | 1079 | 1080 | 1152 | 1158
-                ..=1161 | 1927 | 2006 | 2013 | 4031
-        ),
-        mysql::Error::IoError(_) | mysql::Error::CodecError(_) => true,
-        mysql::Error::DriverError(d) => matches!(
-            d,
-            mysql::DriverError::ConnectTimeout | mysql::DriverError::PacketOutOfSync
-        ),
-        _ => false,
-    }
-}
-
-pub(crate) fn db_err(context: impl std::fmt::Display) -> impl FnOnce(mysql::Error) -> Error {
-    let context = context.to_string();
-    move |e| {
-        let transient = is_transient(&e);
-        Error::database(context, transient, e)
-    }
-}
-
-/// Column `i` of a catalog row, converted.
-pub(crate) fn take<T: FromValue>(row: &mut Row, i: usize, what: &str) -> Result<T> {
-    match row.take_opt::<T, usize>(i) {
-        Some(Ok(v)) => Ok(v),
-        Some(Err(e)) => Err(Error::Check(format!(
-            "unexpected value for {what} in the catalog: {e}"
-        ))),
-        None => Err(Error::Check(format!("the catalog returned no {what}"))),
-    }
-}
 
 pub struct MysqlSource {
     conn: Conn,
@@ -137,12 +70,7 @@ impl MysqlSource {
 
 impl Source for MysqlSource {
     fn server_version(&mut self) -> Result<String> {
-        let mut row: Row = self
-            .conn
-            .query_first("SELECT VERSION()")
-            .map_err(db_err("reading the server version"))?
-            .ok_or_else(|| Error::Check("SELECT VERSION() returned no row".into()))?;
-        let v: String = take(&mut row, 0, "version")?;
+        let v = db::server_version(&mut self.conn)?;
         Ok(if v.to_ascii_lowercase().contains("mariadb") {
             v
         } else {

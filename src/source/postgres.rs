@@ -8,7 +8,6 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
 
 use arrow::array::NullBufferBuilder;
 use arrow::array::{
@@ -20,160 +19,15 @@ use arrow::buffer::OffsetBuffer;
 use arrow::datatypes::{DataType, FieldRef, SchemaRef};
 use arrow::record_batch::RecordBatch;
 use futures::StreamExt;
-use postgres::{Client, NoTls};
 
 use super::{BatchSink, ColumnInfo, ReadOptions, Source, TableInfo, TableRef};
 use crate::config::Endpoint;
+use crate::db::postgres::{db_err, Conn};
 use crate::dialect::Dialect;
 use crate::error::{Error, Result};
 use crate::types::postgres::{self as pgt, be_i16, be_i32, be_i64, expect_len, CatalogType, Kind};
 
 const D: Dialect = Dialect::Postgres;
-
-/// The `application_name` of every connection `stage` opens.
-pub const APPLICATION_NAME: &str = "stage";
-
-/// Opens a connection to `dbname`. The password goes through the config builder, never
-/// through a connection string, and no error message carries it.
-pub fn connect(endpoint: &Endpoint, dbname: &str) -> std::result::Result<Client, postgres::Error> {
-    postgres::Config::from(config(endpoint, dbname)).connect(NoTls)
-}
-
-/// The connection settings for `dbname` on `endpoint`.
-fn config(endpoint: &Endpoint, dbname: &str) -> tokio_postgres::Config {
-    let mut cfg = tokio_postgres::Config::new();
-    cfg.host(endpoint.host.as_deref().unwrap_or("localhost"))
-        .port(endpoint.port.unwrap_or(5432))
-        .dbname(dbname)
-        .application_name(APPLICATION_NAME)
-        .connect_timeout(Duration::from_secs(30));
-    let user = endpoint
-        .username
-        .clone()
-        .or_else(|| std::env::var("USER").ok())
-        .unwrap_or_else(|| "postgres".into());
-    cfg.user(&user);
-    if let Some(pw) = &endpoint.password {
-        cfg.password(pw.expose());
-    }
-    cfg
-}
-
-/// A tokio-postgres connection driven by a current-thread runtime of its own.
-///
-/// The blocking `postgres` client enters its runtime once per COPY message, and the server
-/// sends one message per row: in the profile of a 1M-row dump that bookkeeping was a quarter
-/// of the read thread. Here a whole COPY is consumed inside one `block_on`.
-struct Conn {
-    rt: tokio::runtime::Runtime,
-    /// `None` only while dropping.
-    client: Option<tokio_postgres::Client>,
-    driver: Option<tokio::task::JoinHandle<()>>,
-}
-
-impl Conn {
-    fn open(endpoint: &Endpoint, dbname: &str) -> std::result::Result<Conn, String> {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| format!("starting the I/O runtime: {e}"))?;
-        let (client, connection) = rt
-            .block_on(config(endpoint, dbname).connect(tokio_postgres::NoTls))
-            .map_err(|e| e.to_string())?;
-        let driver = rt.spawn(async move {
-            if let Err(e) = connection.await {
-                tracing::debug!(error = %e, "source connection ended");
-            }
-        });
-        Ok(Conn {
-            rt,
-            client: Some(client),
-            driver: Some(driver),
-        })
-    }
-
-    fn client(&self) -> &tokio_postgres::Client {
-        self.client.as_ref().expect("the client lives until drop")
-    }
-
-    fn query(
-        &self,
-        sql: &str,
-        params: &[&(dyn postgres::types::ToSql + Sync)],
-    ) -> std::result::Result<Vec<postgres::Row>, postgres::Error> {
-        self.rt.block_on(self.client().query(sql, params))
-    }
-
-    fn query_one(&self, sql: &str) -> std::result::Result<postgres::Row, postgres::Error> {
-        self.rt.block_on(self.client().query_one(sql, &[]))
-    }
-
-    fn batch(&self, sql: &str) -> std::result::Result<(), postgres::Error> {
-        self.rt.block_on(self.client().batch_execute(sql))
-    }
-
-    /// Runs one `COPY … TO STDOUT (FORMAT binary)` through `decoder` into `sink`.
-    fn copy_into(
-        &self,
-        sql: &str,
-        mut decoder: CopyDecoder,
-        sink: &mut BatchSink<'_>,
-    ) -> Result<u64> {
-        let name = decoder.table.clone();
-        self.rt.block_on(async {
-            let stream = self
-                .client()
-                .copy_out(sql)
-                .await
-                .map_err(db_err(format!("table {name}: starting the read")))?;
-            let mut stream = std::pin::pin!(stream);
-            while let Some(data) = stream.next().await {
-                let data = data.map_err(db_err(format!("table {name}: reading")))?;
-                decoder.feed(&data, sink)?;
-            }
-            decoder.finish(sink)
-        })
-    }
-}
-
-impl Drop for Conn {
-    /// Says goodbye to the server (a Terminate message) instead of cutting the socket.
-    fn drop(&mut self) {
-        drop(self.client.take());
-        if let Some(driver) = self.driver.take() {
-            let _ = self
-                .rt
-                .block_on(async { tokio::time::timeout(Duration::from_secs(5), driver).await });
-        }
-    }
-}
-
-/// Whether a PostgreSQL error may be retried: serialization failure, deadlock, lock not
-/// available, the backend terminated (`pg_terminate_backend`, shutdown), connection errors
-/// (class 08), or a connection that is gone.
-pub fn is_transient(e: &postgres::Error) -> bool {
-    if e.is_closed() {
-        return true;
-    }
-    match e.code() {
-        Some(code) => {
-            let c = code.code();
-            matches!(c, "40001" | "40P01" | "55P03" | "57P01" | "57P02" | "57P03")
-                || c.starts_with("08")
-        }
-        // No SQLSTATE: an I/O error on the socket.
-        None => std::error::Error::source(e).is_some_and(|s| s.is::<std::io::Error>()),
-    }
-}
-
-/// A PostgreSQL error with context, transient where [`is_transient`] says so.
-pub fn db_err(context: impl std::fmt::Display) -> impl FnOnce(postgres::Error) -> Error {
-    let context = context.to_string();
-    move |e| {
-        let transient = is_transient(&e);
-        Error::database(context, transient, e)
-    }
-}
 
 pub struct PgSource {
     conn: Conn,
@@ -252,11 +106,7 @@ impl PgSource {
 
 impl Source for PgSource {
     fn server_version(&mut self) -> Result<String> {
-        let row = self
-            .conn
-            .query_one("SHOW server_version")
-            .map_err(db_err("reading the server version"))?;
-        Ok(format!("PostgreSQL {}", row.get::<_, String>(0)))
+        self.conn.server_version()
     }
 
     fn describe(&mut self, table: &TableRef) -> Result<TableInfo> {
@@ -380,7 +230,7 @@ impl Source for PgSource {
             None => format!("COPY ({select}) TO STDOUT (FORMAT binary)"),
         };
         let decoder = CopyDecoder::new(&name, table.schema(), &kinds, chunk)?;
-        self.conn.copy_into(&sql, decoder, sink)
+        copy_into(&self.conn, &sql, decoder, sink)
     }
 }
 
@@ -489,7 +339,7 @@ impl PgSource {
                     let decoder = CopyDecoder::new(&label, table.schema(), kinds, per_connection)?;
                     let tx = tx.clone();
                     workers.push(scope.spawn(move || {
-                        conn.copy_into(&sql, decoder, &mut |batch| {
+                        copy_into(conn, &sql, decoder, &mut |batch| {
                             tx.send(batch)
                                 .map_err(|_| Error::Check("consumer stopped".into()))
                         })
@@ -532,6 +382,29 @@ impl PgSource {
         }
         result
     }
+}
+
+/// Runs one `COPY … TO STDOUT (FORMAT binary)` over `conn` through `decoder` into `sink`.
+fn copy_into(
+    conn: &Conn,
+    sql: &str,
+    mut decoder: CopyDecoder,
+    sink: &mut BatchSink<'_>,
+) -> Result<u64> {
+    let name = decoder.table.clone();
+    conn.block_on(async {
+        let stream = conn
+            .client()
+            .copy_out(sql)
+            .await
+            .map_err(db_err(format!("table {name}: starting the read")))?;
+        let mut stream = std::pin::pin!(stream);
+        while let Some(data) = stream.next().await {
+            let data = data.map_err(db_err(format!("table {name}: reading")))?;
+            decoder.feed(&data, sink)?;
+        }
+        decoder.finish(sink)
+    })
 }
 
 /// Decodes a binary COPY stream into Arrow batches of `chunk` rows.
