@@ -17,21 +17,14 @@
 
 use std::borrow::Cow;
 
-use arrow::array::{Array, AsArray};
-use arrow::datatypes::{
-    DataType, Date32Type, Date64Type, Decimal128Type, DurationMicrosecondType,
-    DurationMillisecondType, DurationNanosecondType, DurationSecondType, Float16Type, Float32Type,
-    Float64Type, Int16Type, Int32Type, Int64Type, Int8Type, SchemaRef, Time32MillisecondType,
-    Time32SecondType, Time64MicrosecondType, Time64NanosecondType, TimeUnit,
-    TimestampMicrosecondType, TimestampMillisecondType, TimestampNanosecondType,
-    TimestampSecondType, UInt16Type, UInt32Type, UInt64Type, UInt8Type,
-};
+use arrow::array::Array;
+use arrow::datatypes::{DataType, SchemaRef};
 use arrow::record_batch::RecordBatch;
-use arrow::util::display::{ArrayFormatter, FormatOptions};
 use tiberius::numeric::Numeric;
 use tiberius::time::{Date, DateTime2, DateTimeOffset, Time};
 use tiberius::{ColumnData, TokenRow};
 
+use super::columns::{ColumnReader, Float, Signed, Unsigned, Values};
 use super::{Destination, LoadReport, LoadTarget, TableLoad};
 use crate::config::{Endpoint, Secret, WriteMode, DEFAULT_DST_SCHEMA};
 use crate::db::mssql::{self as db, cell, connect, db_err, Client, ConnectSpec};
@@ -506,19 +499,17 @@ impl MssqlDestination {
 /// Every row of a batch as bulk-load rows (values borrowed from the batch).
 pub fn bulk_rows<'a>(batch: &'a RecordBatch, table: &str) -> Result<Vec<TokenRow<'a>>> {
     let schema = batch.schema();
-    let cols: Vec<Cell<'a>> = batch
+    let cols: Vec<ColumnReader<'a>> = batch
         .columns()
         .iter()
         .zip(schema.fields())
-        .map(|(a, f)| Cell::new(a.as_ref(), f.name(), table))
+        .map(|(a, f)| reader(a.as_ref(), f.name(), table))
         .collect::<Result<_>>()?;
     let mut rows = Vec::with_capacity(batch.num_rows());
     for i in 0..batch.num_rows() {
         let mut row = TokenRow::with_capacity(cols.len());
         for (c, f) in cols.iter().zip(schema.fields()) {
-            let v = c
-                .value(i)
-                .map_err(|m| Error::value(table, f.name(), i as u64 + 1, m))?;
+            let v = value(c, i).map_err(|m| Error::value(table, f.name(), i as u64 + 1, m))?;
             row.push(v);
         }
         rows.push(row);
@@ -526,169 +517,100 @@ pub fn bulk_rows<'a>(batch: &'a RecordBatch, table: &str) -> Result<Vec<TokenRow
     Ok(rows)
 }
 
-/// One Arrow column, checked once, giving bulk-load values per row.
-pub struct Cell<'a> {
-    array: &'a dyn Array,
-    formatter: Option<ArrayFormatter<'a>>,
+/// A reader for one column of a batch. The same rule decides the DDL: a type without a
+/// column type is refused here.
+fn reader<'a>(array: &'a dyn Array, column: &str, table: &str) -> Result<ColumnReader<'a>> {
+    ty::ddl_type(array.data_type()).map_err(|m| Error::column(table, column, m))?;
+    match array.data_type() {
+        DataType::Interval(_) => {
+            ColumnReader::formatted(array).map_err(|e| Error::column(table, column, e))
+        }
+        _ => Ok(ColumnReader::new(array)),
+    }
 }
 
-impl<'a> Cell<'a> {
-    pub fn new(array: &'a dyn Array, column: &str, table: &str) -> Result<Cell<'a>> {
-        // The same rule decides the DDL: a type without a column type is refused here.
-        ty::ddl_type(array.data_type()).map_err(|m| Error::column(table, column, m))?;
-        let formatter = match array.data_type() {
-            DataType::Interval(_) => Some(
-                ArrayFormatter::try_new(array, &FormatOptions::default())
-                    .map_err(|e| Error::column(table, column, e))?,
-            ),
-            _ => None,
-        };
-        Ok(Cell { array, formatter })
-    }
-
-    /// The value of row `i` as tiberius `ColumnData` for the column `ddl_type` creates.
-    pub fn value(&self, i: usize) -> Result<ColumnData<'a>, String> {
-        let a = self.array;
-        let null = a.is_null(i);
-        macro_rules! prim {
-            ($t:ty, $variant:ident, $conv:expr) => {
-                ColumnData::$variant(if null {
-                    None
-                } else {
-                    Some($conv(a.as_primitive::<$t>().value(i)))
-                })
-            };
+/// The value of row `i` as tiberius `ColumnData` for the column `ddl_type` creates.
+fn value<'a>(c: &ColumnReader<'a>, i: usize) -> Result<ColumnData<'a>, String> {
+    let null = c.is_null(i);
+    Ok(match c.values() {
+        Values::Boolean(a) => ColumnData::Bit((!null).then(|| a.value(i))),
+        Values::Signed(Signed::Int8(a)) => ColumnData::I16((!null).then(|| a.value(i).into())),
+        Values::Signed(Signed::Int16(a)) => ColumnData::I16((!null).then(|| a.value(i))),
+        Values::Signed(Signed::Int32(a)) => ColumnData::I32((!null).then(|| a.value(i))),
+        Values::Signed(Signed::Int64(a)) => ColumnData::I64((!null).then(|| a.value(i))),
+        Values::Unsigned(Unsigned::UInt8(a)) => ColumnData::U8((!null).then(|| a.value(i))),
+        Values::Unsigned(Unsigned::UInt16(a)) => {
+            ColumnData::I32((!null).then(|| a.value(i).into()))
         }
-        Ok(match a.data_type() {
-            DataType::Boolean => ColumnData::Bit((!null).then(|| a.as_boolean().value(i))),
-            DataType::Int8 => prim!(Int8Type, I16, i16::from),
-            DataType::Int16 => prim!(Int16Type, I16, |v| v),
-            DataType::Int32 => prim!(Int32Type, I32, |v| v),
-            DataType::Int64 => prim!(Int64Type, I64, |v| v),
-            DataType::UInt8 => prim!(UInt8Type, U8, |v| v),
-            DataType::UInt16 => prim!(UInt16Type, I32, i32::from),
-            DataType::UInt32 => prim!(UInt32Type, I64, i64::from),
-            DataType::UInt64 => prim!(UInt64Type, Numeric, |v: u64| Numeric::new_with_scale(
-                i128::from(v),
-                0
-            )),
-            DataType::Float16 => prim!(Float16Type, F32, f32::from),
-            DataType::Float32 => prim!(Float32Type, F32, |v| v),
-            DataType::Float64 => prim!(Float64Type, F64, |v| v),
-            DataType::Decimal128(p, s) => {
-                if null {
-                    ColumnData::Numeric(None)
+        Values::Unsigned(Unsigned::UInt32(a)) => {
+            ColumnData::I64((!null).then(|| a.value(i).into()))
+        }
+        Values::Unsigned(Unsigned::UInt64(a)) => {
+            ColumnData::Numeric((!null).then(|| Numeric::new_with_scale(i128::from(a.value(i)), 0)))
+        }
+        Values::Float(Float::Float16(a)) => ColumnData::F32((!null).then(|| a.value(i).into())),
+        Values::Float(Float::Float32(a)) => ColumnData::F32((!null).then(|| a.value(i))),
+        Values::Float(Float::Float64(a)) => ColumnData::F64((!null).then(|| a.value(i))),
+        Values::Decimal128(a, p, s) => {
+            if null {
+                ColumnData::Numeric(None)
+            } else {
+                let v = a.value(i);
+                let (_, scale) = ty::decimal_ddl(*p, *s)?;
+                let v = if *s < 0 {
+                    10i128
+                        .checked_pow(u32::from(s.unsigned_abs()))
+                        .and_then(|f| v.checked_mul(f))
+                        .ok_or_else(|| {
+                            format!(
+                                "{} does not fit DECIMAL(38,0)",
+                                crate::types::format_decimal(v, *s)
+                            )
+                        })?
                 } else {
-                    let v = a.as_primitive::<Decimal128Type>().value(i);
-                    let (_, scale) = ty::decimal_ddl(*p, *s)?;
-                    let v = if *s < 0 {
-                        10i128
-                            .checked_pow(u32::from(s.unsigned_abs()))
-                            .and_then(|f| v.checked_mul(f))
-                            .ok_or_else(|| {
-                                format!(
-                                    "{} does not fit DECIMAL(38,0)",
-                                    crate::types::format_decimal(v, *s)
-                                )
-                            })?
-                    } else {
-                        v
-                    };
-                    ColumnData::Numeric(Some(Numeric::new_with_scale(v, scale)))
-                }
-            }
-            DataType::Utf8 => {
-                ColumnData::String((!null).then(|| Cow::Borrowed(a.as_string::<i32>().value(i))))
-            }
-            DataType::LargeUtf8 => {
-                ColumnData::String((!null).then(|| Cow::Borrowed(a.as_string::<i64>().value(i))))
-            }
-            DataType::Utf8View => {
-                ColumnData::String((!null).then(|| Cow::Borrowed(a.as_string_view().value(i))))
-            }
-            DataType::Binary => {
-                ColumnData::Binary((!null).then(|| Cow::Borrowed(a.as_binary::<i32>().value(i))))
-            }
-            DataType::LargeBinary => {
-                ColumnData::Binary((!null).then(|| Cow::Borrowed(a.as_binary::<i64>().value(i))))
-            }
-            DataType::FixedSizeBinary(_) => ColumnData::Binary(
-                (!null).then(|| Cow::Borrowed(a.as_fixed_size_binary().value(i))),
-            ),
-            DataType::Date32 => ColumnData::Date(match null {
-                true => None,
-                false => Some(Date::new(ty::date32_to_date_days(
-                    a.as_primitive::<Date32Type>().value(i),
-                )?)),
-            }),
-            DataType::Date64 => ColumnData::Date(match null {
-                true => None,
-                false => {
-                    let ms = a.as_primitive::<Date64Type>().value(i);
-                    if ms % 86_400_000 != 0 {
-                        return Err(format!("Date64 value {ms} ms is not a whole day"));
-                    }
-                    let days = i32::try_from(ms / 86_400_000)
-                        .map_err(|_| format!("Date64 value {ms} ms is out of range"))?;
-                    Some(Date::new(ty::date32_to_date_days(days)?))
-                }
-            }),
-            DataType::Time32(_) | DataType::Time64(_) => ColumnData::Time(match null {
-                true => None,
-                false => Some(Time::new(ty::nanos_to_time7(time_nanos(a, i)?)?, 7)),
-            }),
-            DataType::Timestamp(unit, tz) => {
-                let dt2 = if null {
-                    None
-                } else {
-                    let (days, inc) = ty::unit_to_datetime2(timestamp_value(a, i, *unit), *unit)?;
-                    Some(DateTime2::new(Date::new(days), Time::new(inc, 7)))
+                    v
                 };
-                match tz {
-                    None => ColumnData::DateTime2(dt2),
-                    // The instant, at offset +00:00.
-                    Some(_) => ColumnData::DateTimeOffset(dt2.map(|d| DateTimeOffset::new(d, 0))),
-                }
+                ColumnData::Numeric(Some(Numeric::new_with_scale(v, scale)))
             }
-            DataType::Duration(unit) => ColumnData::I64((!null).then(|| match unit {
-                TimeUnit::Second => a.as_primitive::<DurationSecondType>().value(i),
-                TimeUnit::Millisecond => a.as_primitive::<DurationMillisecondType>().value(i),
-                TimeUnit::Microsecond => a.as_primitive::<DurationMicrosecondType>().value(i),
-                TimeUnit::Nanosecond => a.as_primitive::<DurationNanosecondType>().value(i),
-            })),
-            DataType::Interval(_) => ColumnData::String(match (&self.formatter, null) {
-                (Some(f), false) => Some(Cow::Owned(f.value(i).to_string())),
-                _ => None,
-            }),
-            DataType::Null => ColumnData::String(None),
-            other => return Err(format!("Arrow {other} cannot be loaded into SQL Server")),
-        })
-    }
-}
-
-fn time_nanos(a: &dyn Array, i: usize) -> Result<i64, String> {
-    Ok(match a.data_type() {
-        DataType::Time32(TimeUnit::Second) => {
-            i64::from(a.as_primitive::<Time32SecondType>().value(i)) * 1_000_000_000
         }
-        DataType::Time32(_) => {
-            i64::from(a.as_primitive::<Time32MillisecondType>().value(i)) * 1_000_000
+        Values::Text(a) => ColumnData::String((!null).then(|| Cow::Borrowed(a.value(i)))),
+        Values::Binary(a) => ColumnData::Binary((!null).then(|| Cow::Borrowed(a.value(i)))),
+        Values::Date(a) => ColumnData::Date(match null {
+            true => None,
+            false => Some(Date::new(ty::date32_to_date_days(a.days(i)?)?)),
+        }),
+        Values::Time(a) => ColumnData::Time(match null {
+            true => None,
+            false => Some(Time::new(ty::nanos_to_time7(a.nanos(i))?, 7)),
+        }),
+        Values::Timestamp(a) => {
+            let dt2 = if null {
+                None
+            } else {
+                let (days, inc) = ty::unit_to_datetime2(a.raw(i), a.unit())?;
+                Some(DateTime2::new(Date::new(days), Time::new(inc, 7)))
+            };
+            if a.is_zoned() {
+                // The instant, at offset +00:00.
+                ColumnData::DateTimeOffset(dt2.map(|d| DateTimeOffset::new(d, 0)))
+            } else {
+                ColumnData::DateTime2(dt2)
+            }
         }
-        DataType::Time64(TimeUnit::Microsecond) => {
-            a.as_primitive::<Time64MicrosecondType>().value(i) * 1_000
+        Values::Duration(a) => ColumnData::I64((!null).then(|| a.raw(i))),
+        // Intervals, in Arrow's text form.
+        Values::Formatted(f) => ColumnData::String(match null {
+            false => Some(Cow::Owned(f.value(i).to_string())),
+            true => None,
+        }),
+        Values::Null => ColumnData::String(None),
+        Values::Decimal256(..) | Values::Other => {
+            return Err(format!(
+                "Arrow {} cannot be loaded into SQL Server",
+                c.data_type()
+            ))
         }
-        DataType::Time64(_) => a.as_primitive::<Time64NanosecondType>().value(i),
-        other => return Err(format!("{other} is not a time of day")),
     })
-}
-
-fn timestamp_value(a: &dyn Array, i: usize, unit: TimeUnit) -> i64 {
-    match unit {
-        TimeUnit::Second => a.as_primitive::<TimestampSecondType>().value(i),
-        TimeUnit::Millisecond => a.as_primitive::<TimestampMillisecondType>().value(i),
-        TimeUnit::Microsecond => a.as_primitive::<TimestampMicrosecondType>().value(i),
-        TimeUnit::Nanosecond => a.as_primitive::<TimestampNanosecondType>().value(i),
-    }
 }
 
 #[cfg(test)]
@@ -701,7 +623,7 @@ mod tests {
         Time64MicrosecondArray, Time64NanosecondArray, TimestampMicrosecondArray,
         TimestampNanosecondArray, UInt16Array, UInt32Array, UInt64Array, UInt8Array,
     };
-    use arrow::datatypes::{Field, IntervalMonthDayNano, Schema};
+    use arrow::datatypes::{Field, IntervalMonthDayNano, Schema, TimeUnit};
     use std::sync::Arc;
 
     /// A batch with every Arrow type the loader takes: one value row and one NULL row.

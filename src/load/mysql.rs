@@ -19,18 +19,13 @@
 
 use std::fmt::Write as _;
 
-use arrow::array::{Array, AsArray};
-use arrow::datatypes::{
-    DataType, Date32Type, Date64Type, Decimal128Type, Decimal256Type, DurationMicrosecondType,
-    DurationMillisecondType, DurationNanosecondType, DurationSecondType, Float16Type, Float32Type,
-    Float64Type, Int16Type, Int32Type, Int64Type, Int8Type, SchemaRef, Time32MillisecondType,
-    Time32SecondType, Time64MicrosecondType, Time64NanosecondType, TimeUnit, UInt16Type,
-    UInt32Type, UInt64Type, UInt8Type,
-};
+use arrow::array::Array;
+use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
 use mysql::prelude::Queryable;
 use mysql::{Conn, Row};
 
+use super::columns::{utc_datetime, ColumnReader, Values};
 use super::{Destination, LoadReport, LoadTarget, TableLoad};
 use crate::config::{Endpoint, WriteMode};
 use crate::db::mysql::{self as db, connect, db_err, is_transient, take};
@@ -342,11 +337,11 @@ impl MysqlLoad<'_> {
     /// Inserts every row of `batch`; returns the rows the server reports.
     fn insert(&mut self, batch: &RecordBatch) -> Result<u64> {
         let schema = batch.schema();
-        let cells: Vec<Cell> = batch
+        let cells: Vec<ColumnReader> = batch
             .columns()
             .iter()
             .zip(schema.fields())
-            .map(|(a, f)| Cell::new(a.as_ref(), &self.table, f.name()))
+            .map(|(a, f)| reader(a.as_ref(), &self.table, f.name()))
             .collect::<Result<_>>()?;
         let ctx = format!("staging table {}: inserting rows", self.table);
         let limit = self.dst.statement_bytes;
@@ -363,7 +358,7 @@ impl MysqlLoad<'_> {
                 if i > 0 {
                     sql.push(',');
                 }
-                c.write(row, &mut sql).map_err(|m| {
+                write(c, row, &mut sql).map_err(|m| {
                     Error::value(&self.table, schema.field(i).name(), row as u64 + 1, m)
                 })?;
             }
@@ -583,226 +578,108 @@ impl Drop for MysqlLoad<'_> {
     }
 }
 
-/// One column of a batch, writing SQL literals per row.
-enum Cell<'a> {
-    Bool(&'a arrow::array::BooleanArray),
-    Int(&'a dyn Array, fn(&dyn Array, usize) -> i64),
-    UInt(&'a dyn Array, fn(&dyn Array, usize) -> u64),
-    Float(&'a dyn Array, fn(&dyn Array, usize) -> f64, bool),
-    Decimal128(&'a dyn Array, i8),
-    Decimal256(&'a dyn Array, i8),
-    Text(&'a dyn Array),
-    Blob(&'a dyn Array),
-    Date(&'a dyn Array),
-    /// Nanoseconds per unit.
-    Timestamp(&'a dyn Array, i64),
-    /// Nanoseconds since midnight.
-    Time(&'a dyn Array, fn(&dyn Array, usize) -> i64),
-    /// A signed span in nanoseconds.
-    Duration(&'a dyn Array, fn(&dyn Array, usize) -> i128),
+/// A reader for one column of a batch; refuses a type MySQL staging has no literal for.
+fn reader<'a>(a: &'a dyn Array, table: &str, column: &str) -> Result<ColumnReader<'a>> {
+    let r = ColumnReader::new(a);
+    match r.values() {
+        Values::Formatted(_) | Values::Null | Values::Other => Err(Error::column(
+            table,
+            column,
+            format!("MySQL staging cannot load Arrow {}", a.data_type()),
+        )),
+        _ => Ok(r),
+    }
 }
 
-macro_rules! prim {
-    ($t:ty, $conv:expr) => {
-        |a: &dyn Array, i: usize| $conv(a.as_primitive::<$t>().value(i))
+/// Appends row `i`'s SQL literal to `out`.
+fn write(c: &ColumnReader<'_>, i: usize, out: &mut String) -> Result<(), String> {
+    if c.is_null(i) {
+        out.push_str("NULL");
+        return Ok(());
+    }
+    // Writing to a String cannot fail.
+    let _ = match c.values() {
+        Values::Boolean(a) => {
+            out.push(if a.value(i) { '1' } else { '0' });
+            Ok(())
+        }
+        Values::Signed(a) => write!(out, "{}", a.value(i)),
+        Values::Unsigned(a) => write!(out, "{}", a.value(i)),
+        Values::Float(a) => {
+            let v = a.value(i);
+            if !v.is_finite() {
+                return Err(format!(
+                    "{v} cannot be stored: MySQL has no NaN or infinity"
+                ));
+            }
+            if a.is_single() {
+                write!(out, "{:?}", v as f32)
+            } else {
+                write!(out, "{v:?}")
+            }
+        }
+        Values::Decimal128(a, _, s) => {
+            out.push_str(&types::format_decimal(a.value(i), *s));
+            Ok(())
+        }
+        Values::Decimal256(a, s) => {
+            out.push_str(&types::format_decimal256(a.value(i), *s));
+            Ok(())
+        }
+        Values::Text(a) => {
+            quote_text(a.value(i), out);
+            Ok(())
+        }
+        Values::Binary(a) => {
+            out.push_str("X'");
+            out.push_str(&hex::encode(a.value(i)));
+            out.push('\'');
+            Ok(())
+        }
+        Values::Date(a) => {
+            let date = a.naive(i).ok_or("date out of range")?;
+            write!(out, "'{}'", date.format("%Y-%m-%d"))
+        }
+        Values::Timestamp(a) => {
+            let (secs, nanos) = a.split(i);
+            if nanos % 1000 != 0 {
+                return Err(
+                    "sub-microsecond digits would be lost: MySQL keeps microseconds".into(),
+                );
+            }
+            let dt = utc_datetime(secs, nanos)?;
+            write!(out, "'{}'", dt.format("%Y-%m-%d %H:%M:%S%.6f"))
+        }
+        Values::Time(a) => {
+            let nanos = a.nanos(i);
+            if nanos % 1000 != 0 {
+                return Err(
+                    "sub-microsecond digits would be lost: MySQL keeps microseconds".into(),
+                );
+            }
+            write_span(out, i128::from(nanos))
+        }
+        Values::Duration(a) => {
+            let nanos = a.nanos(i);
+            if nanos % 1000 != 0 {
+                return Err(
+                    "sub-microsecond digits would be lost: MySQL keeps microseconds".into(),
+                );
+            }
+            if (nanos / 1000).unsigned_abs() > types::mysql::TIME_MAX_MICROS as u128 {
+                return Err(format!(
+                    "a span of {} µs is beyond MySQL TIME's ±838:59:59",
+                    nanos / 1000
+                ));
+            }
+            write_span(out, nanos)
+        }
+        // `reader` refuses these.
+        Values::Formatted(_) | Values::Null | Values::Other => {
+            return Err(format!("MySQL staging cannot load Arrow {}", c.data_type()))
+        }
     };
-}
-
-impl<'a> Cell<'a> {
-    fn new(a: &'a dyn Array, table: &str, column: &str) -> Result<Cell<'a>> {
-        Ok(match a.data_type() {
-            DataType::Boolean => Cell::Bool(a.as_boolean()),
-            DataType::Int8 => Cell::Int(a, prim!(Int8Type, i64::from)),
-            DataType::Int16 => Cell::Int(a, prim!(Int16Type, i64::from)),
-            DataType::Int32 => Cell::Int(a, prim!(Int32Type, i64::from)),
-            DataType::Int64 => Cell::Int(a, prim!(Int64Type, |v| v)),
-            DataType::UInt8 => Cell::UInt(a, prim!(UInt8Type, u64::from)),
-            DataType::UInt16 => Cell::UInt(a, prim!(UInt16Type, u64::from)),
-            DataType::UInt32 => Cell::UInt(a, prim!(UInt32Type, u64::from)),
-            DataType::UInt64 => Cell::UInt(a, prim!(UInt64Type, |v| v)),
-            DataType::Float16 => Cell::Float(a, prim!(Float16Type, f64::from), true),
-            DataType::Float32 => Cell::Float(a, prim!(Float32Type, f64::from), true),
-            DataType::Float64 => Cell::Float(a, prim!(Float64Type, |v| v), false),
-            DataType::Decimal128(_, s) => Cell::Decimal128(a, *s),
-            DataType::Decimal256(_, s) => Cell::Decimal256(a, *s),
-            DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => Cell::Text(a),
-            DataType::Binary
-            | DataType::LargeBinary
-            | DataType::BinaryView
-            | DataType::FixedSizeBinary(_) => Cell::Blob(a),
-            DataType::Date32 | DataType::Date64 => Cell::Date(a),
-            DataType::Timestamp(unit, _) => Cell::Timestamp(a, types::nanos_per(unit)),
-            DataType::Time32(TimeUnit::Second) => {
-                Cell::Time(a, prim!(Time32SecondType, |v| i64::from(v) * 1_000_000_000))
-            }
-            DataType::Time32(TimeUnit::Millisecond) => Cell::Time(
-                a,
-                prim!(Time32MillisecondType, |v| i64::from(v) * 1_000_000),
-            ),
-            DataType::Time64(TimeUnit::Microsecond) => {
-                Cell::Time(a, prim!(Time64MicrosecondType, |v| v * 1_000))
-            }
-            DataType::Time64(TimeUnit::Nanosecond) => {
-                Cell::Time(a, prim!(Time64NanosecondType, |v| v))
-            }
-            DataType::Duration(TimeUnit::Second) => Cell::Duration(
-                a,
-                prim!(DurationSecondType, |v| i128::from(v) * 1_000_000_000),
-            ),
-            DataType::Duration(TimeUnit::Millisecond) => Cell::Duration(
-                a,
-                prim!(DurationMillisecondType, |v| i128::from(v) * 1_000_000),
-            ),
-            DataType::Duration(TimeUnit::Microsecond) => {
-                Cell::Duration(a, prim!(DurationMicrosecondType, |v| i128::from(v) * 1_000))
-            }
-            DataType::Duration(TimeUnit::Nanosecond) => {
-                Cell::Duration(a, prim!(DurationNanosecondType, i128::from))
-            }
-            other => {
-                return Err(Error::column(
-                    table,
-                    column,
-                    format!("MySQL staging cannot load Arrow {other}"),
-                ))
-            }
-        })
-    }
-
-    fn array(&self) -> &dyn Array {
-        match self {
-            Cell::Bool(a) => *a,
-            Cell::Int(a, _)
-            | Cell::UInt(a, _)
-            | Cell::Float(a, ..)
-            | Cell::Decimal128(a, _)
-            | Cell::Decimal256(a, _)
-            | Cell::Text(a)
-            | Cell::Blob(a)
-            | Cell::Date(a)
-            | Cell::Timestamp(a, _)
-            | Cell::Time(a, _)
-            | Cell::Duration(a, _) => *a,
-        }
-    }
-
-    /// Appends row `i`'s SQL literal to `out`.
-    fn write(&self, i: usize, out: &mut String) -> Result<(), String> {
-        if self.array().is_null(i) {
-            out.push_str("NULL");
-            return Ok(());
-        }
-        // Writing to a String cannot fail.
-        let _ = match self {
-            Cell::Bool(a) => {
-                out.push(if a.value(i) { '1' } else { '0' });
-                Ok(())
-            }
-            Cell::Int(a, f) => write!(out, "{}", f(*a, i)),
-            Cell::UInt(a, f) => write!(out, "{}", f(*a, i)),
-            Cell::Float(a, f, single) => {
-                let v = f(*a, i);
-                if !v.is_finite() {
-                    return Err(format!(
-                        "{v} cannot be stored: MySQL has no NaN or infinity"
-                    ));
-                }
-                if *single {
-                    write!(out, "{:?}", v as f32)
-                } else {
-                    write!(out, "{v:?}")
-                }
-            }
-            Cell::Decimal128(a, s) => {
-                out.push_str(&types::format_decimal(
-                    a.as_primitive::<Decimal128Type>().value(i),
-                    *s,
-                ));
-                Ok(())
-            }
-            Cell::Decimal256(a, s) => {
-                out.push_str(&types::format_decimal256(
-                    a.as_primitive::<Decimal256Type>().value(i),
-                    *s,
-                ));
-                Ok(())
-            }
-            Cell::Text(a) => {
-                let s = match a.data_type() {
-                    DataType::Utf8 => a.as_string::<i32>().value(i),
-                    DataType::LargeUtf8 => a.as_string::<i64>().value(i),
-                    _ => a.as_string_view().value(i),
-                };
-                quote_text(s, out);
-                Ok(())
-            }
-            Cell::Blob(a) => {
-                let b: &[u8] = match a.data_type() {
-                    DataType::Binary => a.as_binary::<i32>().value(i),
-                    DataType::LargeBinary => a.as_binary::<i64>().value(i),
-                    DataType::BinaryView => a.as_binary_view().value(i),
-                    _ => a.as_fixed_size_binary().value(i),
-                };
-                out.push_str("X'");
-                out.push_str(&hex::encode(b));
-                out.push('\'');
-                Ok(())
-            }
-            Cell::Date(a) => {
-                let date = match a.data_type() {
-                    DataType::Date32 => {
-                        types::days_to_date(a.as_primitive::<Date32Type>().value(i))
-                    }
-                    _ => chrono::DateTime::from_timestamp_millis(
-                        a.as_primitive::<Date64Type>().value(i),
-                    )
-                    .map(|d| d.date_naive()),
-                }
-                .ok_or("date out of range")?;
-                write!(out, "'{}'", date.format("%Y-%m-%d"))
-            }
-            Cell::Timestamp(a, per) => {
-                let raw = types::timestamp_raw(*a, i);
-                let per_second = 1_000_000_000 / per;
-                let secs = raw.div_euclid(per_second);
-                let nanos = raw.rem_euclid(per_second) * per;
-                if nanos % 1000 != 0 {
-                    return Err(
-                        "sub-microsecond digits would be lost: MySQL keeps microseconds".into(),
-                    );
-                }
-                let dt = chrono::DateTime::from_timestamp(secs, nanos as u32)
-                    .ok_or("timestamp out of range")?
-                    .naive_utc();
-                write!(out, "'{}'", dt.format("%Y-%m-%d %H:%M:%S%.6f"))
-            }
-            Cell::Time(a, f) => {
-                let nanos = f(*a, i);
-                if nanos % 1000 != 0 {
-                    return Err(
-                        "sub-microsecond digits would be lost: MySQL keeps microseconds".into(),
-                    );
-                }
-                write_span(out, i128::from(nanos))
-            }
-            Cell::Duration(a, f) => {
-                let nanos = f(*a, i);
-                if nanos % 1000 != 0 {
-                    return Err(
-                        "sub-microsecond digits would be lost: MySQL keeps microseconds".into(),
-                    );
-                }
-                if (nanos / 1000).unsigned_abs() > types::mysql::TIME_MAX_MICROS as u128 {
-                    return Err(format!(
-                        "a span of {} µs is beyond MySQL TIME's ±838:59:59",
-                        nanos / 1000
-                    ));
-                }
-                write_span(out, nanos)
-            }
-        };
-        Ok(())
-    }
+    Ok(())
 }
 
 /// `'[-]H:MM:SS.ffffff'` from nanoseconds.

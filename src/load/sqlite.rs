@@ -317,7 +317,7 @@ fn reader<'a>(a: &'a dyn Array, column: &str, table: &str) -> Result<ColumnReade
     let r = ColumnReader::new(a);
     match r.values() {
         Values::Decimal256(..)
-        | Values::Binary(Binary::BinaryView(_))
+        | Values::Binary(Binary::View(_))
         | Values::Duration(_)
         | Values::Null
         | Values::Other => ColumnReader::formatted(a).map_err(|e| Error::column(table, column, e)),
