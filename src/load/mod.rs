@@ -3,6 +3,7 @@
 //! `replace` builds a shadow table and swaps it in one transaction; `truncate` and
 //! `append` load inside one transaction where the database allows it.
 
+pub(crate) mod columns;
 pub mod mssql;
 pub mod mysql;
 pub mod postgres;

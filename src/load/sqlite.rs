@@ -2,21 +2,14 @@
 //! the table readers see is the old one until `COMMIT`, for `replace`, `truncate` and
 //! `append` alike. Value forms follow `types::sqlite`.
 
-use arrow::array::{
-    Array, ArrayRef, AsArray, BinaryArray, BooleanArray, Decimal128Array, FixedSizeBinaryArray,
-    LargeBinaryArray, LargeStringArray, StringArray, StringViewArray,
-};
-use arrow::datatypes::{
-    DataType, Date32Type, Date64Type, Float16Type, Float32Type, Float64Type, Int16Type, Int32Type,
-    Int64Type, Int8Type, SchemaRef, Time32MillisecondType, Time32SecondType, Time64MicrosecondType,
-    Time64NanosecondType, TimeUnit, UInt16Type, UInt32Type, UInt64Type, UInt8Type,
-};
+use arrow::array::Array;
+use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
-use arrow::util::display::{ArrayFormatter, FormatOptions};
 use rusqlite::types::{ToSqlOutput, Value, ValueRef};
 use rusqlite::Connection;
 use std::time::Duration;
 
+use super::columns::{utc_datetime, Binary, ColumnReader, Unsigned, Values};
 use super::{Destination, LoadReport, LoadTarget, TableLoad};
 use crate::config::{Endpoint, WriteMode};
 use crate::dialect::Dialect;
@@ -283,15 +276,15 @@ impl SqliteLoad<'_> {
                 self.table
             )))?;
         let schema = batch.schema();
-        let cols: Vec<Cell> = batch
+        let cols: Vec<ColumnReader> = batch
             .columns()
             .iter()
             .zip(schema.fields())
-            .map(|(a, f)| Cell::new(a, f.name(), &self.table))
+            .map(|(a, f)| reader(a.as_ref(), f.name(), &self.table))
             .collect::<Result<_>>()?;
         for row in 0..batch.num_rows() {
             for (i, c) in cols.iter().enumerate() {
-                let v = c.value(row).map_err(|m| {
+                let v = value(c, row).map_err(|m| {
                     Error::value(&self.table, schema.field(i).name(), row as u64 + 1, m)
                 })?;
                 stmt.raw_bind_parameter(i + 1, v).map_err(db_err(format!(
@@ -318,183 +311,80 @@ impl Drop for SqliteLoad<'_> {
     }
 }
 
-/// One column of a batch, downcast once, giving SQLite values per row.
-enum Cell<'a> {
-    Bool(&'a BooleanArray),
-    Int(&'a dyn Array, fn(&dyn Array, usize) -> i64),
-    UInt64(&'a arrow::array::UInt64Array),
-    Float(&'a dyn Array, fn(&dyn Array, usize) -> f64),
-    Decimal(&'a Decimal128Array, i8),
-    Text(&'a dyn Array, fn(&dyn Array, usize) -> &str),
-    Blob(&'a dyn Array, fn(&dyn Array, usize) -> &[u8]),
-    Date(
-        &'a dyn Array,
-        fn(&dyn Array, usize) -> Option<chrono::NaiveDate>,
-    ),
-    /// Nanoseconds since midnight; whether to print nine digits.
-    Time(&'a dyn Array, fn(&dyn Array, usize) -> i64, bool),
-    Timestamp(&'a dyn Array, i64, bool),
-    /// Anything else, in Arrow's own text form.
-    Formatted(&'a dyn Array, ArrayFormatter<'a>),
-}
-
-macro_rules! prim {
-    ($t:ty, $conv:expr) => {
-        |a: &dyn Array, i: usize| $conv(a.as_primitive::<$t>().value(i))
-    };
-}
-
-impl<'a> Cell<'a> {
-    fn new(a: &'a ArrayRef, column: &str, table: &str) -> Result<Cell<'a>> {
-        let a: &'a dyn Array = a.as_ref();
-        Ok(match a.data_type() {
-            DataType::Boolean => Cell::Bool(a.as_boolean()),
-            DataType::Int8 => Cell::Int(a, prim!(Int8Type, i64::from)),
-            DataType::Int16 => Cell::Int(a, prim!(Int16Type, i64::from)),
-            DataType::Int32 => Cell::Int(a, prim!(Int32Type, i64::from)),
-            DataType::Int64 => Cell::Int(a, prim!(Int64Type, |v| v)),
-            DataType::UInt8 => Cell::Int(a, prim!(UInt8Type, i64::from)),
-            DataType::UInt16 => Cell::Int(a, prim!(UInt16Type, i64::from)),
-            DataType::UInt32 => Cell::Int(a, prim!(UInt32Type, i64::from)),
-            DataType::UInt64 => Cell::UInt64(a.as_primitive::<UInt64Type>()),
-            DataType::Float16 => Cell::Float(a, prim!(Float16Type, f64::from)),
-            DataType::Float32 => Cell::Float(a, prim!(Float32Type, f64::from)),
-            DataType::Float64 => Cell::Float(a, prim!(Float64Type, |v| v)),
-            DataType::Decimal128(_, s) => Cell::Decimal(a.as_primitive(), *s),
-            DataType::Utf8 => Cell::Text(a, |a, i| {
-                a.as_any()
-                    .downcast_ref::<StringArray>()
-                    .expect("utf8")
-                    .value(i)
-            }),
-            DataType::LargeUtf8 => Cell::Text(a, |a, i| {
-                a.as_any()
-                    .downcast_ref::<LargeStringArray>()
-                    .expect("large utf8")
-                    .value(i)
-            }),
-            DataType::Utf8View => Cell::Text(a, |a, i| {
-                a.as_any()
-                    .downcast_ref::<StringViewArray>()
-                    .expect("utf8 view")
-                    .value(i)
-            }),
-            DataType::Binary => Cell::Blob(a, |a, i| {
-                a.as_any()
-                    .downcast_ref::<BinaryArray>()
-                    .expect("binary")
-                    .value(i)
-            }),
-            DataType::LargeBinary => Cell::Blob(a, |a, i| {
-                a.as_any()
-                    .downcast_ref::<LargeBinaryArray>()
-                    .expect("large binary")
-                    .value(i)
-            }),
-            DataType::FixedSizeBinary(_) => Cell::Blob(a, |a, i| {
-                a.as_any()
-                    .downcast_ref::<FixedSizeBinaryArray>()
-                    .expect("fixed binary")
-                    .value(i)
-            }),
-            DataType::Date32 => Cell::Date(a, |a, i| {
-                types::days_to_date(a.as_primitive::<Date32Type>().value(i))
-            }),
-            DataType::Date64 => Cell::Date(a, |a, i| {
-                chrono::DateTime::from_timestamp_millis(a.as_primitive::<Date64Type>().value(i))
-                    .map(|d| d.date_naive())
-            }),
-            DataType::Time32(TimeUnit::Second) => Cell::Time(
-                a,
-                prim!(Time32SecondType, |v| i64::from(v) * 1_000_000_000),
-                false,
-            ),
-            DataType::Time32(TimeUnit::Millisecond) => Cell::Time(
-                a,
-                prim!(Time32MillisecondType, |v| i64::from(v) * 1_000_000),
-                false,
-            ),
-            DataType::Time64(TimeUnit::Microsecond) => {
-                Cell::Time(a, prim!(Time64MicrosecondType, |v| v * 1_000), false)
-            }
-            DataType::Time64(TimeUnit::Nanosecond) => {
-                Cell::Time(a, prim!(Time64NanosecondType, |v| v), true)
-            }
-            DataType::Timestamp(unit, tz) => {
-                Cell::Timestamp(a, types::nanos_per(unit), tz.is_some())
-            }
-            _ => Cell::Formatted(
-                a,
-                ArrayFormatter::try_new(a, &FormatOptions::default())
-                    .map_err(|e| Error::column(table, column, e))?,
-            ),
-        })
+/// A reader for one column of a batch: SQLite takes integers, reals, text and blobs;
+/// every other type goes in as Arrow's own text form.
+fn reader<'a>(a: &'a dyn Array, column: &str, table: &str) -> Result<ColumnReader<'a>> {
+    let r = ColumnReader::new(a);
+    match r.values() {
+        Values::Decimal256(..)
+        | Values::Binary(Binary::View(_))
+        | Values::Duration(_)
+        | Values::Null
+        | Values::Other => ColumnReader::formatted(a).map_err(|e| Error::column(table, column, e)),
+        _ => Ok(r),
     }
+}
 
-    fn value(&self, i: usize) -> Result<ToSqlOutput<'a>, String> {
-        let is_null = match self {
-            Cell::Bool(a) => a.is_null(i),
-            Cell::UInt64(a) => a.is_null(i),
-            Cell::Decimal(a, _) => a.is_null(i),
-            Cell::Int(a, _)
-            | Cell::Float(a, _)
-            | Cell::Text(a, _)
-            | Cell::Blob(a, _)
-            | Cell::Date(a, _)
-            | Cell::Time(a, ..)
-            | Cell::Timestamp(a, ..)
-            | Cell::Formatted(a, _) => a.is_null(i),
-        };
-        if is_null {
-            return Ok(ToSqlOutput::Owned(Value::Null));
-        }
-        let text = |s: String| ToSqlOutput::Owned(Value::Text(s));
-        Ok(match self {
-            Cell::Bool(a) => ToSqlOutput::Owned(Value::Integer(i64::from(a.value(i)))),
-            Cell::Int(a, f) => ToSqlOutput::Owned(Value::Integer(f(*a, i))),
-            Cell::UInt64(a) => text(a.value(i).to_string()),
-            Cell::Float(a, f) => ToSqlOutput::Owned(Value::Real(f(*a, i))),
-            Cell::Decimal(a, s) => text(types::format_decimal(a.value(i), *s)),
-            Cell::Text(a, f) => ToSqlOutput::Borrowed(ValueRef::Text(f(*a, i).as_bytes())),
-            Cell::Blob(a, f) => ToSqlOutput::Borrowed(ValueRef::Blob(f(*a, i))),
-            Cell::Date(a, f) => text(
-                f(*a, i)
-                    .ok_or("date out of range")?
-                    .format("%Y-%m-%d")
-                    .to_string(),
-            ),
-            Cell::Time(a, f, nine) => {
-                let nanos = f(*a, i);
-                let t = chrono::NaiveTime::from_num_seconds_from_midnight_opt(
-                    (nanos / 1_000_000_000) as u32,
-                    (nanos % 1_000_000_000) as u32,
-                )
-                .ok_or("time of day out of range")?;
-                text(
-                    t.format(if *nine {
-                        "%H:%M:%S%.9f"
-                    } else {
-                        "%H:%M:%S%.6f"
-                    })
-                    .to_string(),
-                )
-            }
-            Cell::Timestamp(a, per, zoned) => {
-                let raw = types::timestamp_raw(*a, i);
-                let secs = raw.div_euclid(1_000_000_000 / per);
-                let sub = raw.rem_euclid(1_000_000_000 / per) * per;
-                let dt = chrono::DateTime::from_timestamp(secs, sub as u32)
-                    .ok_or("timestamp out of range")?
-                    .naive_utc();
-                let frac = if *per == 1 { "%.9f" } else { "%.6f" };
-                let fmt = if *zoned {
-                    format!("%Y-%m-%dT%H:%M:%S{frac}Z")
+/// The SQLite value of row `i`.
+fn value<'a>(c: &ColumnReader<'a>, i: usize) -> Result<ToSqlOutput<'a>, String> {
+    if c.is_null(i) {
+        return Ok(ToSqlOutput::Owned(Value::Null));
+    }
+    let text = |s: String| ToSqlOutput::Owned(Value::Text(s));
+    Ok(match c.values() {
+        Values::Boolean(a) => ToSqlOutput::Owned(Value::Integer(i64::from(a.value(i)))),
+        Values::Signed(a) => ToSqlOutput::Owned(Value::Integer(a.value(i))),
+        Values::Unsigned(Unsigned::UInt64(a)) => text(a.value(i).to_string()),
+        // UInt8 to UInt32: always within i64.
+        Values::Unsigned(a) => ToSqlOutput::Owned(Value::Integer(a.value(i) as i64)),
+        Values::Float(a) => ToSqlOutput::Owned(Value::Real(a.value(i))),
+        Values::Decimal128(a, _, s) => text(types::format_decimal(a.value(i), *s)),
+        Values::Text(a) => ToSqlOutput::Borrowed(ValueRef::Text(a.value(i).as_bytes())),
+        Values::Binary(a) => ToSqlOutput::Borrowed(ValueRef::Blob(a.value(i))),
+        Values::Date(a) => text(
+            a.naive(i)
+                .ok_or("date out of range")?
+                .format("%Y-%m-%d")
+                .to_string(),
+        ),
+        Values::Time(a) => {
+            let nanos = a.nanos(i);
+            let t = chrono::NaiveTime::from_num_seconds_from_midnight_opt(
+                (nanos / 1_000_000_000) as u32,
+                (nanos % 1_000_000_000) as u32,
+            )
+            .ok_or("time of day out of range")?;
+            text(
+                t.format(if a.is_nanosecond() {
+                    "%H:%M:%S%.9f"
                 } else {
-                    format!("%Y-%m-%d %H:%M:%S{frac}")
-                };
-                text(dt.format(&fmt).to_string())
-            }
-            Cell::Formatted(_, f) => text(f.value(i).to_string()),
-        })
-    }
+                    "%H:%M:%S%.6f"
+                })
+                .to_string(),
+            )
+        }
+        Values::Timestamp(a) => {
+            let (secs, sub) = a.split(i);
+            let dt = utc_datetime(secs, sub)?;
+            let frac = if a.nanos_per_unit() == 1 {
+                "%.9f"
+            } else {
+                "%.6f"
+            };
+            let fmt = if a.is_zoned() {
+                format!("%Y-%m-%dT%H:%M:%S{frac}Z")
+            } else {
+                format!("%Y-%m-%d %H:%M:%S{frac}")
+            };
+            text(dt.format(&fmt).to_string())
+        }
+        Values::Formatted(f) => text(f.value(i).to_string()),
+        // `reader` formats every other type.
+        Values::Decimal256(..) | Values::Duration(_) | Values::Null | Values::Other => {
+            return Err(format!(
+                "SQLite staging has no conversion for Arrow {}",
+                c.data_type()
+            ))
+        }
+    })
 }

@@ -5,6 +5,7 @@
 //! needs no self-referential reader) and keeps memory bounded: the reader holds one
 //! batch under construction, the sink decides what to do with a finished one.
 
+pub(crate) mod columns;
 #[cfg(feature = "connectorx")]
 pub mod connectorx;
 pub mod mssql;

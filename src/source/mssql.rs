@@ -6,18 +6,11 @@
 //! it, so the rest of `stage` stays synchronous. The sink is never called from inside the
 //! runtime.
 
-use std::sync::Arc;
-
-use arrow::array::{
-    ArrayRef, BinaryBuilder, BooleanBuilder, Date32Builder, Decimal128Builder, Float32Builder,
-    Float64Builder, Int16Builder, Int32Builder, Int64Builder, StringBuilder,
-    Time64NanosecondBuilder, TimestampMicrosecondBuilder, TimestampNanosecondBuilder, UInt8Builder,
-};
-use arrow::datatypes::{DataType, TimeUnit};
-use arrow::record_batch::RecordBatch;
+use arrow::datatypes::TimeUnit;
 use futures::TryStreamExt;
 use tiberius::{ColumnData, Query};
 
+use super::columns::{BatchBuilder, ColumnBuilder};
 use super::{BatchSink, ColumnInfo, ReadOptions, Source, TableInfo, TableRef};
 use crate::config::Endpoint;
 use crate::db::mssql::{self as db, cell, db_err, Client};
@@ -133,58 +126,44 @@ impl Source for MssqlSource {
             .map(|c| read_expr(c, &name))
             .collect::<Result<Vec<_>>>()?;
         let sql = ty::select_sql(&schema_name, &table.table.name, &exprs, opts.row_limit);
-        let schema = table.schema();
-        let chunk = opts.chunk_rows.max(1);
-        let mut builders: Vec<Col> = table
-            .columns
-            .iter()
-            .map(|c| Col::new(&c.arrow_type, chunk))
-            .collect();
+        let mut batch = BatchBuilder::new(table, opts.chunk_rows, "SQL Server")?;
         let rt = &self.rt;
         let client = &mut self.client;
         let mut stream = rt
             .block_on(client.simple_query(sql))
             .map_err(db_err(format!("table {name}: starting the read")))?
             .into_row_stream();
-        let mut total: u64 = 0;
         loop {
             // Fill one batch inside the runtime; hand it on outside of it.
-            let (in_batch, done) = rt.block_on(async {
-                let mut n = 0usize;
-                while n < chunk {
-                    let row = stream
-                        .try_next()
-                        .await
-                        .map_err(db_err(format!("table {name}: reading row {}", total + 1)))?;
+            let done = rt.block_on(async {
+                while !batch.is_full() {
+                    let row = stream.try_next().await.map_err(|e| {
+                        db_err(format!("table {name}: reading row {}", batch.rows() + 1))(e)
+                    })?;
                     let Some(row) = row else {
-                        return Ok::<_, Error>((n, true));
+                        return Ok::<_, Error>(true);
                     };
-                    total += 1;
-                    for (i, v) in row.into_iter().enumerate() {
-                        let (Some(b), Some(c)) = (builders.get_mut(i), table.columns.get(i))
-                        else {
-                            return Err(Error::Check(format!(
-                                "table {name}: the server returned more columns than the catalog lists"
-                            )));
-                        };
-                        b.append(v)
-                            .map_err(|m| Error::value(&name, &c.name, total, m))?;
-                    }
-                    n += 1;
+                    batch.push_row(|n, columns| {
+                        for (i, v) in row.into_iter().enumerate() {
+                            let (Some(b), Some(c)) = (columns.get_mut(i), table.columns.get(i))
+                            else {
+                                return Err(Error::Check(format!(
+                                    "table {name}: the server returned more columns than the catalog lists"
+                                )));
+                            };
+                            append(b, v).map_err(|m| Error::value(&name, &c.name, n, m))?;
+                        }
+                        Ok(())
+                    })?;
                 }
-                Ok((n, false))
+                Ok(false)
             })?;
-            if in_batch > 0 {
-                let arrays = builders.iter_mut().map(Col::finish).collect();
-                let batch = RecordBatch::try_new(schema.clone(), arrays)
-                    .map_err(|e| Error::archive(format!("table {name}: building a batch"), e))?;
-                sink(batch)?;
-            }
+            batch.send(sink)?;
             if done {
                 break;
             }
         }
-        Ok(total)
+        Ok(batch.rows())
     }
 }
 
@@ -204,24 +183,6 @@ fn read_expr(c: &ColumnInfo, table: &str) -> Result<String> {
     })
     .map_err(|msg| Error::column(table, &c.name, msg))?;
     Ok(ty::select_expr(&c.name, &m.read_as))
-}
-
-/// One column's builder, converting tiberius values by the column's Arrow type.
-pub(crate) enum Col {
-    Bool(BooleanBuilder),
-    U8(UInt8Builder),
-    I16(Int16Builder),
-    I32(Int32Builder),
-    I64(Int64Builder),
-    F32(Float32Builder),
-    F64(Float64Builder),
-    Decimal(Decimal128Builder, u8, i8),
-    Text(StringBuilder),
-    Blob(BinaryBuilder),
-    Date(Date32Builder),
-    Time(Time64NanosecondBuilder),
-    TsMicros(TimestampMicrosecondBuilder),
-    TsNanos(TimestampNanosecondBuilder),
 }
 
 fn null_of(v: &ColumnData<'_>) -> bool {
@@ -291,152 +252,91 @@ fn timestamp_of(v: &ColumnData<'_>, unit: TimeUnit) -> Option<Result<i64, String
     })
 }
 
-impl Col {
-    pub(crate) fn new(dt: &DataType, cap: usize) -> Col {
-        let cap = cap.min(65_536);
-        match dt {
-            DataType::Boolean => Col::Bool(BooleanBuilder::with_capacity(cap)),
-            DataType::UInt8 => Col::U8(UInt8Builder::with_capacity(cap)),
-            DataType::Int16 => Col::I16(Int16Builder::with_capacity(cap)),
-            DataType::Int32 => Col::I32(Int32Builder::with_capacity(cap)),
-            DataType::Int64 => Col::I64(Int64Builder::with_capacity(cap)),
-            DataType::Float32 => Col::F32(Float32Builder::with_capacity(cap)),
-            DataType::Float64 => Col::F64(Float64Builder::with_capacity(cap)),
-            DataType::Decimal128(p, s) => {
-                let b = Decimal128Builder::with_capacity(cap);
-                match b.with_precision_and_scale(*p, *s) {
-                    Ok(b) => Col::Decimal(b, *p, *s),
-                    // The type table only produces valid (p, s); keep the builder usable.
-                    Err(_) => Col::Decimal(Decimal128Builder::with_capacity(cap), 38, 10),
-                }
+/// Appends one tiberius value to a column's builder, converted by the column's Arrow type.
+fn append(b: &mut ColumnBuilder, v: ColumnData<'_>) -> Result<(), String> {
+    if null_of(&v) {
+        b.append_null();
+        return Ok(());
+    }
+    let range = |what: &str| format!("{} does not fit {what}", shown(&v));
+    match b {
+        ColumnBuilder::Boolean(b) => match v {
+            ColumnData::Bit(Some(x)) => b.append_value(x),
+            _ => return Err(mismatch(&v, "bit")),
+        },
+        ColumnBuilder::UInt8(b) => {
+            let i = int_of(&v).ok_or_else(|| mismatch(&v, "tinyint"))?;
+            b.append_value(u8::try_from(i).map_err(|_| range("tinyint"))?);
+        }
+        ColumnBuilder::Int16(b) => {
+            let i = int_of(&v).ok_or_else(|| mismatch(&v, "smallint"))?;
+            b.append_value(i16::try_from(i).map_err(|_| range("smallint"))?);
+        }
+        ColumnBuilder::Int32(b) => {
+            let i = int_of(&v).ok_or_else(|| mismatch(&v, "int"))?;
+            b.append_value(i32::try_from(i).map_err(|_| range("int"))?);
+        }
+        ColumnBuilder::Int64(b) => {
+            b.append_value(int_of(&v).ok_or_else(|| mismatch(&v, "bigint"))?)
+        }
+        ColumnBuilder::Float32(b) => match v {
+            ColumnData::F32(Some(x)) => b.append_value(x),
+            _ => return Err(mismatch(&v, "real")),
+        },
+        ColumnBuilder::Float64(b) => match v {
+            ColumnData::F64(Some(x)) => b.append_value(x),
+            ColumnData::F32(Some(x)) => b.append_value(f64::from(x)),
+            _ => return Err(mismatch(&v, "float")),
+        },
+        ColumnBuilder::Decimal128(b, p, s) => {
+            let (value, scale) = match &v {
+                ColumnData::Numeric(Some(n)) => (n.value(), n.scale() as i8),
+                other => match int_of(other) {
+                    Some(i) => (i128::from(i), 0),
+                    None => return Err(mismatch(&v, "decimal")),
+                },
+            };
+            b.append_value(rescale(value, scale, *p, *s)?);
+        }
+        ColumnBuilder::Utf8(b) => match v {
+            ColumnData::String(Some(s)) => b.append_value(s),
+            ColumnData::Guid(Some(g)) => b.append_value(ty::guid_text(&g)),
+            ColumnData::Xml(Some(x)) => b.append_value(x.as_ref().as_ref()),
+            _ => return Err(mismatch(&v, "text")),
+        },
+        ColumnBuilder::Binary(b) => match v {
+            ColumnData::Binary(Some(x)) => b.append_value(x),
+            _ => return Err(mismatch(&v, "binary")),
+        },
+        ColumnBuilder::Date32(b) => match v {
+            ColumnData::Date(Some(d)) => b.append_value(ty::date_days_to_date32(d.days())),
+            _ => return Err(mismatch(&v, "date")),
+        },
+        ColumnBuilder::Time64Nanosecond(b) => match v {
+            ColumnData::Time(Some(t)) => {
+                b.append_value(ty::time_to_nanos(t.increments(), t.scale())?)
             }
-            DataType::Binary => Col::Blob(BinaryBuilder::with_capacity(cap, cap * 16)),
-            DataType::Date32 => Col::Date(Date32Builder::with_capacity(cap)),
-            DataType::Time64(_) => Col::Time(Time64NanosecondBuilder::with_capacity(cap)),
-            DataType::Timestamp(TimeUnit::Nanosecond, tz) => Col::TsNanos(
-                TimestampNanosecondBuilder::with_capacity(cap).with_timezone_opt(tz.clone()),
-            ),
-            DataType::Timestamp(_, tz) => Col::TsMicros(
-                TimestampMicrosecondBuilder::with_capacity(cap).with_timezone_opt(tz.clone()),
-            ),
-            _ => Col::Text(StringBuilder::with_capacity(cap, cap * 16)),
+            _ => return Err(mismatch(&v, "time")),
+        },
+        ColumnBuilder::TimestampMicrosecond(b, _) => {
+            let t = timestamp_of(&v, TimeUnit::Microsecond)
+                .ok_or_else(|| mismatch(&v, "a date and time"))??;
+            b.append_value(t);
+        }
+        ColumnBuilder::TimestampNanosecond(b) => {
+            let t = timestamp_of(&v, TimeUnit::Nanosecond)
+                .ok_or_else(|| mismatch(&v, "a date and time"))??;
+            b.append_value(t);
+        }
+        // The type table maps no SQL Server column to another Arrow type.
+        other => {
+            return Err(format!(
+                "the SQL Server reader has no conversion into Arrow {}",
+                other.type_name()
+            ))
         }
     }
-
-    pub(crate) fn append(&mut self, v: ColumnData<'_>) -> Result<(), String> {
-        if null_of(&v) {
-            self.append_null();
-            return Ok(());
-        }
-        let range = |what: &str| format!("{} does not fit {what}", shown(&v));
-        match self {
-            Col::Bool(b) => match v {
-                ColumnData::Bit(Some(x)) => b.append_value(x),
-                _ => return Err(mismatch(&v, "bit")),
-            },
-            Col::U8(b) => {
-                let i = int_of(&v).ok_or_else(|| mismatch(&v, "tinyint"))?;
-                b.append_value(u8::try_from(i).map_err(|_| range("tinyint"))?);
-            }
-            Col::I16(b) => {
-                let i = int_of(&v).ok_or_else(|| mismatch(&v, "smallint"))?;
-                b.append_value(i16::try_from(i).map_err(|_| range("smallint"))?);
-            }
-            Col::I32(b) => {
-                let i = int_of(&v).ok_or_else(|| mismatch(&v, "int"))?;
-                b.append_value(i32::try_from(i).map_err(|_| range("int"))?);
-            }
-            Col::I64(b) => b.append_value(int_of(&v).ok_or_else(|| mismatch(&v, "bigint"))?),
-            Col::F32(b) => match v {
-                ColumnData::F32(Some(x)) => b.append_value(x),
-                _ => return Err(mismatch(&v, "real")),
-            },
-            Col::F64(b) => match v {
-                ColumnData::F64(Some(x)) => b.append_value(x),
-                ColumnData::F32(Some(x)) => b.append_value(f64::from(x)),
-                _ => return Err(mismatch(&v, "float")),
-            },
-            Col::Decimal(b, p, s) => {
-                let (value, scale) = match &v {
-                    ColumnData::Numeric(Some(n)) => (n.value(), n.scale() as i8),
-                    other => match int_of(other) {
-                        Some(i) => (i128::from(i), 0),
-                        None => return Err(mismatch(&v, "decimal")),
-                    },
-                };
-                b.append_value(rescale(value, scale, *p, *s)?);
-            }
-            Col::Text(b) => match v {
-                ColumnData::String(Some(s)) => b.append_value(s),
-                ColumnData::Guid(Some(g)) => b.append_value(ty::guid_text(&g)),
-                ColumnData::Xml(Some(x)) => b.append_value(x.as_ref().as_ref()),
-                _ => return Err(mismatch(&v, "text")),
-            },
-            Col::Blob(b) => match v {
-                ColumnData::Binary(Some(x)) => b.append_value(x),
-                _ => return Err(mismatch(&v, "binary")),
-            },
-            Col::Date(b) => match v {
-                ColumnData::Date(Some(d)) => b.append_value(ty::date_days_to_date32(d.days())),
-                _ => return Err(mismatch(&v, "date")),
-            },
-            Col::Time(b) => match v {
-                ColumnData::Time(Some(t)) => {
-                    b.append_value(ty::time_to_nanos(t.increments(), t.scale())?)
-                }
-                _ => return Err(mismatch(&v, "time")),
-            },
-            Col::TsMicros(b) => {
-                let t = timestamp_of(&v, TimeUnit::Microsecond)
-                    .ok_or_else(|| mismatch(&v, "a date and time"))??;
-                b.append_value(t);
-            }
-            Col::TsNanos(b) => {
-                let t = timestamp_of(&v, TimeUnit::Nanosecond)
-                    .ok_or_else(|| mismatch(&v, "a date and time"))??;
-                b.append_value(t);
-            }
-        }
-        Ok(())
-    }
-
-    fn append_null(&mut self) {
-        match self {
-            Col::Bool(b) => b.append_null(),
-            Col::U8(b) => b.append_null(),
-            Col::I16(b) => b.append_null(),
-            Col::I32(b) => b.append_null(),
-            Col::I64(b) => b.append_null(),
-            Col::F32(b) => b.append_null(),
-            Col::F64(b) => b.append_null(),
-            Col::Decimal(b, ..) => b.append_null(),
-            Col::Text(b) => b.append_null(),
-            Col::Blob(b) => b.append_null(),
-            Col::Date(b) => b.append_null(),
-            Col::Time(b) => b.append_null(),
-            Col::TsMicros(b) => b.append_null(),
-            Col::TsNanos(b) => b.append_null(),
-        }
-    }
-
-    pub(crate) fn finish(&mut self) -> ArrayRef {
-        match self {
-            Col::Bool(b) => Arc::new(b.finish()),
-            Col::U8(b) => Arc::new(b.finish()),
-            Col::I16(b) => Arc::new(b.finish()),
-            Col::I32(b) => Arc::new(b.finish()),
-            Col::I64(b) => Arc::new(b.finish()),
-            Col::F32(b) => Arc::new(b.finish()),
-            Col::F64(b) => Arc::new(b.finish()),
-            Col::Decimal(b, ..) => Arc::new(b.finish()),
-            Col::Text(b) => Arc::new(b.finish()),
-            Col::Blob(b) => Arc::new(b.finish()),
-            Col::Date(b) => Arc::new(b.finish()),
-            Col::Time(b) => Arc::new(b.finish()),
-            Col::TsMicros(b) => Arc::new(b.finish()),
-            Col::TsNanos(b) => Arc::new(b.finish()),
-        }
-    }
+    Ok(())
 }
 
 /// An unscaled decimal at `scale` → unscaled at `s`, exactly, within `p` digits.
@@ -504,39 +404,47 @@ impl TypeNamePublic for ColumnData<'_> {
 mod tests {
     use super::*;
     use arrow::array::{Array, AsArray};
-    use arrow::datatypes::{Date32Type, Decimal128Type, TimestampNanosecondType, UInt8Type};
+    use arrow::datatypes::{
+        DataType, Date32Type, Decimal128Type, TimestampNanosecondType, UInt8Type,
+    };
     use std::borrow::Cow;
     use tiberius::numeric::Numeric;
     use tiberius::time::{Date, DateTime, DateTime2, DateTimeOffset, Time};
 
+    fn col(dt: &DataType, rows: usize) -> ColumnBuilder {
+        ColumnBuilder::new(dt, rows).unwrap()
+    }
+
     #[test]
     fn values_convert_into_builders() {
-        let mut u8c = Col::new(&DataType::UInt8, 4);
-        u8c.append(ColumnData::U8(Some(255))).unwrap();
-        u8c.append(ColumnData::U8(None)).unwrap();
+        let mut u8c = col(&DataType::UInt8, 4);
+        append(&mut u8c, ColumnData::U8(Some(255))).unwrap();
+        append(&mut u8c, ColumnData::U8(None)).unwrap();
         let a = u8c.finish();
         assert_eq!(a.as_primitive::<UInt8Type>().value(0), 255);
         assert!(a.is_null(1));
 
-        let mut d = Col::new(&DataType::Decimal128(19, 4), 4);
-        d.append(ColumnData::Numeric(Some(Numeric::new_with_scale(
-            -12345, 2,
-        ))))
+        let mut d = col(&DataType::Decimal128(19, 4), 4);
+        append(
+            &mut d,
+            ColumnData::Numeric(Some(Numeric::new_with_scale(-12345, 2))),
+        )
         .unwrap();
-        assert!(d
-            .append(ColumnData::Numeric(Some(Numeric::new_with_scale(1, 5))))
-            .unwrap_err()
-            .contains("0.00001 does not fit DECIMAL(19,4) exactly"));
+        assert!(append(
+            &mut d,
+            ColumnData::Numeric(Some(Numeric::new_with_scale(1, 5)))
+        )
+        .unwrap_err()
+        .contains("0.00001 does not fit DECIMAL(19,4) exactly"));
         assert_eq!(
             d.finish().as_primitive::<Decimal128Type>().value(0),
             -1_234_500
         );
 
-        let mut t = Col::new(&DataType::Utf8, 4);
-        t.append(ColumnData::String(Some(Cow::Borrowed("Grüße"))))
-            .unwrap();
+        let mut t = col(&DataType::Utf8, 4);
+        append(&mut t, ColumnData::String(Some(Cow::Borrowed("Grüße")))).unwrap();
         let g = tiberius::Uuid::parse_str("6f9619ff-8b86-d011-b42d-00c04fd430c8").unwrap();
-        t.append(ColumnData::Guid(Some(g))).unwrap();
+        append(&mut t, ColumnData::Guid(Some(g))).unwrap();
         let a = t.finish();
         assert_eq!(a.as_string::<i32>().value(0), "Grüße");
         assert_eq!(
@@ -544,22 +452,22 @@ mod tests {
             "6F9619FF-8B86-D011-B42D-00C04FD430C8"
         );
 
-        let mut dt = Col::new(&DataType::Date32, 2);
-        dt.append(ColumnData::Date(Some(Date::new(719_163))))
-            .unwrap();
+        let mut dt = col(&DataType::Date32, 2);
+        append(&mut dt, ColumnData::Date(Some(Date::new(719_163)))).unwrap();
         assert_eq!(dt.finish().as_primitive::<Date32Type>().value(0), 1);
 
         let ns = DataType::Timestamp(TimeUnit::Nanosecond, Some("UTC".into()));
-        let mut ts = Col::new(&ns, 2);
+        let mut ts = col(&ns, 2);
         let dt2 = DateTime2::new(Date::new(719_162), Time::new(12_345, 7));
-        ts.append(ColumnData::DateTimeOffset(Some(DateTimeOffset::new(
-            dt2, 60,
-        ))))
+        append(
+            &mut ts,
+            ColumnData::DateTimeOffset(Some(DateTimeOffset::new(dt2, 60))),
+        )
         .unwrap();
-        ts.append(ColumnData::DateTime2(Some(DateTime2::new(
-            Date::new(3_652_058),
-            Time::new(0, 7),
-        ))))
+        append(
+            &mut ts,
+            ColumnData::DateTime2(Some(DateTime2::new(Date::new(3_652_058), Time::new(0, 7)))),
+        )
         .map(|_| ())
         .unwrap_err();
         let a = ts.finish();
@@ -569,14 +477,17 @@ mod tests {
             1_234_500
         );
 
-        let mut legacy = Col::new(&DataType::Timestamp(TimeUnit::Microsecond, None), 2);
-        legacy
-            .append(ColumnData::DateTime(Some(DateTime::new(25_567, 1))))
-            .unwrap();
-        assert!(Col::new(&DataType::Boolean, 1)
-            .append(ColumnData::I32(Some(1)))
-            .unwrap_err()
-            .contains("int value where the catalog declares bit"));
+        let mut legacy = col(&DataType::Timestamp(TimeUnit::Microsecond, None), 2);
+        append(
+            &mut legacy,
+            ColumnData::DateTime(Some(DateTime::new(25_567, 1))),
+        )
+        .unwrap();
+        assert!(
+            append(&mut col(&DataType::Boolean, 1), ColumnData::I32(Some(1)))
+                .unwrap_err()
+                .contains("int value where the catalog declares bit")
+        );
     }
 
     #[test]

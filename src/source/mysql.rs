@@ -2,19 +2,11 @@
 //! `types::mysql`; rows stream through a prepared statement (binary protocol: typed
 //! values) in a session with `time_zone = '+00:00'`, one batch under construction at a time.
 
-use std::sync::Arc;
-
-use arrow::array::{
-    ArrayRef, BinaryBuilder, BooleanBuilder, Date32Builder, Decimal128Builder, Decimal256Builder,
-    DurationMicrosecondBuilder, Float32Builder, Float64Builder, Int16Builder, Int32Builder,
-    Int64Builder, Int8Builder, StringBuilder, TimestampMicrosecondBuilder, UInt16Builder,
-    UInt32Builder, UInt64Builder, UInt8Builder,
-};
-use arrow::datatypes::{DataType, TimeUnit};
-use arrow::record_batch::RecordBatch;
+use arrow::datatypes::DataType;
 use mysql::prelude::Queryable;
 use mysql::{Conn, Row, Value};
 
+use super::columns::{BatchBuilder, ColumnBuilder};
 use super::{BatchSink, ColumnInfo, ReadOptions, Source, TableInfo, TableRef};
 use crate::config::{Endpoint, ZeroDates};
 use crate::db::mysql::{self as db, connect, db_err, take};
@@ -153,257 +145,136 @@ impl Source for MysqlSource {
             sql.push_str(&format!(" LIMIT {limit}"));
         }
         let name = table.table.display();
-        let schema = table.schema();
-        let mut builders: Vec<Col> = table
-            .columns
-            .iter()
-            .map(|c| Col::new(c, &name, opts.chunk_rows, opts.zero_dates))
-            .collect::<Result<_>>()?;
-        let mut total: u64 = 0;
-        let mut in_batch = 0usize;
-        let finish = |builders: &mut Vec<Col>| -> Result<RecordBatch> {
-            let arrays = builders.iter_mut().map(Col::finish).collect();
-            RecordBatch::try_new(schema.clone(), arrays)
-                .map_err(|e| Error::archive(format!("table {name}: building a batch"), e))
-        };
+        let mut batch = BatchBuilder::new(table, opts.chunk_rows, "MySQL")?;
         let result = self
             .conn
             .exec_iter(&sql, ())
             .map_err(db_err(format!("table {name}: reading")))?;
         for row in result {
-            let row = row.map_err(db_err(format!("table {name}: reading row {}", total + 1)))?;
-            total += 1;
-            for (i, b) in builders.iter_mut().enumerate() {
-                let v = row.as_ref(i).unwrap_or(&Value::NULL);
-                b.append(v)
-                    .map_err(|m| Error::value(&name, &table.columns[i].name, total, m))?;
-            }
-            in_batch += 1;
-            if in_batch == opts.chunk_rows {
-                sink(finish(&mut builders)?)?;
-                in_batch = 0;
-            }
+            let row = row.map_err(|e| {
+                db_err(format!("table {name}: reading row {}", batch.rows() + 1))(e)
+            })?;
+            batch.push_row(|n, columns| {
+                for (i, b) in columns.iter_mut().enumerate() {
+                    let v = row.as_ref(i).unwrap_or(&Value::NULL);
+                    append(b, v, opts.zero_dates)
+                        .map_err(|m| Error::value(&name, &table.columns[i].name, n, m))?;
+                }
+                Ok(())
+            })?;
+            batch.send_if_full(sink)?;
         }
-        if in_batch > 0 {
-            sink(finish(&mut builders)?)?;
-        }
-        Ok(total)
+        batch.finish(sink)
     }
 }
 
-/// One column's builder, converting binary-protocol values by the column's Arrow type.
-enum Col {
-    Bool(BooleanBuilder),
-    I8(Int8Builder),
-    I16(Int16Builder),
-    I32(Int32Builder),
-    I64(Int64Builder),
-    U8(UInt8Builder),
-    U16(UInt16Builder),
-    U32(UInt32Builder),
-    U64(UInt64Builder),
-    F32(Float32Builder),
-    F64(Float64Builder),
-    Dec128(Decimal128Builder, u8, i8),
-    Dec256(Decimal256Builder, u8, i8),
-    Text(StringBuilder),
-    Blob(BinaryBuilder),
-    Date(Date32Builder, ZeroDates),
-    Timestamp(TimestampMicrosecondBuilder, ZeroDates),
-    Duration(DurationMicrosecondBuilder),
-}
-
-impl Col {
-    fn new(c: &ColumnInfo, table: &str, cap: usize, zero: ZeroDates) -> Result<Col> {
-        let cap = cap.min(65_536);
-        let bad = |e: arrow::error::ArrowError| Error::column(table, &c.name, e);
-        Ok(match &c.arrow_type {
-            DataType::Boolean => Col::Bool(BooleanBuilder::with_capacity(cap)),
-            DataType::Int8 => Col::I8(Int8Builder::with_capacity(cap)),
-            DataType::Int16 => Col::I16(Int16Builder::with_capacity(cap)),
-            DataType::Int32 => Col::I32(Int32Builder::with_capacity(cap)),
-            DataType::Int64 => Col::I64(Int64Builder::with_capacity(cap)),
-            DataType::UInt8 => Col::U8(UInt8Builder::with_capacity(cap)),
-            DataType::UInt16 => Col::U16(UInt16Builder::with_capacity(cap)),
-            DataType::UInt32 => Col::U32(UInt32Builder::with_capacity(cap)),
-            DataType::UInt64 => Col::U64(UInt64Builder::with_capacity(cap)),
-            DataType::Float32 => Col::F32(Float32Builder::with_capacity(cap)),
-            DataType::Float64 => Col::F64(Float64Builder::with_capacity(cap)),
-            DataType::Decimal128(p, s) => Col::Dec128(
-                Decimal128Builder::with_capacity(cap)
-                    .with_precision_and_scale(*p, *s)
-                    .map_err(bad)?,
-                *p,
-                *s,
-            ),
-            DataType::Decimal256(p, s) => Col::Dec256(
-                Decimal256Builder::with_capacity(cap)
-                    .with_precision_and_scale(*p, *s)
-                    .map_err(bad)?,
-                *p,
-                *s,
-            ),
-            DataType::Binary => Col::Blob(BinaryBuilder::with_capacity(cap, cap * 16)),
-            DataType::Date32 => Col::Date(Date32Builder::with_capacity(cap), zero),
-            DataType::Timestamp(TimeUnit::Microsecond, tz) => Col::Timestamp(
-                TimestampMicrosecondBuilder::with_capacity(cap).with_timezone_opt(tz.clone()),
-                zero,
-            ),
-            DataType::Duration(TimeUnit::Microsecond) => {
-                Col::Duration(DurationMicrosecondBuilder::with_capacity(cap))
-            }
-            DataType::Utf8 => Col::Text(StringBuilder::with_capacity(cap, cap * 16)),
-            other => {
-                return Err(Error::column(
-                    table,
-                    &c.name,
-                    format!("no MySQL reader for Arrow {other}"),
+/// Appends one binary-protocol value to a column's builder, converted by the column's
+/// Arrow type; `zero` says what a zero date becomes.
+fn append(b: &mut ColumnBuilder, v: &Value, zero: ZeroDates) -> Result<(), String> {
+    if let Value::NULL = v {
+        b.append_null();
+        return Ok(());
+    }
+    match b {
+        ColumnBuilder::Boolean(b) => match integer(v)? {
+            0 => b.append_value(false),
+            1 => b.append_value(true),
+            n => {
+                return Err(format!(
+                    "{n} in a tinyint(1) column, read as boolean, which takes only 0 and 1; stage it through a view with CAST(column AS SIGNED) to keep the number"
                 ))
             }
-        })
-    }
-
-    fn append(&mut self, v: &Value) -> Result<(), String> {
-        if let Value::NULL = v {
-            self.append_null();
-            return Ok(());
+        },
+        ColumnBuilder::Int8(b) => b.append_value(fit(v)?),
+        ColumnBuilder::Int16(b) => b.append_value(fit(v)?),
+        ColumnBuilder::Int32(b) => b.append_value(fit(v)?),
+        ColumnBuilder::Int64(b) => b.append_value(fit(v)?),
+        ColumnBuilder::UInt8(b) => b.append_value(fit(v)?),
+        ColumnBuilder::UInt16(b) => b.append_value(fit(v)?),
+        ColumnBuilder::UInt32(b) => b.append_value(fit(v)?),
+        ColumnBuilder::UInt64(b) => match v {
+            // bit(n): big-endian bytes.
+            Value::Bytes(bits) if bits.len() <= 8 => {
+                b.append_value(bits.iter().fold(0u64, |acc, x| acc << 8 | u64::from(*x)))
+            }
+            _ => b.append_value(fit(v)?),
+        },
+        ColumnBuilder::Float32(b) => match v {
+            Value::Float(f) => b.append_value(*f),
+            Value::Double(d) if f64::from(*d as f32) == *d => b.append_value(*d as f32),
+            other => return Err(mismatch(other, "a FLOAT")),
+        },
+        ColumnBuilder::Float64(b) => match v {
+            Value::Double(d) => b.append_value(*d),
+            Value::Float(f) => b.append_value(f64::from(*f)),
+            other => return Err(mismatch(other, "a DOUBLE")),
+        },
+        ColumnBuilder::Decimal128(b, p, s) => {
+            b.append_value(types::parse_decimal(&text(v)?, *p, *s)?)
         }
-        match self {
-            Col::Bool(b) => match integer(v)? {
-                0 => b.append_value(false),
-                1 => b.append_value(true),
-                n => {
-                    return Err(format!(
-                        "{n} in a tinyint(1) column, read as boolean, which takes only 0 and 1; stage it through a view with CAST(column AS SIGNED) to keep the number"
-                    ))
-                }
+        ColumnBuilder::Decimal256(b, p, s) => {
+            b.append_value(types::parse_decimal256(&text(v)?, *p, *s)?)
+        }
+        ColumnBuilder::Utf8(b) => match v {
+            Value::Bytes(x) => b.append_value(
+                std::str::from_utf8(x)
+                    .map_err(|e| format!("text is not valid UTF-8 ({e})"))?,
+            ),
+            Value::Int(i) => b.append_value(i.to_string()),
+            Value::UInt(u) => b.append_value(u.to_string()),
+            Value::Float(f) => b.append_value(format!("{f:?}")),
+            Value::Double(d) => b.append_value(format!("{d:?}")),
+            other => return Err(mismatch(other, "text")),
+        },
+        ColumnBuilder::Binary(b) => match v {
+            Value::Bytes(x) => b.append_value(x),
+            other => return Err(mismatch(other, "bytes")),
+        },
+        ColumnBuilder::Date32(b) => match v {
+            Value::Date(y, m, d, ..) => match calendar_date(*y, *m, *d, zero)? {
+                Some(date) => b.append_value(types::date_to_days(date)),
+                None => b.append_null(),
             },
-            Col::I8(b) => b.append_value(fit(v)?),
-            Col::I16(b) => b.append_value(fit(v)?),
-            Col::I32(b) => b.append_value(fit(v)?),
-            Col::I64(b) => b.append_value(fit(v)?),
-            Col::U8(b) => b.append_value(fit(v)?),
-            Col::U16(b) => b.append_value(fit(v)?),
-            Col::U32(b) => b.append_value(fit(v)?),
-            Col::U64(b) => match v {
-                // bit(n): big-endian bytes.
-                Value::Bytes(bits) if bits.len() <= 8 => {
-                    b.append_value(bits.iter().fold(0u64, |acc, x| acc << 8 | u64::from(*x)))
-                }
-                _ => b.append_value(fit(v)?),
-            },
-            Col::F32(b) => match v {
-                Value::Float(f) => b.append_value(*f),
-                Value::Double(d) if f64::from(*d as f32) == *d => b.append_value(*d as f32),
-                other => return Err(mismatch(other, "a FLOAT")),
-            },
-            Col::F64(b) => match v {
-                Value::Double(d) => b.append_value(*d),
-                Value::Float(f) => b.append_value(f64::from(*f)),
-                other => return Err(mismatch(other, "a DOUBLE")),
-            },
-            Col::Dec128(b, p, s) => b.append_value(types::parse_decimal(&text(v)?, *p, *s)?),
-            Col::Dec256(b, p, s) => b.append_value(types::parse_decimal256(&text(v)?, *p, *s)?),
-            Col::Text(b) => match v {
-                Value::Bytes(x) => b.append_value(
-                    std::str::from_utf8(x)
-                        .map_err(|e| format!("text is not valid UTF-8 ({e})"))?,
-                ),
-                Value::Int(i) => b.append_value(i.to_string()),
-                Value::UInt(u) => b.append_value(u.to_string()),
-                Value::Float(f) => b.append_value(format!("{f:?}")),
-                Value::Double(d) => b.append_value(format!("{d:?}")),
-                other => return Err(mismatch(other, "text")),
-            },
-            Col::Blob(b) => match v {
-                Value::Bytes(x) => b.append_value(x),
-                other => return Err(mismatch(other, "bytes")),
-            },
-            Col::Date(b, zero) => match v {
-                Value::Date(y, m, d, ..) => match calendar_date(*y, *m, *d, *zero)? {
-                    Some(date) => b.append_value(types::date_to_days(date)),
-                    None => b.append_null(),
-                },
-                other => return Err(mismatch(other, "a DATE")),
-            },
-            Col::Timestamp(b, zero) => match v {
-                Value::Date(y, mo, d, h, mi, s, us) => {
-                    match calendar_date(*y, *mo, *d, *zero)? {
-                        Some(date) => {
-                            let t = date
-                                .and_hms_micro_opt(
-                                    u32::from(*h),
-                                    u32::from(*mi),
-                                    u32::from(*s),
-                                    *us,
-                                )
-                                .ok_or_else(|| format!("{} is not a valid time", show(v)))?;
-                            b.append_value(t.and_utc().timestamp_micros())
-                        }
-                        None => b.append_null(),
+            other => return Err(mismatch(other, "a DATE")),
+        },
+        ColumnBuilder::TimestampMicrosecond(b, _) => match v {
+            Value::Date(y, mo, d, h, mi, s, us) => {
+                match calendar_date(*y, *mo, *d, zero)? {
+                    Some(date) => {
+                        let t = date
+                            .and_hms_micro_opt(
+                                u32::from(*h),
+                                u32::from(*mi),
+                                u32::from(*s),
+                                *us,
+                            )
+                            .ok_or_else(|| format!("{} is not a valid time", show(v)))?;
+                        b.append_value(t.and_utc().timestamp_micros())
                     }
+                    None => b.append_null(),
                 }
-                other => return Err(mismatch(other, "a DATETIME/TIMESTAMP")),
-            },
-            Col::Duration(b) => match v {
-                Value::Time(neg, days, h, m, s, us) => {
-                    let secs = (i64::from(*days) * 24 + i64::from(*h)) * 3600
-                        + i64::from(*m) * 60
-                        + i64::from(*s);
-                    let micros = secs * 1_000_000 + i64::from(*us);
-                    b.append_value(if *neg { -micros } else { micros })
-                }
-                other => return Err(mismatch(other, "a TIME")),
-            },
-        }
-        Ok(())
-    }
-
-    fn append_null(&mut self) {
-        match self {
-            Col::Bool(b) => b.append_null(),
-            Col::I8(b) => b.append_null(),
-            Col::I16(b) => b.append_null(),
-            Col::I32(b) => b.append_null(),
-            Col::I64(b) => b.append_null(),
-            Col::U8(b) => b.append_null(),
-            Col::U16(b) => b.append_null(),
-            Col::U32(b) => b.append_null(),
-            Col::U64(b) => b.append_null(),
-            Col::F32(b) => b.append_null(),
-            Col::F64(b) => b.append_null(),
-            Col::Dec128(b, ..) => b.append_null(),
-            Col::Dec256(b, ..) => b.append_null(),
-            Col::Text(b) => b.append_null(),
-            Col::Blob(b) => b.append_null(),
-            Col::Date(b, _) => b.append_null(),
-            Col::Timestamp(b, _) => b.append_null(),
-            Col::Duration(b) => b.append_null(),
+            }
+            other => return Err(mismatch(other, "a DATETIME/TIMESTAMP")),
+        },
+        ColumnBuilder::DurationMicrosecond(b) => match v {
+            Value::Time(neg, days, h, m, s, us) => {
+                let secs = (i64::from(*days) * 24 + i64::from(*h)) * 3600
+                    + i64::from(*m) * 60
+                    + i64::from(*s);
+                let micros = secs * 1_000_000 + i64::from(*us);
+                b.append_value(if *neg { -micros } else { micros })
+            }
+            other => return Err(mismatch(other, "a TIME")),
+        },
+        // The type table maps no MySQL column to another Arrow type.
+        other => {
+            return Err(format!(
+                "the MySQL reader has no conversion into Arrow {}",
+                other.type_name()
+            ))
         }
     }
-
-    fn finish(&mut self) -> ArrayRef {
-        match self {
-            Col::Bool(b) => Arc::new(b.finish()),
-            Col::I8(b) => Arc::new(b.finish()),
-            Col::I16(b) => Arc::new(b.finish()),
-            Col::I32(b) => Arc::new(b.finish()),
-            Col::I64(b) => Arc::new(b.finish()),
-            Col::U8(b) => Arc::new(b.finish()),
-            Col::U16(b) => Arc::new(b.finish()),
-            Col::U32(b) => Arc::new(b.finish()),
-            Col::U64(b) => Arc::new(b.finish()),
-            Col::F32(b) => Arc::new(b.finish()),
-            Col::F64(b) => Arc::new(b.finish()),
-            Col::Dec128(b, ..) => Arc::new(b.finish()),
-            Col::Dec256(b, ..) => Arc::new(b.finish()),
-            Col::Text(b) => Arc::new(b.finish()),
-            Col::Blob(b) => Arc::new(b.finish()),
-            Col::Date(b, _) => Arc::new(b.finish()),
-            Col::Timestamp(b, _) => Arc::new(b.finish()),
-            Col::Duration(b) => Arc::new(b.finish()),
-        }
-    }
+    Ok(())
 }
 
 /// A calendar date, `None` for a zero date read as NULL.

@@ -8,18 +8,12 @@
 //! LOBs are fetched as whole values into dynamically sized buffers (no fixed maximum).
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
-use arrow::array::{
-    ArrayRef, BinaryBuilder, Decimal128Builder, Float32Builder, Float64Builder, Int32Builder,
-    Int64Builder, IntervalMonthDayNanoBuilder, StringBuilder, TimestampMicrosecondBuilder,
-    TimestampNanosecondBuilder,
-};
-use arrow::datatypes::{DataType, IntervalMonthDayNano, TimeUnit};
-use arrow::record_batch::RecordBatch;
+use arrow::datatypes::{IntervalMonthDayNano, TimeUnit};
 use oracle::sql_type::{IntervalDS, IntervalYM, Timestamp};
 use oracle::{Connection, Connector, InitParams, SqlValue};
 
+use super::columns::{BatchBuilder, ColumnBuilder};
 use super::{BatchSink, ColumnInfo, ReadOptions, Source, TableInfo, TableRef};
 use crate::config::Endpoint;
 use crate::error::{Error, Result};
@@ -240,42 +234,24 @@ impl Source for OracleSource {
         let rows = stmt
             .query(&[])
             .map_err(db_err(format!("table {name}: reading")))?;
-        let schema = table.schema();
-        let mut builders: Vec<Col> = table
-            .columns
-            .iter()
-            .zip(&fetches)
-            .map(|(c, (f, loose))| Col::new(&c.arrow_type, *f, *loose, chunk))
-            .collect();
-        let mut total = 0u64;
-        let mut in_batch = 0usize;
+        let mut batch = BatchBuilder::new(table, chunk, "Oracle")?;
         for row in rows {
-            let row = row.map_err(db_err(format!("table {name}: reading row {}", total + 1)))?;
-            total += 1;
-            for ((b, v), c) in builders
-                .iter_mut()
-                .zip(row.sql_values())
-                .zip(&table.columns)
-            {
-                b.append(v)
-                    .map_err(|m| Error::value(&name, &c.name, total, m))?;
-            }
-            in_batch += 1;
-            if in_batch == chunk {
-                let arrays = builders.iter_mut().map(Col::finish).collect();
-                let batch = RecordBatch::try_new(schema.clone(), arrays)
-                    .map_err(|e| Error::archive(format!("table {name}: building a batch"), e))?;
-                sink(batch)?;
-                in_batch = 0;
-            }
+            let row = row.map_err(|e| {
+                db_err(format!("table {name}: reading row {}", batch.rows() + 1))(e)
+            })?;
+            batch.push_row(|n, columns| {
+                for ((b, v), (c, (fetch, loose))) in columns
+                    .iter_mut()
+                    .zip(row.sql_values())
+                    .zip(table.columns.iter().zip(&fetches))
+                {
+                    append(b, *fetch, *loose, v).map_err(|m| Error::value(&name, &c.name, n, m))?;
+                }
+                Ok(())
+            })?;
+            batch.send_if_full(sink)?;
         }
-        if in_batch > 0 {
-            let arrays = builders.iter_mut().map(Col::finish).collect();
-            let batch = RecordBatch::try_new(schema.clone(), arrays)
-                .map_err(|e| Error::archive(format!("table {name}: building a batch"), e))?;
-            sink(batch)?;
-        }
-        Ok(total)
+        batch.finish(sink)
     }
 }
 
@@ -316,147 +292,91 @@ fn declared_back(declared: &str) -> CatalogColumn {
     }
 }
 
-enum Col {
-    I32(Int32Builder),
-    I64(Int64Builder),
-    /// Precision, scale, and whether the scale came from `SRC_ORACLE_NUMBER_SCALE`.
-    Decimal(Decimal128Builder, u8, i8, bool),
-    NumberText(StringBuilder),
-    FloatText(Float64Builder),
-    F32(Float32Builder),
-    F64(Float64Builder),
-    Text(StringBuilder),
-    Bytes(BinaryBuilder),
-    TsMicros(TimestampMicrosecondBuilder),
-    TsNanos(TimestampNanosecondBuilder),
-    Interval(IntervalMonthDayNanoBuilder, Fetch),
-}
-
-impl Col {
-    fn new(dt: &DataType, fetch: Fetch, loose: bool, cap: usize) -> Col {
-        let cap = cap.min(65_536);
-        match (fetch, dt) {
-            (Fetch::NumberText, DataType::Int32) => Col::I32(Int32Builder::with_capacity(cap)),
-            (Fetch::NumberText, DataType::Int64) => Col::I64(Int64Builder::with_capacity(cap)),
-            (Fetch::NumberText, DataType::Decimal128(p, s)) => {
-                match Decimal128Builder::with_capacity(cap).with_precision_and_scale(*p, *s) {
-                    Ok(b) => Col::Decimal(b, *p, *s, loose),
-                    Err(_) => Col::NumberText(StringBuilder::with_capacity(cap, cap * 8)),
+/// Appends one fetched value to a column's builder. `fetch` says how the value was
+/// fetched; `loose` that a decimal's scale came from `SRC_ORACLE_NUMBER_SCALE`.
+fn append(b: &mut ColumnBuilder, fetch: Fetch, loose: bool, v: &SqlValue) -> Result<(), String> {
+    if v.is_null().map_err(|e| e.to_string())? {
+        b.append_null();
+        return Ok(());
+    }
+    let text = || v.get::<String>().map_err(|e| e.to_string());
+    match (b, fetch) {
+        (ColumnBuilder::Int32(b), Fetch::NumberText) => {
+            let t = text()?;
+            b.append_value(
+                t.trim()
+                    .parse()
+                    .map_err(|_| format!("{t} does not fit int32"))?,
+            )
+        }
+        (ColumnBuilder::Int64(b), Fetch::NumberText) => {
+            let t = text()?;
+            b.append_value(
+                t.trim()
+                    .parse()
+                    .map_err(|_| format!("{t} does not fit int64"))?,
+            )
+        }
+        (ColumnBuilder::Decimal128(b, p, s), Fetch::NumberText) => {
+            let t = text()?;
+            let d = types::parse_decimal(&t, *p, *s).map_err(|m| {
+                if loose {
+                    format!(
+                        "{m}; set {} to read this column with another scale (0-38) or as text",
+                        ty::NUMBER_SCALE_KEY
+                    )
+                } else {
+                    m
                 }
-            }
-            (Fetch::NumberText, _) => Col::NumberText(StringBuilder::with_capacity(cap, cap * 8)),
-            (Fetch::FloatText, _) => Col::FloatText(Float64Builder::with_capacity(cap)),
-            (Fetch::Float32, _) => Col::F32(Float32Builder::with_capacity(cap)),
-            (Fetch::Float64, _) => Col::F64(Float64Builder::with_capacity(cap)),
-            (Fetch::Bytes, _) => Col::Bytes(BinaryBuilder::with_capacity(cap, cap * 16)),
-            (Fetch::Timestamp, DataType::Timestamp(TimeUnit::Nanosecond, tz)) => Col::TsNanos(
-                TimestampNanosecondBuilder::with_capacity(cap).with_timezone_opt(tz.clone()),
-            ),
-            (Fetch::Timestamp, DataType::Timestamp(_, tz)) => Col::TsMicros(
-                TimestampMicrosecondBuilder::with_capacity(cap).with_timezone_opt(tz.clone()),
-            ),
-            (Fetch::IntervalYm | Fetch::IntervalDs, _) => {
-                Col::Interval(IntervalMonthDayNanoBuilder::with_capacity(cap), fetch)
-            }
-            _ => Col::Text(StringBuilder::with_capacity(cap, cap * 16)),
+            })?;
+            b.append_value(d)
+        }
+        // Exact decimal text (NumberText) and every text type.
+        (ColumnBuilder::Utf8(b), Fetch::NumberText | Fetch::Text) => b.append_value(text()?),
+        (ColumnBuilder::Float64(b), Fetch::FloatText) => {
+            b.append_value(ty::parse_float_exact(&text()?)?)
+        }
+        (ColumnBuilder::Float32(b), Fetch::Float32) => {
+            b.append_value(v.get::<f32>().map_err(|e| e.to_string())?)
+        }
+        (ColumnBuilder::Float64(b), Fetch::Float64) => {
+            b.append_value(v.get::<f64>().map_err(|e| e.to_string())?)
+        }
+        (ColumnBuilder::Binary(b), Fetch::Bytes) => {
+            b.append_value(v.get::<Vec<u8>>().map_err(|e| e.to_string())?)
+        }
+        (ColumnBuilder::TimestampMicrosecond(b, _), Fetch::Timestamp) => {
+            b.append_value(timestamp(v, TimeUnit::Microsecond)?)
+        }
+        (ColumnBuilder::TimestampNanosecond(b), Fetch::Timestamp) => {
+            b.append_value(timestamp(v, TimeUnit::Nanosecond)?)
+        }
+        (ColumnBuilder::IntervalMonthDayNano(b), Fetch::IntervalYm) => {
+            let i = v.get::<IntervalYM>().map_err(|e| e.to_string())?;
+            let months = ty::interval_ym_months(i.years(), i.months())
+                .ok_or_else(|| "interval out of range".to_string())?;
+            b.append_value(IntervalMonthDayNano::new(months, 0, 0))
+        }
+        (ColumnBuilder::IntervalMonthDayNano(b), Fetch::IntervalDs) => {
+            let i = v.get::<IntervalDS>().map_err(|e| e.to_string())?;
+            let (days, ns) = ty::interval_ds_parts(
+                i.days(),
+                i.hours(),
+                i.minutes(),
+                i.seconds(),
+                i.nanoseconds(),
+            );
+            b.append_value(IntervalMonthDayNano::new(0, days, ns))
+        }
+        // The type table pairs every fetch with one of the Arrow types above.
+        (other, fetch) => {
+            return Err(format!(
+                "the Oracle reader has no conversion of {fetch:?} into Arrow {}",
+                other.type_name()
+            ))
         }
     }
-
-    fn append(&mut self, v: &SqlValue) -> Result<(), String> {
-        if v.is_null().map_err(|e| e.to_string())? {
-            self.append_null();
-            return Ok(());
-        }
-        let text = || v.get::<String>().map_err(|e| e.to_string());
-        match self {
-            Col::I32(b) => {
-                let t = text()?;
-                b.append_value(
-                    t.trim()
-                        .parse()
-                        .map_err(|_| format!("{t} does not fit int32"))?,
-                )
-            }
-            Col::I64(b) => {
-                let t = text()?;
-                b.append_value(
-                    t.trim()
-                        .parse()
-                        .map_err(|_| format!("{t} does not fit int64"))?,
-                )
-            }
-            Col::Decimal(b, p, s, loose) => {
-                let t = text()?;
-                let d = types::parse_decimal(&t, *p, *s).map_err(|m| {
-                    if *loose {
-                        format!(
-                            "{m}; set {} to read this column with another scale (0-38) or as text",
-                            ty::NUMBER_SCALE_KEY
-                        )
-                    } else {
-                        m
-                    }
-                })?;
-                b.append_value(d)
-            }
-            Col::NumberText(b) => b.append_value(text()?),
-            Col::FloatText(b) => b.append_value(ty::parse_float_exact(&text()?)?),
-            Col::F32(b) => b.append_value(v.get::<f32>().map_err(|e| e.to_string())?),
-            Col::F64(b) => b.append_value(v.get::<f64>().map_err(|e| e.to_string())?),
-            Col::Text(b) => b.append_value(text()?),
-            Col::Bytes(b) => b.append_value(v.get::<Vec<u8>>().map_err(|e| e.to_string())?),
-            Col::TsMicros(b) => b.append_value(timestamp(v, TimeUnit::Microsecond)?),
-            Col::TsNanos(b) => b.append_value(timestamp(v, TimeUnit::Nanosecond)?),
-            Col::Interval(b, Fetch::IntervalYm) => {
-                let i = v.get::<IntervalYM>().map_err(|e| e.to_string())?;
-                let months = ty::interval_ym_months(i.years(), i.months())
-                    .ok_or_else(|| "interval out of range".to_string())?;
-                b.append_value(IntervalMonthDayNano::new(months, 0, 0))
-            }
-            Col::Interval(b, _) => {
-                let i = v.get::<IntervalDS>().map_err(|e| e.to_string())?;
-                let (days, ns) = ty::interval_ds_parts(
-                    i.days(),
-                    i.hours(),
-                    i.minutes(),
-                    i.seconds(),
-                    i.nanoseconds(),
-                );
-                b.append_value(IntervalMonthDayNano::new(0, days, ns))
-            }
-        }
-        Ok(())
-    }
-
-    fn append_null(&mut self) {
-        match self {
-            Col::I32(b) => b.append_null(),
-            Col::I64(b) => b.append_null(),
-            Col::Decimal(b, ..) => b.append_null(),
-            Col::NumberText(b) | Col::Text(b) => b.append_null(),
-            Col::FloatText(b) | Col::F64(b) => b.append_null(),
-            Col::F32(b) => b.append_null(),
-            Col::Bytes(b) => b.append_null(),
-            Col::TsMicros(b) => b.append_null(),
-            Col::TsNanos(b) => b.append_null(),
-            Col::Interval(b, _) => b.append_null(),
-        }
-    }
-
-    fn finish(&mut self) -> ArrayRef {
-        match self {
-            Col::I32(b) => Arc::new(b.finish()),
-            Col::I64(b) => Arc::new(b.finish()),
-            Col::Decimal(b, ..) => Arc::new(b.finish()),
-            Col::NumberText(b) | Col::Text(b) => Arc::new(b.finish()),
-            Col::FloatText(b) | Col::F64(b) => Arc::new(b.finish()),
-            Col::F32(b) => Arc::new(b.finish()),
-            Col::Bytes(b) => Arc::new(b.finish()),
-            Col::TsMicros(b) => Arc::new(b.finish()),
-            Col::TsNanos(b) => Arc::new(b.finish()),
-            Col::Interval(b, _) => Arc::new(b.finish()),
-        }
-    }
+    Ok(())
 }
 
 fn timestamp(v: &SqlValue, unit: TimeUnit) -> Result<i64, String> {

@@ -1,17 +1,10 @@
 //! SQLite source (rusqlite). Column types follow `types::sqlite`; each value is checked
 //! against its column's Arrow type as it is read.
 
-use std::sync::Arc;
-
-use arrow::array::{
-    ArrayRef, BinaryBuilder, BooleanBuilder, Date32Builder, Decimal128Builder, Float64Builder,
-    Int64Builder, StringBuilder, Time64MicrosecondBuilder, TimestampMicrosecondBuilder,
-};
-use arrow::datatypes::{DataType, TimeUnit};
-use arrow::record_batch::RecordBatch;
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OpenFlags};
 
+use super::columns::{BatchBuilder, ColumnBuilder};
 use super::{BatchSink, ColumnInfo, ReadOptions, Source, TableInfo, TableRef};
 use crate::config::Endpoint;
 use crate::dialect::Dialect;
@@ -175,175 +168,93 @@ impl Source for SqliteSource {
         let mut rows = stmt
             .query([])
             .map_err(db_err(format!("table {name}: reading")))?;
-        let schema = table.schema();
-        let mut builders: Vec<Col> = table
-            .columns
-            .iter()
-            .map(|c| Col::new(c, opts.chunk_rows))
-            .collect();
-        let mut total: u64 = 0;
-        let mut in_batch = 0usize;
+        let mut batch = BatchBuilder::new(table, opts.chunk_rows, "SQLite")?;
         while let Some(row) = rows
             .next()
-            .map_err(db_err(format!("table {name}: reading row {}", total + 1)))?
+            .map_err(|e| db_err(format!("table {name}: reading row {}", batch.rows() + 1))(e))?
         {
-            total += 1;
-            for (i, b) in builders.iter_mut().enumerate() {
-                let v = row
-                    .get_ref(i)
-                    .map_err(db_err(format!("table {name}: reading row {total}")))?;
-                b.append(v)
-                    .map_err(|m| Error::value(&name, &table.columns[i].name, total, m))?;
-            }
-            in_batch += 1;
-            if in_batch == opts.chunk_rows {
-                let arrays = builders.iter_mut().map(Col::finish).collect();
-                let batch = RecordBatch::try_new(schema.clone(), arrays)
-                    .map_err(|e| Error::archive(format!("table {name}: building a batch"), e))?;
-                sink(batch)?;
-                in_batch = 0;
-            }
-        }
-        if in_batch > 0 || total == 0 {
-            let arrays = builders.iter_mut().map(Col::finish).collect();
-            let batch = RecordBatch::try_new(schema.clone(), arrays)
-                .map_err(|e| Error::archive(format!("table {name}: building a batch"), e))?;
-            if batch.num_rows() > 0 {
-                sink(batch)?;
-            }
-        }
-        Ok(total)
-    }
-}
-
-/// One column's builder, converting SQLite values by the column's Arrow type.
-enum Col {
-    Bool(BooleanBuilder),
-    Int(Int64Builder),
-    Float(Float64Builder),
-    Decimal(Decimal128Builder, u8, i8),
-    Text(StringBuilder),
-    Blob(BinaryBuilder),
-    Date(Date32Builder),
-    Time(Time64MicrosecondBuilder),
-    Timestamp(TimestampMicrosecondBuilder, bool),
-}
-
-impl Col {
-    fn new(c: &ColumnInfo, cap: usize) -> Col {
-        let cap = cap.min(65_536);
-        match &c.arrow_type {
-            DataType::Boolean => Col::Bool(BooleanBuilder::with_capacity(cap)),
-            DataType::Int64 => Col::Int(Int64Builder::with_capacity(cap)),
-            DataType::Float64 => Col::Float(Float64Builder::with_capacity(cap)),
-            DataType::Decimal128(p, s) => Col::Decimal(
-                Decimal128Builder::with_capacity(cap)
-                    .with_precision_and_scale(*p, *s)
-                    .expect("precision and scale come from the type table"),
-                *p,
-                *s,
-            ),
-            DataType::Binary => Col::Blob(BinaryBuilder::with_capacity(cap, cap * 16)),
-            DataType::Date32 => Col::Date(Date32Builder::with_capacity(cap)),
-            DataType::Time64(TimeUnit::Microsecond) => {
-                Col::Time(Time64MicrosecondBuilder::with_capacity(cap))
-            }
-            DataType::Timestamp(TimeUnit::Microsecond, tz) => Col::Timestamp(
-                TimestampMicrosecondBuilder::with_capacity(cap).with_timezone_opt(tz.clone()),
-                tz.is_some(),
-            ),
-            // Utf8 and every documented text fallback.
-            _ => Col::Text(StringBuilder::with_capacity(cap, cap * 16)),
-        }
-    }
-
-    fn append(&mut self, v: ValueRef<'_>) -> Result<(), String> {
-        if let ValueRef::Null = v {
-            self.append_null();
-            return Ok(());
-        }
-        match self {
-            Col::Bool(b) => match v {
-                ValueRef::Integer(0) => b.append_value(false),
-                ValueRef::Integer(1) => b.append_value(true),
-                other => return Err(mismatch(other, "a boolean (INTEGER 0 or 1)")),
-            },
-            Col::Int(b) => match v {
-                ValueRef::Integer(i) => b.append_value(i),
-                other => return Err(mismatch(other, "an INTEGER")),
-            },
-            Col::Float(b) => match v {
-                ValueRef::Real(f) => b.append_value(f),
-                ValueRef::Integer(i) if (i as f64) as i64 == i && i.unsigned_abs() <= 1 << 53 => {
-                    b.append_value(i as f64)
+            batch.push_row(|n, columns| {
+                for (i, b) in columns.iter_mut().enumerate() {
+                    let v = row
+                        .get_ref(i)
+                        .map_err(|e| db_err(format!("table {name}: reading row {n}"))(e))?;
+                    append(b, v).map_err(|m| Error::value(&name, &table.columns[i].name, n, m))?;
                 }
-                other => return Err(mismatch(other, "a REAL")),
-            },
-            Col::Decimal(b, p, s) => {
-                let parsed = match v {
-                    ValueRef::Integer(i) => types::parse_decimal(&i.to_string(), *p, *s),
-                    // Rust prints the shortest text that reads back as the same double.
-                    ValueRef::Real(f) if f.is_finite() => {
-                        types::parse_decimal(&format!("{f:?}"), *p, *s)
-                    }
-                    ValueRef::Text(t) => types::parse_decimal(utf8(t)?, *p, *s),
-                    other => return Err(mismatch(other, "a decimal number")),
-                };
-                b.append_value(parsed?);
+                Ok(())
+            })?;
+            batch.send_if_full(sink)?;
+        }
+        batch.finish(sink)
+    }
+}
+
+/// Appends one SQLite value to a column's builder, checked against the column's type.
+fn append(b: &mut ColumnBuilder, v: ValueRef<'_>) -> Result<(), String> {
+    if let ValueRef::Null = v {
+        b.append_null();
+        return Ok(());
+    }
+    match b {
+        ColumnBuilder::Boolean(b) => match v {
+            ValueRef::Integer(0) => b.append_value(false),
+            ValueRef::Integer(1) => b.append_value(true),
+            other => return Err(mismatch(other, "a boolean (INTEGER 0 or 1)")),
+        },
+        ColumnBuilder::Int64(b) => match v {
+            ValueRef::Integer(i) => b.append_value(i),
+            other => return Err(mismatch(other, "an INTEGER")),
+        },
+        ColumnBuilder::Float64(b) => match v {
+            ValueRef::Real(f) => b.append_value(f),
+            ValueRef::Integer(i) if (i as f64) as i64 == i && i.unsigned_abs() <= 1 << 53 => {
+                b.append_value(i as f64)
             }
-            Col::Text(b) => match v {
-                ValueRef::Text(t) => b.append_value(utf8(t)?),
-                ValueRef::Integer(i) => b.append_value(i.to_string()),
-                ValueRef::Real(f) => b.append_value(format!("{f:?}")),
-                other => return Err(mismatch(other, "TEXT")),
-            },
-            Col::Blob(b) => match v {
-                ValueRef::Blob(x) | ValueRef::Text(x) => b.append_value(x),
-                other => return Err(mismatch(other, "a BLOB")),
-            },
-            Col::Date(b) => match v {
-                ValueRef::Text(t) => b.append_value(types::parse_date(utf8(t)?)?),
-                other => return Err(mismatch(other, "a date as TEXT YYYY-MM-DD")),
-            },
-            Col::Time(b) => match v {
-                ValueRef::Text(t) => b.append_value(types::parse_time(utf8(t)?)?),
-                other => return Err(mismatch(other, "a time as TEXT HH:MM:SS")),
-            },
-            Col::Timestamp(b, zoned) => match v {
-                ValueRef::Text(t) => b.append_value(types::parse_timestamp(utf8(t)?, *zoned)?),
-                other => return Err(mismatch(other, "a timestamp as ISO-8601 TEXT")),
-            },
+            other => return Err(mismatch(other, "a REAL")),
+        },
+        ColumnBuilder::Decimal128(b, p, s) => {
+            let parsed = match v {
+                ValueRef::Integer(i) => types::parse_decimal(&i.to_string(), *p, *s),
+                // Rust prints the shortest text that reads back as the same double.
+                ValueRef::Real(f) if f.is_finite() => {
+                    types::parse_decimal(&format!("{f:?}"), *p, *s)
+                }
+                ValueRef::Text(t) => types::parse_decimal(utf8(t)?, *p, *s),
+                other => return Err(mismatch(other, "a decimal number")),
+            };
+            b.append_value(parsed?);
         }
-        Ok(())
-    }
-
-    fn append_null(&mut self) {
-        match self {
-            Col::Bool(b) => b.append_null(),
-            Col::Int(b) => b.append_null(),
-            Col::Float(b) => b.append_null(),
-            Col::Decimal(b, ..) => b.append_null(),
-            Col::Text(b) => b.append_null(),
-            Col::Blob(b) => b.append_null(),
-            Col::Date(b) => b.append_null(),
-            Col::Time(b) => b.append_null(),
-            Col::Timestamp(b, _) => b.append_null(),
-        }
-    }
-
-    fn finish(&mut self) -> ArrayRef {
-        match self {
-            Col::Bool(b) => Arc::new(b.finish()),
-            Col::Int(b) => Arc::new(b.finish()),
-            Col::Float(b) => Arc::new(b.finish()),
-            Col::Decimal(b, ..) => Arc::new(b.finish()),
-            Col::Text(b) => Arc::new(b.finish()),
-            Col::Blob(b) => Arc::new(b.finish()),
-            Col::Date(b) => Arc::new(b.finish()),
-            Col::Time(b) => Arc::new(b.finish()),
-            Col::Timestamp(b, _) => Arc::new(b.finish()),
+        // Utf8 and every documented text fallback.
+        ColumnBuilder::Utf8(b) => match v {
+            ValueRef::Text(t) => b.append_value(utf8(t)?),
+            ValueRef::Integer(i) => b.append_value(i.to_string()),
+            ValueRef::Real(f) => b.append_value(format!("{f:?}")),
+            other => return Err(mismatch(other, "TEXT")),
+        },
+        ColumnBuilder::Binary(b) => match v {
+            ValueRef::Blob(x) | ValueRef::Text(x) => b.append_value(x),
+            other => return Err(mismatch(other, "a BLOB")),
+        },
+        ColumnBuilder::Date32(b) => match v {
+            ValueRef::Text(t) => b.append_value(types::parse_date(utf8(t)?)?),
+            other => return Err(mismatch(other, "a date as TEXT YYYY-MM-DD")),
+        },
+        ColumnBuilder::Time64Microsecond(b) => match v {
+            ValueRef::Text(t) => b.append_value(types::parse_time(utf8(t)?)?),
+            other => return Err(mismatch(other, "a time as TEXT HH:MM:SS")),
+        },
+        ColumnBuilder::TimestampMicrosecond(b, zoned) => match v {
+            ValueRef::Text(t) => b.append_value(types::parse_timestamp(utf8(t)?, *zoned)?),
+            other => return Err(mismatch(other, "a timestamp as ISO-8601 TEXT")),
+        },
+        // The type table maps no SQLite column to another Arrow type.
+        other => {
+            return Err(format!(
+                "the SQLite reader has no conversion into Arrow {}",
+                other.type_name()
+            ))
         }
     }
+    Ok(())
 }
 
 fn utf8(bytes: &[u8]) -> Result<&str, String> {
