@@ -14,6 +14,8 @@ use std::path::{Path, PathBuf};
 pub use raw::{EnvLookup, Origin, RawIni};
 pub use secret::Secret;
 
+pub use crate::dialect::Driver;
+
 use crate::error::{Error, Result};
 use raw::{RawValue, Resolver};
 
@@ -128,69 +130,6 @@ impl Side {
             Side::Source => "source",
             Side::Destination => "destination",
         }
-    }
-}
-
-/// The database kinds `stage` speaks to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Driver {
-    Oracle,
-    Mssql,
-    Postgres,
-    Mysql,
-    Mariadb,
-    Sqlite,
-}
-
-impl Driver {
-    pub const ALLOWED: &'static str = "oracle, mssql, postgres, mysql, mariadb, sqlite";
-
-    /// Accepts our names and SQLAlchemy-style values (`oracle+oracledb`, `mssql+pyodbc`,
-    /// `postgresql+psycopg2`, `mysql+pymysql`, ...): the part before `+` decides.
-    pub fn parse(text: &str) -> Option<Driver> {
-        let base = text
-            .split('+')
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_ascii_lowercase();
-        Some(match base.as_str() {
-            "oracle" => Driver::Oracle,
-            "mssql" | "sqlserver" => Driver::Mssql,
-            "postgres" | "postgresql" | "psycopg2" | "psycopg" => Driver::Postgres,
-            "mysql" => Driver::Mysql,
-            "mariadb" => Driver::Mariadb,
-            "sqlite" | "sqlite3" => Driver::Sqlite,
-            _ => return None,
-        })
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Driver::Oracle => "oracle",
-            Driver::Mssql => "mssql",
-            Driver::Postgres => "postgres",
-            Driver::Mysql => "mysql",
-            Driver::Mariadb => "mariadb",
-            Driver::Sqlite => "sqlite",
-        }
-    }
-
-    pub fn default_port(self) -> Option<u16> {
-        match self {
-            Driver::Oracle => Some(1521),
-            Driver::Mssql => Some(1433),
-            Driver::Postgres => Some(5432),
-            Driver::Mysql | Driver::Mariadb => Some(3306),
-            Driver::Sqlite => None,
-        }
-    }
-}
-
-impl fmt::Display for Driver {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
     }
 }
 
