@@ -27,6 +27,7 @@ pub mod archive;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod db;
 pub mod demo;
 pub mod dialect;
 pub mod error;
