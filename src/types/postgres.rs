@@ -306,7 +306,7 @@ fn special_of(spelling: &str) -> Option<Special> {
 fn recorded_type(field: &Field) -> Option<&str> {
     let m = field.metadata();
     m.get(PG_TYPE_KEY)
-        .or_else(|| m.get(crate::source::SOURCE_TYPE_KEY))
+        .or_else(|| m.get(crate::types::SOURCE_TYPE_KEY))
         .map(String::as_str)
 }
 
@@ -1245,7 +1245,7 @@ mod tests {
     fn staging_types_recreate_postgres_types_from_the_source_type() {
         let with = |dt: DataType, src: &str| {
             Field::new("c", dt, true).with_metadata(
-                [(crate::source::SOURCE_TYPE_KEY.to_string(), src.to_string())].into(),
+                [(crate::types::SOURCE_TYPE_KEY.to_string(), src.to_string())].into(),
             )
         };
         assert_eq!(
