@@ -88,3 +88,29 @@ pub(super) const KNOWN_KEYS: &[(&str, &str)] = &[
 
 /// Keys whose effective values are shown as `***`.
 pub(super) const SECRET_KEYS: &[&str] = &["SRC_PASSWORD", "DST_PASSWORD", "SRC_URL", "DST_URL"];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The parser finds a side's key by its suffix after `SRC_`/`DST_`: every key must be
+    /// unique and carry its section's prefix.
+    #[test]
+    fn known_keys_are_unique_and_prefixed_by_their_section() {
+        for (i, (section, key)) in KNOWN_KEYS.iter().enumerate() {
+            assert!(
+                !KNOWN_KEYS[..i].iter().any(|(_, k)| k == key),
+                "{key} twice"
+            );
+            match *section {
+                SOURCE => assert!(key.starts_with("SRC_"), "{key}"),
+                DESTINATION => assert!(key.starts_with("DST_"), "{key}"),
+                SETTINGS | LOGGING => {}
+                other => panic!("unknown section {other}"),
+            }
+        }
+        for key in SECRET_KEYS {
+            assert!(KNOWN_KEYS.iter().any(|(_, k)| k == key), "{key}");
+        }
+    }
+}

@@ -226,3 +226,79 @@ pub struct Settings {
     /// How long a load waits for another run's lock on its staging table (0 = fail at once).
     pub lock_wait: std::time::Duration,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn endpoint(side: Side, driver: Driver) -> Endpoint {
+        Endpoint {
+            side,
+            driver,
+            host: None,
+            port: None,
+            username: Some("app".into()),
+            password: Some(Secret::new("hunter2")),
+            database: Some("sales".into()),
+            schema: None,
+            admin_db: None,
+            oracle_sid: None,
+            oracle_tns_alias: None,
+            oracle_client_path: None,
+            oracle_number: Default::default(),
+            mssql_trust_server_certificate: true,
+        }
+    }
+
+    #[test]
+    fn endpoints_describe_themselves_without_credentials() {
+        let mut e = endpoint(Side::Source, Driver::Postgres);
+        assert_eq!(e.describe(), "postgres://localhost:5432/sales");
+        e.host = Some("db.example".into());
+        e.port = Some(6432);
+        assert_eq!(e.describe(), "postgres://db.example:6432/sales");
+        let e = endpoint(Side::Destination, Driver::Sqlite);
+        assert_eq!(e.describe(), "sqlite:sales");
+        assert!(!format!("{e:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn endpoint_keys_carry_section_and_prefix() {
+        assert_eq!(
+            endpoint(Side::Source, Driver::Oracle).key("DB"),
+            "[database-source] SRC_DB"
+        );
+        assert_eq!(
+            endpoint(Side::Destination, Driver::Mssql).key("ADMIN_DB"),
+            "[database-destination] DST_ADMIN_DB"
+        );
+        assert_eq!(Side::Destination.name(), "destination");
+    }
+
+    #[test]
+    fn value_enums_parse_their_spellings() {
+        assert_eq!(
+            TransferMode::parse(" sqlalchemy_direct "),
+            Some(TransferMode::Direct)
+        );
+        assert_eq!(
+            TransferMode::parse("SQLALCHEMY_DUMP"),
+            Some(TransferMode::Dump)
+        );
+        assert_eq!(
+            TransferMode::parse("connectorx_dump"),
+            Some(TransferMode::Connectorx)
+        );
+        assert_eq!(TransferMode::parse("fast"), None);
+        assert_eq!(TransferMode::Connectorx.name(), "CONNECTORX");
+        assert_eq!(WriteMode::parse("TRUNCATE"), Some(WriteMode::Truncate));
+        assert_eq!(WriteMode::parse("merge"), None);
+        assert_eq!(WriteMode::Append.name(), "append");
+        assert_eq!(Compression::parse("uncompressed"), Some(Compression::None));
+        assert_eq!(Compression::parse("LZ4"), Some(Compression::Lz4));
+        assert_eq!(Compression::parse("brotli"), None);
+        assert_eq!(ZeroDates::parse(" Null "), Some(ZeroDates::Null));
+        assert_eq!(ZeroDates::parse("zero"), None);
+        assert_eq!(ZeroDates::default(), ZeroDates::Error);
+    }
+}

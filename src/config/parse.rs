@@ -421,3 +421,179 @@ fn invalid(section: &str, key: &str, raw: &RawValue, expected: &str) -> Error {
         raw.text
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{EnvLookup, RawIni};
+
+    fn parser<'a>(ini: &str, env: EnvLookup<'a>) -> Parser<'a> {
+        Parser {
+            resolver: Resolver {
+                ini: RawIni::parse(ini).unwrap(),
+                env,
+            },
+            effective: Vec::new(),
+        }
+    }
+
+    fn no_env(_: &str) -> Option<String> {
+        None
+    }
+
+    fn shown(p: &Parser<'_>, key: &str) -> (String, Origin) {
+        let e = p.effective.iter().find(|e| e.key == key).unwrap();
+        (e.shown.clone(), e.origin)
+    }
+
+    #[test]
+    fn booleans_take_the_usual_spellings() {
+        for t in ["true", " YES ", "on", "1"] {
+            assert_eq!(parse_bool(t), Some(true), "{t}");
+        }
+        for t in ["false", "No", "OFF", "0"] {
+            assert_eq!(parse_bool(t), Some(false), "{t}");
+        }
+        assert_eq!(parse_bool("maybe"), None);
+        assert_eq!(parse_bool(""), None);
+    }
+
+    #[test]
+    fn invalid_names_key_value_origin_and_what_is_allowed() {
+        let raw = RawValue {
+            text: "x".into(),
+            origin: Origin::Env,
+        };
+        assert_eq!(
+            invalid("settings", "ROW_LIMIT", &raw, "a whole number ≥ 0").to_string(),
+            "[settings] ROW_LIMIT = \"x\" (from the environment) is invalid: expected a whole number ≥ 0"
+        );
+        let raw = RawValue {
+            origin: Origin::Ini,
+            ..raw
+        };
+        assert_eq!(
+            invalid("logging", "LOG_FORMAT", &raw, "text or json").to_string(),
+            "[logging] LOG_FORMAT = \"x\" is invalid: expected text or json"
+        );
+    }
+
+    #[test]
+    fn secrets_are_recorded_redacted_and_defaults_shown() {
+        let env = |k: &str| (k == "SRC_PASSWORD").then(|| "hunter2".to_string());
+        let mut p = parser(
+            "[database-source]\nSRC_DRIVER = postgres\nSRC_URL = postgres://u:pw@h/db\n",
+            &env,
+        );
+        let ep = p.endpoint(Side::Source, true).unwrap();
+        assert_eq!(ep.password.as_ref().map(Secret::expose), Some("hunter2"));
+        assert_eq!(shown(&p, "SRC_PASSWORD"), ("***".into(), Origin::Env));
+        assert_eq!(shown(&p, "SRC_URL"), ("***".into(), Origin::Ini));
+        assert_eq!(shown(&p, "SRC_PORT"), ("5432".into(), Origin::Default));
+        assert_eq!(
+            shown(&p, "SRC_ORACLE_NUMBER_SCALE"),
+            ("10".into(), Origin::Default)
+        );
+        assert!(!format!("{:?}", p.effective).contains("hunter2"));
+    }
+
+    #[test]
+    fn separate_keys_win_over_the_urls_parts() {
+        let mut p = parser(
+            "[database-source]\nSRC_URL = mysql://u:pw@url-host:3307/url_db\nSRC_HOST = key-host\nSRC_DB = key_db\n",
+            &no_env,
+        );
+        let ep = p.endpoint(Side::Source, true).unwrap();
+        assert_eq!(ep.driver, Driver::Mysql);
+        assert_eq!(ep.host.as_deref(), Some("key-host"));
+        assert_eq!(ep.port, Some(3307));
+        assert_eq!(ep.username.as_deref(), Some("u"));
+        assert_eq!(ep.database.as_deref(), Some("key_db"));
+    }
+
+    #[test]
+    fn destination_defaults_depend_on_the_driver() {
+        let mut p = parser("", &no_env);
+        let ep = p.endpoint(Side::Destination, false).unwrap();
+        assert_eq!(ep.driver, Driver::Sqlite);
+        assert_eq!(ep.database.as_deref(), Some(DEFAULT_SQLITE_DST_DB));
+        assert_eq!(ep.schema, None);
+        assert_eq!(ep.admin_db, None);
+        assert_eq!(shown(&p, "DST_DRIVER"), ("sqlite".into(), Origin::Default));
+
+        let mut p = parser("[database-destination]\nDST_DRIVER = mssql\n", &no_env);
+        let ep = p.endpoint(Side::Destination, false).unwrap();
+        assert_eq!(ep.schema.as_deref(), Some(DEFAULT_DST_SCHEMA));
+        assert_eq!(ep.admin_db.as_deref(), Some("master"));
+        assert_eq!(ep.database, None);
+        assert!(ep.mssql_trust_server_certificate);
+
+        let mut p = parser(
+            "[database-destination]\nDST_DRIVER = mariadb\nDST_ADMIN_DB = admin\nDST_MSSQL_TRUST_SERVER_CERTIFICATE = no\n",
+            &no_env,
+        );
+        let ep = p.endpoint(Side::Destination, false).unwrap();
+        assert_eq!(ep.admin_db.as_deref(), Some("admin"));
+        assert!(!ep.mssql_trust_server_certificate);
+    }
+
+    #[test]
+    fn a_sqlite_source_needs_its_file() {
+        let mut p = parser("[database-source]\nSRC_DRIVER = sqlite\n", &no_env);
+        assert_eq!(
+            p.endpoint(Side::Source, true).unwrap_err().to_string(),
+            "[database-source] SRC_DB is required for sqlite: the path of the database file"
+        );
+        let mut p = parser("", &no_env);
+        assert_eq!(
+            p.endpoint(Side::Source, false).unwrap().driver,
+            Driver::Sqlite
+        );
+    }
+
+    #[test]
+    fn settings_defaults() {
+        let mut p = parser("", &no_env);
+        let s = p.settings(false).unwrap();
+        assert!(s.tables.is_empty());
+        assert_eq!(s.chunk_size, DEFAULT_CHUNK_SIZE);
+        assert_eq!(s.mode, TransferMode::Direct);
+        assert_eq!(s.write_mode, WriteMode::Replace);
+        assert_eq!(s.output_dir, DEFAULT_OUTPUT_DIR);
+        assert!(s.cleanup);
+        assert_eq!(s.row_limit, None);
+        assert_eq!(s.compression, Compression::Zstd);
+        assert_eq!(s.retry.max_retries, DEFAULT_MAX_RETRIES);
+        assert_eq!(s.read_connections, DEFAULT_READ_CONNECTIONS);
+        assert_eq!(s.zero_dates, ZeroDates::Error);
+        assert_eq!(s.lock_wait, std::time::Duration::ZERO);
+        assert_eq!(shown(&p, "ROW_LIMIT"), ("0".into(), Origin::Default));
+        assert_eq!(
+            shown(&p, "TRANSFER_MODE"),
+            ("DIRECT".into(), Origin::Default)
+        );
+
+        let mut p = parser(
+            "[settings]\nROW_LIMIT = 0\nLOCK_WAIT_SECONDS = 1.5\nMYSQL_ZERO_DATES = NULL\n",
+            &no_env,
+        );
+        let s = p.settings(false).unwrap();
+        assert_eq!(s.row_limit, None, "0 means all rows");
+        assert_eq!(s.lock_wait, std::time::Duration::from_millis(1500));
+        assert_eq!(s.zero_dates, ZeroDates::Null);
+    }
+
+    #[test]
+    fn logging_levels_accept_python_names() {
+        let mut p = parser(
+            "[logging]\nLOG_LEVEL = critical\nLOG_FORMAT = JSON\n",
+            &no_env,
+        );
+        let l = p.logging().unwrap();
+        assert_eq!(l.level, tracing::Level::ERROR);
+        assert_eq!(l.format, LogFormat::Json);
+        assert_eq!(l.file, PathBuf::from(DEFAULT_LOG_FILE));
+        let mut p = parser("[logging]\nLOG_LEVEL = warning\n", &no_env);
+        assert_eq!(p.logging().unwrap().level, tracing::Level::WARN);
+    }
+}

@@ -38,3 +38,53 @@ pub fn staging_name(listed: &str) -> String {
         _ => listed.to_lowercase(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(text: &str) -> String {
+        parse_tables(text, "[settings] SRC_TABLES")
+            .unwrap_err()
+            .to_string()
+    }
+
+    #[test]
+    fn names_are_trimmed_and_kept_as_written_in_order() {
+        assert_eq!(
+            parse_tables(" Orders , app.Lines,x ", "--tables").unwrap(),
+            ["Orders", "app.Lines", "x"]
+        );
+    }
+
+    #[test]
+    fn blank_and_twice_listed_names_are_errors() {
+        assert_eq!(
+            message("a,,b"),
+            "[settings] SRC_TABLES = \"a,,b\" is invalid: table name 2 is blank"
+        );
+        assert_eq!(
+            message("Orders,orders"),
+            "[settings] SRC_TABLES = \"Orders,orders\" is invalid: \"orders\" is listed twice (as \"Orders\"); staging names are lowercase, so names that differ only in case collide"
+        );
+    }
+
+    #[test]
+    fn names_staged_into_the_same_table_collide() {
+        assert_eq!(
+            message("sales.Orders,hr.orders"),
+            "[settings] SRC_TABLES = \"sales.Orders,hr.orders\" is invalid: \"sales.Orders\" and \"hr.orders\" would both be staged into the table \"orders\"; stage one of them in a run with another DST_SCHEMA, or through a view with another name"
+        );
+        assert!(parse_tables("sales.orders,sales.order_lines", "--tables").is_ok());
+    }
+
+    #[test]
+    fn staging_names_drop_the_schema_and_lowercase() {
+        assert_eq!(staging_name("Orders"), "orders");
+        assert_eq!(staging_name("Sales.Orders"), "orders");
+        assert_eq!(staging_name("db.sales.Orders"), "orders");
+        // A dot at either end is part of the name, not a schema separator.
+        assert_eq!(staging_name(".Orders"), ".orders");
+        assert_eq!(staging_name("Orders."), "orders.");
+    }
+}

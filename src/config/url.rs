@@ -78,3 +78,92 @@ fn percent_decode(s: &str) -> Option<String> {
     }
     String::from_utf8(out).ok()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Origin;
+
+    fn parse(text: &str) -> Result<UrlParts> {
+        let raw = RawValue {
+            text: text.to_string(),
+            origin: Origin::Ini,
+        };
+        parse_url("database-source", "SRC_URL", &raw)
+    }
+
+    fn message(text: &str) -> String {
+        match parse(text) {
+            Ok(_) => panic!("{text} parsed"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn a_server_url_gives_every_part_decoded() {
+        let p = parse("postgresql+psycopg2://app%40corp:p%25w%3B@db.example:5433/sales").unwrap();
+        assert_eq!(p.driver, Driver::Postgres);
+        assert_eq!(p.host.as_deref(), Some("db.example"));
+        assert_eq!(p.port, Some(5433));
+        assert_eq!(p.username.as_deref(), Some("app@corp"));
+        assert_eq!(p.password.as_ref().map(Secret::expose), Some("p%w;"));
+        assert_eq!(p.database.as_deref(), Some("sales"));
+    }
+
+    #[test]
+    fn missing_parts_stay_unset() {
+        let p = parse("mssql+pyodbc://db.example").unwrap();
+        assert_eq!(p.driver, Driver::Mssql);
+        assert_eq!(p.host.as_deref(), Some("db.example"));
+        assert_eq!(p.port, None);
+        assert_eq!(p.username, None);
+        assert!(p.password.is_none());
+        assert_eq!(p.database, None);
+        let p = parse("mysql://u@h/").unwrap();
+        assert_eq!(p.username.as_deref(), Some("u"));
+        assert!(p.password.is_none());
+        assert_eq!(p.database, None);
+    }
+
+    #[test]
+    fn sqlite_urls_are_paths_as_sqlalchemy_writes_them() {
+        let p = parse("sqlite:///relative/app.db").unwrap();
+        assert_eq!(p.driver, Driver::Sqlite);
+        assert_eq!(p.database.as_deref(), Some("relative/app.db"));
+        assert_eq!(p.host, None);
+        let p = parse("sqlite:////var/data/app.db").unwrap();
+        assert_eq!(p.database.as_deref(), Some("/var/data/app.db"));
+        assert_eq!(parse("sqlite:///").unwrap().database, None);
+    }
+
+    #[test]
+    fn errors_name_the_key_and_never_repeat_the_url() {
+        assert_eq!(
+            message("hunter2@db.example/app"),
+            "[database-source] SRC_URL is invalid: expected driver://user:password@host:port/database"
+        );
+        assert_eq!(
+            message("db2://u:hunter2@h/app"),
+            "[database-source] SRC_URL is invalid: the scheme \"db2\" is not one of oracle, mssql, postgres, mysql, mariadb, sqlite"
+        );
+        assert_eq!(
+            message("postgres://u:%FF%FE@h/app"),
+            "[database-source] SRC_URL is invalid: a %-escape in the user or password is not valid UTF-8"
+        );
+        let e = message("postgres://u:hunter2@h:99999/app");
+        assert!(
+            e.starts_with("[database-source] SRC_URL is invalid: "),
+            "{e}"
+        );
+        assert!(!e.contains("hunter2"), "{e}");
+    }
+
+    #[test]
+    fn percent_decoding() {
+        assert_eq!(percent_decode("a%20b%2Fc").as_deref(), Some("a b/c"));
+        assert_eq!(percent_decode("100%").as_deref(), Some("100%"));
+        assert_eq!(percent_decode("%zz"), None);
+        assert_eq!(percent_decode("%C3%A9").as_deref(), Some("é"));
+        assert_eq!(percent_decode("%C3"), None);
+    }
+}
