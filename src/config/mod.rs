@@ -6,9 +6,10 @@
 //! `Display` print `***`.
 //!
 //! The pieces: `keys` (sections, known keys, defaults), `raw` (INI and environment as
-//! text), `parse` (text → typed values), `url` (connection URLs), `tables` (the table
-//! list), `model` (the typed settings); this module holds [`Config`] and re-exports the
-//! public items, so `crate::config::X` names them all.
+//! text), `parse` (text → typed values; its child `endpoint` reads each side's connection
+//! keys), `url` (connection URLs), `tables` (the table list), `model` (the typed settings);
+//! this module holds [`Config`] and re-exports the public items, so `crate::config::X`
+//! names them all.
 
 mod keys;
 mod model;
