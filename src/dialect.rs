@@ -1,7 +1,71 @@
-//! One enum for what differs between databases in SQL text: identifier quoting and
-//! literals. No SQL is ever built from an unquoted user string.
+//! The database kinds `stage` speaks to ([`Driver`]) and what differs between them in SQL
+//! text ([`Dialect`]): identifier quoting and literals. No SQL is ever built from an
+//! unquoted user string. A leaf: imports nothing from the crate.
 
-use crate::config::Driver;
+use std::fmt;
+
+/// The database kinds `stage` speaks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Driver {
+    Oracle,
+    Mssql,
+    Postgres,
+    Mysql,
+    Mariadb,
+    Sqlite,
+}
+
+impl Driver {
+    pub const ALLOWED: &'static str = "oracle, mssql, postgres, mysql, mariadb, sqlite";
+
+    /// Accepts our names and SQLAlchemy-style values (`oracle+oracledb`, `mssql+pyodbc`,
+    /// `postgresql+psycopg2`, `mysql+pymysql`, ...): the part before `+` decides.
+    pub fn parse(text: &str) -> Option<Driver> {
+        let base = text
+            .split('+')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
+        Some(match base.as_str() {
+            "oracle" => Driver::Oracle,
+            "mssql" | "sqlserver" => Driver::Mssql,
+            "postgres" | "postgresql" | "psycopg2" | "psycopg" => Driver::Postgres,
+            "mysql" => Driver::Mysql,
+            "mariadb" => Driver::Mariadb,
+            "sqlite" | "sqlite3" => Driver::Sqlite,
+            _ => return None,
+        })
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Driver::Oracle => "oracle",
+            Driver::Mssql => "mssql",
+            Driver::Postgres => "postgres",
+            Driver::Mysql => "mysql",
+            Driver::Mariadb => "mariadb",
+            Driver::Sqlite => "sqlite",
+        }
+    }
+
+    pub fn default_port(self) -> Option<u16> {
+        match self {
+            Driver::Oracle => Some(1521),
+            Driver::Mssql => Some(1433),
+            Driver::Postgres => Some(5432),
+            Driver::Mysql | Driver::Mariadb => Some(3306),
+            Driver::Sqlite => None,
+        }
+    }
+}
+
+impl fmt::Display for Driver {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Dialect {
@@ -71,7 +135,24 @@ impl Dialect {
 
 #[cfg(test)]
 mod tests {
-    use super::Dialect;
+    use super::{Dialect, Driver};
+
+    #[test]
+    fn drivers_parse_our_names_and_sqlalchemy_forms() {
+        assert_eq!(Driver::parse("oracle+oracledb"), Some(Driver::Oracle));
+        assert_eq!(
+            Driver::parse(" PostgreSQL+psycopg2 "),
+            Some(Driver::Postgres)
+        );
+        assert_eq!(Driver::parse("sqlserver"), Some(Driver::Mssql));
+        assert_eq!(Driver::parse("mariadb"), Some(Driver::Mariadb));
+        assert_eq!(Driver::parse("sqlite3"), Some(Driver::Sqlite));
+        assert_eq!(Driver::parse("db2"), None);
+        assert_eq!(Driver::Mariadb.to_string(), "mariadb");
+        assert_eq!(Driver::Mssql.default_port(), Some(1433));
+        assert_eq!(Driver::Sqlite.default_port(), None);
+        assert_eq!(Dialect::of(Driver::Mariadb), Dialect::Mysql);
+    }
 
     #[test]
     fn identifiers_are_quoted_per_dialect() {

@@ -4,8 +4,10 @@
 //! from each other.
 //!
 //! SQLite (a file, no server) keeps its two small error mappings in its source and loader;
-//! Oracle is read only and connects in `source::oracle`.
+//! Oracle is read only: its connect strings, error classification and catalog SQL are in
+//! [`oracle`] (compiled without the `oracle` feature so their tests always run).
 
 pub mod mssql;
 pub mod mysql;
+pub mod oracle;
 pub mod postgres;

@@ -24,8 +24,7 @@ use arrow::record_batch::RecordBatch;
 use crate::config::{Driver, Endpoint, ZeroDates};
 use crate::error::{Error, Result};
 
-/// Field metadata key holding the column's type as the source declared it.
-pub const SOURCE_TYPE_KEY: &str = "stage.source_type";
+pub use crate::types::SOURCE_TYPE_KEY;
 
 /// A table as named in `SRC_TABLES`, optionally qualified by `SRC_SCHEMA` or `schema.table`.
 #[derive(Debug, Clone, PartialEq, Eq)]

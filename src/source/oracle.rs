@@ -16,6 +16,7 @@ use oracle::{Connection, Connector, InitParams, SqlValue};
 use super::columns::{BatchBuilder, ColumnBuilder};
 use super::{BatchSink, ColumnInfo, ReadOptions, Source, TableInfo, TableRef};
 use crate::config::Endpoint;
+use crate::db::oracle as db;
 use crate::error::{Error, Result};
 use crate::types::oracle::{self as ty, CatalogColumn, Fetch, UnconstrainedNumber};
 use crate::types::{self};
@@ -37,7 +38,7 @@ fn ora_code(e: &oracle::Error) -> Option<u32> {
 fn db_err(context: impl std::fmt::Display) -> impl FnOnce(oracle::Error) -> Error {
     let context = context.to_string();
     move |e| {
-        let transient = ora_code(&e).is_some_and(|c| ty::TRANSIENT_ORA.contains(&c));
+        let transient = ora_code(&e).is_some_and(|c| db::TRANSIENT_ORA.contains(&c));
         Error::database(context, transient, e)
     }
 }
@@ -56,14 +57,14 @@ impl OracleSource {
                 .and_then(|p| p.init());
             if let Err(e) = init {
                 let text = e.to_string();
-                return Err(connect_err(if ty::is_missing_client(&text) {
-                    ty::missing_client_message(Some(dir))
+                return Err(connect_err(if db::is_missing_client(&text) {
+                    db::missing_client_message(Some(dir))
                 } else {
                     text
                 }));
             }
         }
-        let target = ty::connect_target(
+        let target = db::connect_target(
             endpoint.oracle_tns_alias.as_deref(),
             endpoint.oracle_sid.as_deref(),
             endpoint.database.as_deref(),
@@ -71,7 +72,7 @@ impl OracleSource {
         .map_err(Error::config)?;
         let host = endpoint.host.as_deref().unwrap_or("localhost");
         let port = endpoint.port.unwrap_or(1521);
-        let connect_string = ty::connect_string(&target, host, port);
+        let connect_string = db::connect_string(&target, host, port);
         let username = endpoint.username.clone().unwrap_or_default();
         let password = endpoint
             .password
@@ -82,8 +83,8 @@ impl OracleSource {
             .connect()
             .map_err(|e| {
                 let text = e.to_string();
-                connect_err(if ty::is_missing_client(&text) {
-                    ty::missing_client_message(client_path)
+                connect_err(if db::is_missing_client(&text) {
+                    db::missing_client_message(client_path)
                 } else {
                     text
                 })
@@ -98,7 +99,7 @@ impl OracleSource {
     fn current_schema(&self) -> Result<String> {
         let row = self
             .conn
-            .query_row(ty::CURRENT_SCHEMA_SQL, &[])
+            .query_row(db::CURRENT_SCHEMA_SQL, &[])
             .map_err(db_err("reading the current schema"))?;
         row.get::<_, String>(0)
             .map_err(db_err("reading the current schema"))
@@ -108,7 +109,7 @@ impl OracleSource {
         let ctx = format!("table {owner}.{table}: reading the catalog");
         let rows = self
             .conn
-            .query(ty::CATALOG_SQL, &[&owner, &table])
+            .query(db::CATALOG_SQL, &[&owner, &table])
             .map_err(db_err(&ctx))?;
         let mut out = Vec::new();
         for row in rows {
@@ -152,7 +153,7 @@ impl Source for OracleSource {
             None => self.current_schema()?,
         };
         let mut found = None;
-        for (o, t) in ty::lookup_candidates(&owner, &table.name) {
+        for (o, t) in db::lookup_candidates(&owner, &table.name) {
             let cols = self.catalog(&o, &t)?;
             if !cols.is_empty() {
                 found = Some((o, t, cols));
@@ -218,10 +219,10 @@ impl Source for OracleSource {
         for c in &table.columns {
             let m = ty::arrow_type(&declared_back(&c.source_type), self.unconstrained)
                 .map_err(|msg| Error::column(&name, &c.name, msg))?;
-            exprs.push(ty::select_expr(&c.name, m.extract_utc));
+            exprs.push(db::select_expr(&c.name, m.extract_utc));
             fetches.push((m.fetch, m.note.is_some()));
         }
-        let sql = ty::select_sql(&o, &t, &exprs, opts.row_limit);
+        let sql = db::select_sql(&o, &t, &exprs, opts.row_limit);
         let chunk = opts.chunk_rows.max(1);
         let array = chunk.min(MAX_FETCH_ARRAY) as u32;
         let mut stmt = self

@@ -17,6 +17,9 @@ use arrow::datatypes::{
 };
 use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
 
+/// Field metadata key holding the column's type as the source declared it.
+pub const SOURCE_TYPE_KEY: &str = "stage.source_type";
+
 /// Days from 0001-01-01 (CE) to 1970-01-01.
 const UNIX_EPOCH_DAYS_FROM_CE: i32 = 719_163;
 
