@@ -275,7 +275,8 @@ fn sqlite_paths(c: &mut Criterion) {
                 env_config(&vars)
             };
             b.iter(|| {
-                let summary = stage::transfer::run(&cfg, true).expect("run");
+                let summary =
+                    stage::transfer::run(&cfg, stage::transfer::Finish::Load).expect("run");
                 assert_eq!(summary.failed(), 0);
                 black_box(summary)
             })
@@ -404,7 +405,8 @@ fn postgres_modes(c: &mut Criterion) {
         ]);
         g.bench_function(mode, |b| {
             b.iter(|| {
-                let summary = stage::transfer::run(&cfg, true).expect("run");
+                let summary =
+                    stage::transfer::run(&cfg, stage::transfer::Finish::Load).expect("run");
                 assert_eq!(summary.failed(), 0);
                 black_box(summary)
             })

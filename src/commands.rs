@@ -5,19 +5,19 @@ use std::path::Path;
 
 use crate::archive::{Manifest, Store};
 use crate::cli::{Cli, Command, DemoArgs, ManifestArgs, PlanArgs, RunArgs};
-use crate::config::{Config, Driver, Needs, Side};
+use crate::config::{Config, Driver, Needs};
 use crate::error::{Error, Result};
 use crate::load;
 use crate::progress::Progress;
 use crate::source::{self, TableRef};
-use crate::transfer::{self, TableOutcome};
+use crate::transfer::{self, Finish, TableOutcome};
 
 /// Runs the parsed command line. Errors that end the whole run come back as `Err`.
 pub fn dispatch(cli: Cli) -> Result<i32> {
     match cli.command {
-        None => run(&cli.run, true),
-        Some(Command::Run(a)) => run(&a, true),
-        Some(Command::Dump(a)) => run(&a, false),
+        None => run(&cli.run, Finish::Load),
+        Some(Command::Run(a)) => run(&a, Finish::Load),
+        Some(Command::Dump(a)) => run(&a, Finish::DumpOnly),
         Some(Command::Plan(a)) => plan(&a),
         Some(Command::Check(a)) => check(a.config.as_deref()),
         Some(Command::Load(a)) => load_cmd(&a),
@@ -101,7 +101,7 @@ fn ask_passwords(cfg: &mut Config) -> Result<()> {
     Ok(())
 }
 
-fn run(args: &RunArgs, load: bool) -> Result<i32> {
+fn run(args: &RunArgs, finish: Finish) -> Result<i32> {
     let mut cfg = setup(args.config.as_deref(), Needs { source: true })?;
     if let Some(t) = &args.tables {
         cfg.override_tables(t)?;
@@ -109,13 +109,16 @@ fn run(args: &RunArgs, load: bool) -> Result<i32> {
     if let Some(m) = args.mode {
         cfg.override_mode(m.into());
     }
-    let summary = transfer::run(&cfg, load)?;
+    let summary = transfer::run(&cfg, finish)?;
     if let Some(m) = &summary.manifest {
         println!("manifest: {m}");
     }
     Ok(report(
         &summary.tables,
-        if load { "staged" } else { "dumped" },
+        match finish {
+            Finish::Load => "staged",
+            Finish::DumpOnly => "dumped",
+        },
     ))
 }
 
@@ -326,7 +329,7 @@ fn demo(args: &DemoArgs) -> Result<i32> {
     )?;
     crate::logging::init(&cfg.logging)?;
     log_settings(&cfg);
-    let summary = transfer::run(&cfg, true)?;
+    let summary = transfer::run(&cfg, Finish::Load)?;
     if let Some(m) = &summary.manifest {
         println!("manifest: {m}");
     }
@@ -336,6 +339,5 @@ fn demo(args: &DemoArgs) -> Result<i32> {
         dir.join("staging.sqlite").display(),
         dir.join("data").display()
     );
-    let _ = Side::Source;
     Ok(code)
 }

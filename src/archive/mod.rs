@@ -11,11 +11,11 @@
 pub mod debris;
 pub mod manifest;
 pub mod part_writer;
+pub mod reader;
 
 use std::sync::Arc;
 
 use bytes::Bytes;
-use futures::TryStreamExt;
 use object_store::path::Path as StorePath;
 use object_store::ObjectStore;
 
@@ -102,18 +102,6 @@ impl Store {
                 e,
             )),
         }
-    }
-
-    /// Paths of every object below `prefix`, sorted.
-    pub fn list(&self, prefix: &str) -> Result<Vec<String>> {
-        let p = StorePath::from(prefix);
-        let mut out: Vec<String> = block_on(self.inner.list(Some(&p)).try_collect::<Vec<_>>())
-            .map_err(|e| Error::archive(format!("listing {prefix} in {}", self.root), e))?
-            .into_iter()
-            .map(|m| m.location.to_string())
-            .collect();
-        out.sort();
-        Ok(out)
     }
 }
 

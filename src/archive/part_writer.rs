@@ -174,7 +174,7 @@ impl<'a> PartWriter<'a> {
             self.stem,
             self.parts.len()
         );
-        let sha256 = hex::encode(Sha256::digest(&bytes));
+        let sha256 = sha256_hex(&bytes);
         let size = bytes.len() as u64;
         self.store.put(&path, bytes.into())?;
         tracing::info!(table = %self.table, part = %path, rows = self.current_rows, bytes = size, "part written");
@@ -210,7 +210,7 @@ impl<'a> PartWriter<'a> {
     }
 }
 
-/// Re-hashes a stored part.
+/// A part's sha256 as the manifest lists it (written here, checked by the reader).
 pub fn sha256_hex(data: &[u8]) -> String {
     hex::encode(Sha256::digest(data))
 }

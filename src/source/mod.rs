@@ -21,7 +21,7 @@ use std::sync::Arc;
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use arrow::record_batch::RecordBatch;
 
-use crate::config::{Driver, Endpoint, ZeroDates};
+use crate::config::{Config, Driver, Endpoint, TransferMode, ZeroDates};
 use crate::error::{Error, Result};
 
 pub use crate::types::SOURCE_TYPE_KEY;
@@ -177,6 +177,32 @@ pub fn open(endpoint: &Endpoint) -> Result<Box<dyn Source>> {
             endpoint.key("DRIVER")
         ))),
     }
+}
+
+/// Connects to the source a run reads from: the database's own source, or in CONNECTORX
+/// mode ConnectorX over that source's catalog.
+pub fn open_for_run(cfg: &Config) -> Result<Box<dyn Source>> {
+    check_mode(cfg.settings.mode)?;
+    let catalog = open(&cfg.source)?;
+    #[cfg(feature = "connectorx")]
+    if cfg.settings.mode == TransferMode::Connectorx {
+        return Ok(Box::new(connectorx::CxSource::new(
+            catalog,
+            &cfg.source,
+            &cfg.settings,
+        )));
+    }
+    Ok(catalog)
+}
+
+/// Fails when this build cannot read in `mode`: CONNECTORX without the cargo feature.
+pub fn check_mode(mode: TransferMode) -> Result<()> {
+    if mode == TransferMode::Connectorx && !cfg!(feature = "connectorx") {
+        return Err(Error::config(
+            "[settings] TRANSFER_MODE = CONNECTORX is not available in this build of stage (built without the cargo feature `connectorx`); use DIRECT or DUMP, or rebuild with --features connectorx",
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ mod config_cli;
 mod connectorx_e2e;
 mod faults;
 mod harness;
+mod manifest_schema;
 mod mssql_oracle;
 mod mysql_e2e;
 mod pg_copy;

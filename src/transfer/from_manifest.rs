@@ -1,0 +1,134 @@
+//! `stage load` (and the load half of DUMP) and `stage verify`: the parts a manifest lists,
+//! read through the archive's reader, into or against the staging tables.
+
+use std::time::Duration;
+
+use super::outcome::{not_started, outcome, TableOutcome};
+use super::relay::relay;
+use super::retry::with_retry;
+use super::{report_nuls, target};
+use crate::archive::reader::{verify_parts, TableParts};
+use crate::archive::{Manifest, Store, TableStatus};
+use crate::config::Config;
+use crate::error::{Error, ErrorClass, Result};
+use crate::interrupt;
+use crate::load::{self, Destination, LoadTarget};
+use crate::progress::Progress;
+use crate::source::TableRef;
+
+/// Loads exactly the parts a manifest lists (`stage load`, and the load half of DUMP).
+/// Each staging table is created from the manifest's columns; every part must hold
+/// exactly that schema.
+pub fn load_manifest(
+    cfg: &Config,
+    manifest: &Manifest,
+    store: &Store,
+    dst: &mut dyn Destination,
+    progress: &Progress,
+) -> Vec<TableOutcome> {
+    let mut out = Vec::new();
+    for (i, entry) in manifest.tables.iter().enumerate() {
+        let table = TableRef::new(&entry.source_table, None);
+        if let Some(signal) = interrupt::received() {
+            out.push(not_started(entry.source_table.clone(), signal));
+            continue;
+        }
+        if entry.status == TableStatus::Failed {
+            out.push(TableOutcome {
+                table: entry.source_table.clone(),
+                rows: 0,
+                error: Some(
+                    entry
+                        .error
+                        .clone()
+                        .unwrap_or_else(|| "the dump of this table failed".into()),
+                ),
+                class: Some(ErrorClass::Other),
+            });
+            continue;
+        }
+        let result = (|| {
+            let bar = progress.table(i, &entry.source_table, Some(entry.rows));
+            let target = target(cfg, &manifest.run_id, entry.staging_table.clone());
+            let name = &entry.source_table;
+            let schema = entry.schema()?;
+            let parts = TableParts::open(
+                store,
+                entry,
+                schema.clone(),
+                cfg.settings.chunk_size.min(65_536),
+            )?;
+            let staging = load::staging_schema(&schema);
+            let mut loading = dst.begin(&target, &staging)?;
+            // Parts are read, hashed and decoded on a thread of their own while this one
+            // loads: the database parses one batch while the next is decoded.
+            let rows = relay(
+                name,
+                |sink| parts.read(sink),
+                |batch| {
+                    let batch = load::to_staging(&batch, &staging)?;
+                    with_retry(&cfg.settings.retry, name, || loading.write_batch(&batch))?;
+                    interrupt::pause_point("load");
+                    bar.add(batch.num_rows() as u64);
+                    Ok(())
+                },
+            )?;
+            if rows != entry.rows {
+                return Err(Error::Check(format!(
+                    "table {}: the parts hold {rows} rows but the manifest says {}; not loaded",
+                    entry.source_table, entry.rows
+                )));
+            }
+            interrupt::check()?;
+            let report = loading.commit(rows)?;
+            report_nuls(&table, &report);
+            bar.finish(rows);
+            Ok(rows)
+        })();
+        out.push(outcome(&table, result));
+    }
+    out
+}
+
+/// `stage verify`: re-hashes every part and compares row counts with the staging table.
+pub fn verify(
+    manifest: &Manifest,
+    store: &Store,
+    mut dst: Option<&mut (dyn Destination + 'static)>,
+    schema: Option<&str>,
+) -> Vec<TableOutcome> {
+    let mut out = Vec::new();
+    for entry in &manifest.tables {
+        let result = (|| -> Result<u64> {
+            let rows = verify_parts(store, entry)?;
+            if let Some(dst) = dst.as_deref_mut() {
+                let target = LoadTarget::new(
+                    schema.map(str::to_string),
+                    entry.staging_table.clone(),
+                    crate::config::WriteMode::Replace,
+                    &manifest.run_id,
+                    Duration::ZERO,
+                );
+                match dst.count_rows(&target)? {
+                    None => {
+                        return Err(Error::Check(format!(
+                            "staging table {} does not exist",
+                            target.display()
+                        )))
+                    }
+                    Some(n) if n != entry.rows => {
+                        return Err(Error::Check(format!(
+                            "staging table {} has {n} rows, the manifest says {}",
+                            target.display(),
+                            entry.rows
+                        )))
+                    }
+                    Some(_) => {}
+                }
+            }
+            Ok(rows)
+        })();
+        out.push(outcome(&TableRef::new(&entry.source_table, None), result));
+    }
+    out
+}
