@@ -14,7 +14,7 @@ use super::Store;
 use crate::config::Config;
 use crate::error::{Error, Result};
 // The field-metadata key of the source type (moves to `types/` with the type tables).
-use crate::source::SOURCE_TYPE_KEY;
+use crate::types::SOURCE_TYPE_KEY;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Manifest {

@@ -194,7 +194,7 @@ mod tests {
     use crate::archive::manifest::columns_entry;
     use crate::archive::PartWriter;
     use crate::config::Compression;
-    use crate::source::SOURCE_TYPE_KEY;
+    use crate::types::SOURCE_TYPE_KEY;
 
     fn field(name: &str, dt: DataType, source_type: &str) -> Field {
         Field::new(name, dt, true).with_metadata(HashMap::from([(

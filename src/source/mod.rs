@@ -24,8 +24,6 @@ use arrow::record_batch::RecordBatch;
 use crate::config::{Config, Driver, Endpoint, TransferMode, ZeroDates};
 use crate::error::{Error, Result};
 
-pub use crate::types::SOURCE_TYPE_KEY;
-
 /// A table as named in `SRC_TABLES`, optionally qualified by `SRC_SCHEMA` or `schema.table`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TableRef {
@@ -91,7 +89,10 @@ impl TableInfo {
             .iter()
             .map(|c| {
                 Field::new(&c.name, c.arrow_type.clone(), c.nullable).with_metadata(HashMap::from(
-                    [(SOURCE_TYPE_KEY.to_string(), c.source_type.clone())],
+                    [(
+                        crate::types::SOURCE_TYPE_KEY.to_string(),
+                        c.source_type.clone(),
+                    )],
                 ))
             })
             .collect();

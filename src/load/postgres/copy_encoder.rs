@@ -176,7 +176,7 @@ mod tests {
         assert_eq!(first_field(&out).unwrap(), b"ab");
         let f = Field::new("j", DataType::Utf8, true).with_metadata(
             [(
-                crate::source::SOURCE_TYPE_KEY.to_string(),
+                crate::types::SOURCE_TYPE_KEY.to_string(),
                 "jsonb".to_string(),
             )]
             .into(),
@@ -203,7 +203,7 @@ mod tests {
     fn values_that_do_not_fit_are_errors_naming_the_row() {
         let f = Field::new("n", DataType::Utf8, true).with_metadata(
             [(
-                crate::source::SOURCE_TYPE_KEY.to_string(),
+                crate::types::SOURCE_TYPE_KEY.to_string(),
                 "numeric".to_string(),
             )]
             .into(),
