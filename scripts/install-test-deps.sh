@@ -42,6 +42,8 @@ missing_packages() {
     echo mariadb-server
   fi
   { find_tool mariadb || find_tool mysql; } || echo mariadb-client
+  # The 1M-row MySQL memory test measures peak RSS with GNU time.
+  [[ -x /usr/bin/time ]] || echo time
   # Build headers for `--all-features`: ConnectorX's PostgreSQL source links OpenSSL
   # (through pkg-config; .cargo/config.toml sets OPENSSL_NO_VENDOR).
   python3 -c 'import venv, ensurepip' 2>/dev/null || echo python3-venv

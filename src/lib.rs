@@ -17,11 +17,43 @@
 //!                           temp + rename, sha256)
 //! ```
 //!
+//! ## Layout (data flows down the list; each layer imports only from the ones below it)
+//!
+//! * [`commands`] — one function per CLI command; [`transfer`] — the run: DIRECT, DUMP,
+//!   loading from a manifest, verify, retries, outcomes and exit codes.
+//! * [`source`] (readers, one file per database, plus CONNECTORX) · [`archive`] (part writer,
+//!   manifest, part reader, debris) · [`load`] (loaders, one file per database). A loader
+//!   never imports a source, a source never imports a loader, the archive imports neither.
+//! * [`db`] — per database: connecting, classifying errors (transient or not), the server
+//!   version. Sources and loaders both use it.
 //! * [`config`] — the INI + environment, parsed once into a typed [`config::Config`].
-//! * [`source`] — one file per database; [`types`] holds the declarative type tables.
-//! * [`archive`] — parts, manifest and the object store they are written through.
-//! * [`load`] — staging DDL and bulk loading per destination.
-//! * [`transfer`] — the modes, wiring the same pieces; retries; the atomic swap.
+//! * [`types`] — the declarative type tables (catalog type → Arrow type, exact text forms,
+//!   PostgreSQL wire formats) and [`dialect`] (`Driver`, identifier quoting): leaves.
+//!
+//! ## Vocabulary
+//!
+//! * **source** reads one table into RecordBatches; **loader** (a [`load::Destination`]
+//!   and its per-table [`load::TableLoad`]) writes them into a **staging table**.
+//! * **type table**: a database's catalog type → Arrow type rules (`types/<db>.rs`).
+//! * **column builder** ([`source::columns`]): Arrow builders a row source fills value by
+//!   value; **column reader** ([`load::columns`]): the typed view a row loader reads value by
+//!   value. The PostgreSQL COPY decoder and encoder keep their own (benchmarked hot paths).
+//! * **part**: one Parquet file of at most SRC_CHUNK_SIZE rows; **manifest**: the run's list
+//!   of parts with rows, sha256 and schema; a load takes its schema from the manifest.
+//! * **shadow** / **retired**: the run-unique helper tables of a replace-mode swap.
+//!
+//! ## Concurrency
+//!
+//! Plain threads and bounded channels; no async runtime crosses a module boundary. For each
+//! table the source runs on a reader thread and hands RecordBatches through a one-batch
+//! `sync_channel` to the consumer (the loader in DIRECT, the part writer in DUMP), so memory
+//! is bounded by chunk size, never by table size. The PostgreSQL source may read with
+//! READ_CONNECTIONS threads (one connection and one batch channel each, joined by one
+//! consumer). Async drivers stay behind blocking calls: tokio-postgres for the parallel read
+//! and tiberius for SQL Server each run on a current-thread tokio runtime their owner blocks
+//! on ([`db::postgres`], [`db::mssql`]); the archive writes through `object_store` on its own
+//! small runtime ([`archive`]). A signal thread ([`interrupt`]) sets a flag the loops check
+//! between batches.
 
 pub mod archive;
 pub mod cli;

@@ -200,6 +200,10 @@ pub fn run_measuring_rss(dir: &Path, args: &[&str]) -> (i32, u64, String) {
         }
         std::thread::sleep(std::time::Duration::from_millis(20));
     };
+    assert!(
+        peak_kb > 0,
+        "could not read the peak RSS of the child from {status_path}"
+    );
     let mut out = String::new();
     std::io::Read::read_to_string(child.stdout.as_mut().unwrap(), &mut out).unwrap();
     (status.code().unwrap_or(-1), peak_kb * 1024, out)
