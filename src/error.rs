@@ -76,6 +76,15 @@ pub enum Error {
         source: BoxError,
     },
 
+    /// Arrow refused to assemble a RecordBatch from the columns a source built: an internal
+    /// inconsistency between a type table and its reader, never the data's fault.
+    #[error("{context}: {source}")]
+    Batch {
+        context: String,
+        #[source]
+        source: arrow::error::ArrowError,
+    },
+
     /// A run-time condition we checked ourselves (row counts, hashes, ...).
     #[error("{0}")]
     Check(String),
@@ -166,6 +175,14 @@ impl Error {
             context: context.to_string(),
             transient,
             source: source.into(),
+        }
+    }
+
+    /// A RecordBatch could not be built for `table` (see [`Error::Batch`]).
+    pub fn batch(table: &str, source: arrow::error::ArrowError) -> Self {
+        Error::Batch {
+            context: format!("table {table}: building a batch"),
+            source,
         }
     }
 

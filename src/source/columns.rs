@@ -283,7 +283,7 @@ impl BatchBuilder {
         }
         let arrays = self.columns.iter_mut().map(ColumnBuilder::finish).collect();
         let batch = RecordBatch::try_new(self.schema.clone(), arrays)
-            .map_err(|e| Error::archive(format!("table {}: building a batch", self.table), e))?;
+            .map_err(|e| Error::batch(&self.table, e))?;
         self.in_batch = 0;
         sink(batch)
     }

@@ -6,10 +6,9 @@ mod config_cli;
 #[cfg(feature = "connectorx")]
 mod connectorx_e2e;
 mod faults;
-mod harness;
 mod manifest_schema;
-mod mssql_oracle;
 mod mysql_e2e;
+mod no_server;
 mod pg_copy;
 mod pg_e2e;
 mod readers;
@@ -17,3 +16,4 @@ mod server_words;
 mod smoke_local;
 mod sqlite_e2e;
 mod support;
+mod support_selftest;

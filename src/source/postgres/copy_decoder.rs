@@ -185,7 +185,7 @@ impl CopyDecoder {
         }
         self.in_batch = 0;
         let batch = RecordBatch::try_new(self.schema.clone(), arrays)
-            .map_err(|e| Error::archive(format!("table {}: building a batch", self.table), e))?;
+            .map_err(|e| Error::batch(&self.table, e))?;
         sink(batch)
     }
 }
