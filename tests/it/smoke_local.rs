@@ -4,8 +4,9 @@
 //!
 //! Each case stages `smoke_people` (20 typed rows) and `smoke_empty` (0 rows) into a staging
 //! schema / database / file of its own, then compares each destination table's row count and
-//! checksum (and the sums of dates and microseconds) (`count|sum(id)|sum(chars of name)|sum(amount*100)|count(born)|count(note)|
-//! sum(active)`) with `docker/seed/expected.env`. It prints one line per case and
+//! checksum (`count|sum(id)|sum(chars of name)|sum(amount*100)|count(born)|count(note)|
+//! sum(active)`) and its dates-and-times sums (`sum(days of born)|sum(microseconds of
+//! updated_at)`) with `docker/seed/expected.env`. It prints one line per case and
 //! `smoke: N passed, N failed`, then fails if any case failed.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
