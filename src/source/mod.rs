@@ -13,6 +13,7 @@ pub mod mysql;
 #[cfg(feature = "oracle")]
 pub mod oracle;
 pub mod postgres;
+pub mod relay;
 pub mod sqlite;
 
 use std::collections::HashMap;

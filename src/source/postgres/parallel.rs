@@ -2,11 +2,10 @@
 //! exported and shared, each connection copying a range of pages (`ctid`), the batches
 //! relayed through one channel to the sink.
 
-use arrow::record_batch::RecordBatch;
-
 use super::{copy_into, CopyDecoder, PgSource};
 use crate::db::postgres::{db_err, Conn};
 use crate::error::{Error, Result};
+use crate::source::relay::relay;
 use crate::source::{BatchSink, ReadOptions, TableInfo, TableRef};
 use crate::types::postgres::Kind;
 
@@ -102,61 +101,26 @@ impl PgSource {
             // Each connection fills batches of chunk / n rows, so the rows held in memory are
             // about those of a single read: n batches being filled, one in the channel.
             let per_connection = (opts.chunk_rows / n).max(1);
-            let (tx, rx) = std::sync::mpsc::sync_channel::<RecordBatch>(1);
-            std::thread::scope(|scope| -> Result<u64> {
-                let mut workers = Vec::with_capacity(n);
-                for (i, conn) in conns.into_iter().enumerate() {
-                    let lo = i as i64 * step;
-                    let (range, label) = if i + 1 == n {
-                        (
-                            format!("ctid >= '({lo},0)'::tid"),
-                            format!("{name} (pages {lo}-)"),
-                        )
-                    } else {
-                        let hi = lo + step;
-                        (
-                            format!("ctid >= '({lo},0)'::tid AND ctid < '({hi},0)'::tid"),
-                            format!("{name} (pages {lo}-{})", hi - 1),
-                        )
-                    };
-                    let sql = format!("COPY ({select} WHERE {range}) TO STDOUT (FORMAT binary)");
-                    let decoder = CopyDecoder::new(&label, table.schema(), kinds, per_connection)?;
-                    let tx = tx.clone();
-                    workers.push(scope.spawn(move || {
-                        copy_into(conn, &sql, decoder, &mut |batch| {
-                            tx.send(batch)
-                                .map_err(|_| Error::Check("consumer stopped".into()))
-                        })
-                    }));
-                }
-                drop(tx);
-                let mut consumed = Ok(());
-                for batch in rx.iter() {
-                    if let Err(e) = sink(batch) {
-                        consumed = Err(e);
-                        break;
-                    }
-                }
-                drop(rx);
-                let mut total = 0;
-                let mut failed = None;
-                for w in workers {
-                    match w.join() {
-                        Ok(Ok(rows)) => total += rows,
-                        Ok(Err(e)) => {
-                            failed.get_or_insert(e);
-                        }
-                        Err(_) => {
-                            failed.get_or_insert(Error::Check(format!(
-                                "table {name}: a reader thread panicked"
-                            )));
-                        }
-                    }
-                }
-                // The consumer's error is the cause when both failed.
-                consumed?;
-                failed.map_or(Ok(total), Err)
-            })
+            let mut producers = Vec::with_capacity(n);
+            for (i, conn) in conns.into_iter().enumerate() {
+                let lo = i as i64 * step;
+                let (range, label) = if i + 1 == n {
+                    (
+                        format!("ctid >= '({lo},0)'::tid"),
+                        format!("{name} (pages {lo}-)"),
+                    )
+                } else {
+                    let hi = lo + step;
+                    (
+                        format!("ctid >= '({lo},0)'::tid AND ctid < '({hi},0)'::tid"),
+                        format!("{name} (pages {lo}-{})", hi - 1),
+                    )
+                };
+                let sql = format!("COPY ({select} WHERE {range}) TO STDOUT (FORMAT binary)");
+                let decoder = CopyDecoder::new(&label, table.schema(), kinds, per_connection)?;
+                producers.push(move |out: &mut BatchSink<'_>| copy_into(conn, &sql, decoder, out));
+            }
+            relay(&name, producers, &mut *sink)
         })();
         let end = if result.is_ok() { "COMMIT" } else { "ROLLBACK" };
         if let Err(e) = self.conn.batch(end) {
