@@ -29,7 +29,7 @@ use stage::load::postgres::encode_batch;
 use stage::load::{Destination, LoadTarget};
 use stage::source::postgres::CopyDecoder;
 use stage::source::{ReadOptions, TableRef};
-use stage::types::postgres::Kind;
+use stage::types::postgres::ReadAs;
 
 const ROWS: usize = 100_000;
 
@@ -286,15 +286,15 @@ fn sqlite_paths(c: &mut Criterion) {
 }
 
 /// The PostgreSQL kind each shape's Arrow type is read as.
-fn pg_kind(dt: &DataType) -> Kind {
+fn pg_kind(dt: &DataType) -> ReadAs {
     match dt {
-        DataType::Int64 => Kind::Int8,
-        DataType::Decimal128(p, s) => Kind::Decimal128(*p, *s),
-        DataType::Utf8 => Kind::Text,
-        DataType::Timestamp(..) => Kind::Timestamp,
-        DataType::Boolean => Kind::Bool,
-        DataType::Float64 => Kind::Float8,
-        DataType::Date32 => Kind::Date,
+        DataType::Int64 => ReadAs::Int8,
+        DataType::Decimal128(p, s) => ReadAs::Decimal128(*p, *s),
+        DataType::Utf8 => ReadAs::Text,
+        DataType::Timestamp(..) => ReadAs::Timestamp,
+        DataType::Boolean => ReadAs::Bool,
+        DataType::Float64 => ReadAs::Float8,
+        DataType::Date32 => ReadAs::Date,
         other => panic!("no PostgreSQL kind for {other} in the bench shapes"),
     }
 }
@@ -319,7 +319,7 @@ fn pg_copy(c: &mut Criterion) {
                 })
             },
         );
-        let kinds: Vec<Kind> = batch
+        let kinds: Vec<ReadAs> = batch
             .schema()
             .fields()
             .iter()

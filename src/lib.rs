@@ -34,7 +34,10 @@
 //!
 //! * **source** reads one table into RecordBatches; **loader** (a [`load::Destination`]
 //!   and its per-table [`load::TableLoad`]) writes them into a **staging table**.
-//! * **type table**: a database's catalog type → Arrow type rules (`types/<db>.rs`).
+//! * **type table**: a database's catalog type → Arrow type rules (`types/<db>.rs`). Its
+//!   answer for one column is a **`Mapping`** (Arrow type, a **`ReadAs`** saying how the
+//!   source asks its driver for the value, and an optional note), the same idea in every
+//!   table that needs more than the Arrow type.
 //! * **column builder** ([`source::columns`]): Arrow builders a row source fills value by
 //!   value; **column reader** ([`load::columns`]): the typed view a row loader reads value by
 //!   value. The PostgreSQL COPY decoder and encoder keep their own (benchmarked hot paths).

@@ -18,7 +18,7 @@ use super::{BatchSink, ColumnInfo, ReadOptions, Source, TableInfo, TableRef};
 use crate::config::Endpoint;
 use crate::db::oracle as db;
 use crate::error::{Error, Result};
-use crate::types::oracle::{self as ty, CatalogColumn, Fetch, UnconstrainedNumber};
+use crate::types::oracle::{self as ty, CatalogColumn, ReadAs, UnconstrainedNumber};
 use crate::types::{self};
 
 /// Largest array fetch per round trip.
@@ -295,14 +295,14 @@ fn declared_back(declared: &str) -> CatalogColumn {
 
 /// Appends one fetched value to a column's builder. `fetch` says how the value was
 /// fetched; `loose` that a decimal's scale came from `SRC_ORACLE_NUMBER_SCALE`.
-fn append(b: &mut ColumnBuilder, fetch: Fetch, loose: bool, v: &SqlValue) -> Result<(), String> {
+fn append(b: &mut ColumnBuilder, fetch: ReadAs, loose: bool, v: &SqlValue) -> Result<(), String> {
     if v.is_null().map_err(|e| e.to_string())? {
         b.append_null();
         return Ok(());
     }
     let text = || v.get::<String>().map_err(|e| e.to_string());
     match (b, fetch) {
-        (ColumnBuilder::Int32(b), Fetch::NumberText) => {
+        (ColumnBuilder::Int32(b), ReadAs::NumberText) => {
             let t = text()?;
             b.append_value(
                 t.trim()
@@ -310,7 +310,7 @@ fn append(b: &mut ColumnBuilder, fetch: Fetch, loose: bool, v: &SqlValue) -> Res
                     .map_err(|_| format!("{t} does not fit int32"))?,
             )
         }
-        (ColumnBuilder::Int64(b), Fetch::NumberText) => {
+        (ColumnBuilder::Int64(b), ReadAs::NumberText) => {
             let t = text()?;
             b.append_value(
                 t.trim()
@@ -318,7 +318,7 @@ fn append(b: &mut ColumnBuilder, fetch: Fetch, loose: bool, v: &SqlValue) -> Res
                     .map_err(|_| format!("{t} does not fit int64"))?,
             )
         }
-        (ColumnBuilder::Decimal128(b, p, s), Fetch::NumberText) => {
+        (ColumnBuilder::Decimal128(b, p, s), ReadAs::NumberText) => {
             let t = text()?;
             let d = types::parse_decimal(&t, *p, *s).map_err(|m| {
                 if loose {
@@ -333,32 +333,32 @@ fn append(b: &mut ColumnBuilder, fetch: Fetch, loose: bool, v: &SqlValue) -> Res
             b.append_value(d)
         }
         // Exact decimal text (NumberText) and every text type.
-        (ColumnBuilder::Utf8(b), Fetch::NumberText | Fetch::Text) => b.append_value(text()?),
-        (ColumnBuilder::Float64(b), Fetch::FloatText) => {
+        (ColumnBuilder::Utf8(b), ReadAs::NumberText | ReadAs::Text) => b.append_value(text()?),
+        (ColumnBuilder::Float64(b), ReadAs::FloatText) => {
             b.append_value(ty::parse_float_exact(&text()?)?)
         }
-        (ColumnBuilder::Float32(b), Fetch::Float32) => {
+        (ColumnBuilder::Float32(b), ReadAs::Float32) => {
             b.append_value(v.get::<f32>().map_err(|e| e.to_string())?)
         }
-        (ColumnBuilder::Float64(b), Fetch::Float64) => {
+        (ColumnBuilder::Float64(b), ReadAs::Float64) => {
             b.append_value(v.get::<f64>().map_err(|e| e.to_string())?)
         }
-        (ColumnBuilder::Binary(b), Fetch::Bytes) => {
+        (ColumnBuilder::Binary(b), ReadAs::Bytes) => {
             b.append_value(v.get::<Vec<u8>>().map_err(|e| e.to_string())?)
         }
-        (ColumnBuilder::TimestampMicrosecond(b, _), Fetch::Timestamp) => {
+        (ColumnBuilder::TimestampMicrosecond(b, _), ReadAs::Timestamp) => {
             b.append_value(timestamp(v, TimeUnit::Microsecond)?)
         }
-        (ColumnBuilder::TimestampNanosecond(b), Fetch::Timestamp) => {
+        (ColumnBuilder::TimestampNanosecond(b), ReadAs::Timestamp) => {
             b.append_value(timestamp(v, TimeUnit::Nanosecond)?)
         }
-        (ColumnBuilder::IntervalMonthDayNano(b), Fetch::IntervalYm) => {
+        (ColumnBuilder::IntervalMonthDayNano(b), ReadAs::IntervalYm) => {
             let i = v.get::<IntervalYM>().map_err(|e| e.to_string())?;
             let months = ty::interval_ym_months(i.years(), i.months())
                 .ok_or_else(|| "interval out of range".to_string())?;
             b.append_value(IntervalMonthDayNano::new(months, 0, 0))
         }
-        (ColumnBuilder::IntervalMonthDayNano(b), Fetch::IntervalDs) => {
+        (ColumnBuilder::IntervalMonthDayNano(b), ReadAs::IntervalDs) => {
             let i = v.get::<IntervalDS>().map_err(|e| e.to_string())?;
             let (days, ns) = ty::interval_ds_parts(
                 i.days(),

@@ -21,7 +21,7 @@ use crate::config::Endpoint;
 use crate::db::postgres::{db_err, Conn};
 use crate::dialect::Dialect;
 use crate::error::{Error, Result};
-use crate::types::postgres::{self as pgt, CatalogType, Kind};
+use crate::types::postgres::{self as pgt, CatalogType, ReadAs};
 
 pub use copy_decoder::CopyDecoder;
 
@@ -212,7 +212,7 @@ impl Source for PgSource {
             select.join(", "),
             Self::qualified(&table.table)
         );
-        let kinds: Vec<Kind> = plans.iter().map(|p| p.kind).collect();
+        let kinds: Vec<ReadAs> = plans.iter().map(|p| p.kind).collect();
         let chunk = opts.chunk_rows.max(1);
         if opts.connections > 1 && opts.row_limit.is_none() {
             if let Some(pages) = self.parallel_pages(&table.table, opts.connections)? {

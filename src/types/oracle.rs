@@ -104,7 +104,7 @@ impl CatalogColumn {
 
 /// How the source fetches a column's values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Fetch {
+pub enum ReadAs {
     /// Exact decimal text, parsed into Int32/Int64/Decimal128 or kept as text.
     NumberText,
     /// Decimal text parsed to f64, checked to round-trip.
@@ -122,13 +122,13 @@ pub enum Fetch {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Mapping {
     pub arrow: DataType,
-    pub fetch: Fetch,
+    pub fetch: ReadAs,
     /// Select `SYS_EXTRACT_UTC(c)` instead of `c`.
     pub extract_utc: bool,
     pub note: Option<String>,
 }
 
-fn m(arrow: DataType, fetch: Fetch) -> Mapping {
+fn m(arrow: DataType, fetch: ReadAs) -> Mapping {
     Mapping {
         arrow,
         fetch,
@@ -149,22 +149,22 @@ pub fn arrow_type(
             note: Some(format!(
                 "{what} has no fixed scale: read as DECIMAL(38,{s}); a value needing more digits fails naming {NUMBER_SCALE_KEY}"
             )),
-            ..m(DataType::Decimal128(38, s), Fetch::NumberText)
+            ..m(DataType::Decimal128(38, s), ReadAs::NumberText)
         },
         UnconstrainedNumber::Text => Mapping {
             note: Some(format!(
                 "{what} read as exact decimal text ({NUMBER_SCALE_KEY} = text)"
             )),
-            ..m(DataType::Utf8, Fetch::NumberText)
+            ..m(DataType::Utf8, ReadAs::NumberText)
         },
     }
     };
     if t == "NUMBER" {
         return Ok(match (c.precision, c.scale) {
             (None, None) => loose("unconstrained NUMBER"),
-            (None, Some(0)) => m(DataType::Decimal128(38, 0), Fetch::NumberText),
+            (None, Some(0)) => m(DataType::Decimal128(38, 0), ReadAs::NumberText),
             (None, Some(s)) if (1..=38).contains(&s) => {
-                m(DataType::Decimal128(38, s as i8), Fetch::NumberText)
+                m(DataType::Decimal128(38, s as i8), ReadAs::NumberText)
             }
             (Some(p), s) => {
                 let s = s.unwrap_or(0);
@@ -172,17 +172,17 @@ pub fn arrow_type(
                     return Err(format!("{} has a precision outside 1..38", c.declared()));
                 }
                 match s {
-                    0 if p <= 9 => m(DataType::Int32, Fetch::NumberText),
-                    0 if p <= 18 => m(DataType::Int64, Fetch::NumberText),
-                    0 => m(DataType::Decimal128(p as u8, 0), Fetch::NumberText),
+                    0 if p <= 9 => m(DataType::Int32, ReadAs::NumberText),
+                    0 if p <= 18 => m(DataType::Int64, ReadAs::NumberText),
+                    0 => m(DataType::Decimal128(p as u8, 0), ReadAs::NumberText),
                     s if s > 0 && s <= p => {
-                        m(DataType::Decimal128(p as u8, s as i8), Fetch::NumberText)
+                        m(DataType::Decimal128(p as u8, s as i8), ReadAs::NumberText)
                     }
                     s if s > p && s <= 38 => {
-                        m(DataType::Decimal128(s as u8, s as i8), Fetch::NumberText)
+                        m(DataType::Decimal128(s as u8, s as i8), ReadAs::NumberText)
                     }
                     s if s < 0 && p - s <= 38 => {
-                        m(DataType::Decimal128((p - s) as u8, 0), Fetch::NumberText)
+                        m(DataType::Decimal128((p - s) as u8, 0), ReadAs::NumberText)
                     }
                     _ => {
                         return Err(format!(
@@ -202,7 +202,7 @@ pub fn arrow_type(
     }
     if t == "FLOAT" {
         return Ok(match c.precision {
-            Some(b) if b <= 49 => m(DataType::Float64, Fetch::FloatText),
+            Some(b) if b <= 49 => m(DataType::Float64, ReadAs::FloatText),
             _ => loose(&c.declared()),
         });
     }
@@ -222,31 +222,31 @@ pub fn arrow_type(
             extract_utc: zoned,
             ..m(
                 DataType::Timestamp(unit, zoned.then(|| "UTC".into())),
-                Fetch::Timestamp,
+                ReadAs::Timestamp,
             )
         });
     }
     if t.starts_with("INTERVAL YEAR") {
         return Ok(m(
             DataType::Interval(IntervalUnit::MonthDayNano),
-            Fetch::IntervalYm,
+            ReadAs::IntervalYm,
         ));
     }
     if t.starts_with("INTERVAL DAY") {
         return Ok(m(
             DataType::Interval(IntervalUnit::MonthDayNano),
-            Fetch::IntervalDs,
+            ReadAs::IntervalDs,
         ));
     }
     Ok(match t.as_str() {
-        "BINARY_FLOAT" => m(DataType::Float32, Fetch::Float32),
-        "BINARY_DOUBLE" => m(DataType::Float64, Fetch::Float64),
+        "BINARY_FLOAT" => m(DataType::Float32, ReadAs::Float32),
+        "BINARY_DOUBLE" => m(DataType::Float64, ReadAs::Float64),
         "VARCHAR2" | "NVARCHAR2" | "CHAR" | "NCHAR" | "VARCHAR" | "CLOB" | "NCLOB" | "LONG"
-        | "ROWID" | "UROWID" => m(DataType::Utf8, Fetch::Text),
-        "RAW" | "LONG RAW" | "BLOB" => m(DataType::Binary, Fetch::Bytes),
+        | "ROWID" | "UROWID" => m(DataType::Utf8, ReadAs::Text),
+        "RAW" | "LONG RAW" | "BLOB" => m(DataType::Binary, ReadAs::Bytes),
         "DATE" => m(
             DataType::Timestamp(TimeUnit::Microsecond, None),
-            Fetch::Timestamp,
+            ReadAs::Timestamp,
         ),
         _ => {
             return Err(format!(

@@ -65,7 +65,7 @@ pub const PG_TYPE_KEY: &str = "stage.pg_type";
 
 /// How a column's values are decoded (source) — one per scalar type family.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
+pub enum ReadAs {
     Bool,
     Int2,
     Int4,
@@ -92,24 +92,24 @@ pub enum Kind {
     Uuid,
 }
 
-impl Kind {
+impl ReadAs {
     pub fn arrow_type(self) -> DataType {
         match self {
-            Kind::Bool => DataType::Boolean,
-            Kind::Int2 => DataType::Int16,
-            Kind::Int4 => DataType::Int32,
-            Kind::Int8 | Kind::Oid => DataType::Int64,
-            Kind::Float4 => DataType::Float32,
-            Kind::Float8 => DataType::Float64,
-            Kind::Decimal128(p, s) => DataType::Decimal128(p, s),
-            Kind::Decimal256(p, s) => DataType::Decimal256(p, s),
-            Kind::NumericText | Kind::Text | Kind::Jsonb | Kind::Interval => DataType::Utf8,
-            Kind::Bytea => DataType::Binary,
-            Kind::Date => DataType::Date32,
-            Kind::Time => DataType::Time64(TimeUnit::Microsecond),
-            Kind::Timestamp => DataType::Timestamp(TimeUnit::Microsecond, None),
-            Kind::Timestamptz => DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
-            Kind::Uuid => DataType::FixedSizeBinary(16),
+            ReadAs::Bool => DataType::Boolean,
+            ReadAs::Int2 => DataType::Int16,
+            ReadAs::Int4 => DataType::Int32,
+            ReadAs::Int8 | ReadAs::Oid => DataType::Int64,
+            ReadAs::Float4 => DataType::Float32,
+            ReadAs::Float8 => DataType::Float64,
+            ReadAs::Decimal128(p, s) => DataType::Decimal128(p, s),
+            ReadAs::Decimal256(p, s) => DataType::Decimal256(p, s),
+            ReadAs::NumericText | ReadAs::Text | ReadAs::Jsonb | ReadAs::Interval => DataType::Utf8,
+            ReadAs::Bytea => DataType::Binary,
+            ReadAs::Date => DataType::Date32,
+            ReadAs::Time => DataType::Time64(TimeUnit::Microsecond),
+            ReadAs::Timestamp => DataType::Timestamp(TimeUnit::Microsecond, None),
+            ReadAs::Timestamptz => DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+            ReadAs::Uuid => DataType::FixedSizeBinary(16),
         }
     }
 }
@@ -129,7 +129,7 @@ pub struct CatalogType {
 /// How one column is read.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Mapping {
-    pub kind: Kind,
+    pub kind: ReadAs,
     pub array: bool,
     /// Select the column with this cast (`::text` or `::text[]`).
     pub cast: Option<&'static str>,
@@ -141,30 +141,35 @@ pub struct Mapping {
 const TEXT_CAST: &[&str] = &["timetz", "inet", "cidr", "macaddr", "macaddr8", "xml"];
 
 /// `(kind, needs ::text, note)` for a scalar type.
-fn scalar(typname: &str, typtype: char, typmod: i32, shown: &str) -> (Kind, bool, Option<String>) {
+fn scalar(
+    typname: &str,
+    typtype: char,
+    typmod: i32,
+    shown: &str,
+) -> (ReadAs, bool, Option<String>) {
     let k = match typname {
-        "bool" => Kind::Bool,
-        "int2" => Kind::Int2,
-        "int4" => Kind::Int4,
-        "int8" => Kind::Int8,
-        "oid" => Kind::Oid,
-        "float4" => Kind::Float4,
-        "float8" => Kind::Float8,
+        "bool" => ReadAs::Bool,
+        "int2" => ReadAs::Int2,
+        "int4" => ReadAs::Int4,
+        "int8" => ReadAs::Int8,
+        "oid" => ReadAs::Oid,
+        "float4" => ReadAs::Float4,
+        "float8" => ReadAs::Float8,
         "numeric" => return numeric(typmod, shown),
-        "text" | "varchar" | "bpchar" | "name" | "citext" | "json" => Kind::Text,
-        "jsonb" => Kind::Jsonb,
-        "bytea" => Kind::Bytea,
-        "date" => Kind::Date,
-        "time" => Kind::Time,
-        "timestamp" => Kind::Timestamp,
-        "timestamptz" => Kind::Timestamptz,
-        "interval" => Kind::Interval,
-        "uuid" => Kind::Uuid,
-        t if TEXT_CAST.contains(&t) => return (Kind::Text, true, None),
-        _ if typtype == 'e' => Kind::Text,
+        "text" | "varchar" | "bpchar" | "name" | "citext" | "json" => ReadAs::Text,
+        "jsonb" => ReadAs::Jsonb,
+        "bytea" => ReadAs::Bytea,
+        "date" => ReadAs::Date,
+        "time" => ReadAs::Time,
+        "timestamp" => ReadAs::Timestamp,
+        "timestamptz" => ReadAs::Timestamptz,
+        "interval" => ReadAs::Interval,
+        "uuid" => ReadAs::Uuid,
+        t if TEXT_CAST.contains(&t) => return (ReadAs::Text, true, None),
+        _ if typtype == 'e' => ReadAs::Text,
         _ => {
             return (
-                Kind::Text,
+                ReadAs::Text,
                 true,
                 Some(format!(
                     "type {shown} has no exact Arrow mapping: read as its PostgreSQL text form (::text) and staged as text"
@@ -187,22 +192,26 @@ pub fn numeric_typmod(typmod: i32) -> Option<(i32, i32)> {
     Some((precision, scale))
 }
 
-fn numeric(typmod: i32, shown: &str) -> (Kind, bool, Option<String>) {
+fn numeric(typmod: i32, shown: &str) -> (ReadAs, bool, Option<String>) {
     let text_note = |why: &str| {
         Some(format!(
             "{shown}: {why}, read as exact decimal text (Arrow Utf8; NaN/Infinity kept) and staged as numeric on PostgreSQL, as text elsewhere"
         ))
     };
     match numeric_typmod(typmod) {
-        None => (Kind::NumericText, false, text_note("unconstrained numeric")),
+        None => (
+            ReadAs::NumericText,
+            false,
+            text_note("unconstrained numeric"),
+        ),
         Some((p, s)) => {
             // numeric(2,5) holds values below 0.001: widening the precision loses nothing.
             let p = p.max(s);
             match (u8::try_from(p), i8::try_from(s)) {
-                (Ok(p), Ok(s)) if p <= 38 => (Kind::Decimal128(p, s), false, None),
-                (Ok(p), Ok(s)) if p <= 76 => (Kind::Decimal256(p, s), false, None),
+                (Ok(p), Ok(s)) if p <= 38 => (ReadAs::Decimal128(p, s), false, None),
+                (Ok(p), Ok(s)) if p <= 76 => (ReadAs::Decimal256(p, s), false, None),
                 _ => (
-                    Kind::NumericText,
+                    ReadAs::NumericText,
                     false,
                     text_note("precision above 76 (the widest Arrow decimal)"),
                 ),
@@ -419,7 +428,7 @@ mod tests {
         let m = map_column(&ct("numeric", (50 << 16 | 5) + 4), "numeric(50,5)");
         assert_eq!(m.arrow_type, DataType::Decimal256(50, 5));
         let m = map_column(&ct("numeric", -1), "numeric");
-        assert_eq!((m.kind, m.note.is_some()), (Kind::NumericText, true));
+        assert_eq!((m.kind, m.note.is_some()), (ReadAs::NumericText, true));
         let m = map_column(&ct("inet", -1), "inet");
         assert_eq!((m.cast, m.note), (Some("text"), None));
         let m = map_column(&ct("money", -1), "money");

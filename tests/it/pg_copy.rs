@@ -13,26 +13,26 @@ use arrow::datatypes::{Field, Schema};
 use arrow::record_batch::RecordBatch;
 use stage::load::postgres::encode_batch;
 use stage::source::postgres::CopyDecoder;
-use stage::types::postgres::Kind;
+use stage::types::postgres::ReadAs;
 
 /// A batch of every scalar kind survives encode → decode unchanged, fed in odd-sized
 /// pieces.
 #[test]
 fn loader_encoding_decodes_to_the_same_batch() {
     let kinds = [
-        Kind::Bool,
-        Kind::Int2,
-        Kind::Int4,
-        Kind::Int8,
-        Kind::Float8,
-        Kind::Decimal128(15, 2),
-        Kind::Text,
-        Kind::Bytea,
-        Kind::Date,
-        Kind::Time,
-        Kind::Timestamp,
-        Kind::Timestamptz,
-        Kind::Uuid,
+        ReadAs::Bool,
+        ReadAs::Int2,
+        ReadAs::Int4,
+        ReadAs::Int8,
+        ReadAs::Float8,
+        ReadAs::Decimal128(15, 2),
+        ReadAs::Text,
+        ReadAs::Bytea,
+        ReadAs::Date,
+        ReadAs::Time,
+        ReadAs::Timestamp,
+        ReadAs::Timestamptz,
+        ReadAs::Uuid,
     ];
     let fields: Vec<Field> = kinds
         .iter()

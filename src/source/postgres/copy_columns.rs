@@ -13,7 +13,7 @@ use arrow::buffer::OffsetBuffer;
 use arrow::datatypes::{DataType, FieldRef};
 
 use crate::error::{Error, Result};
-use crate::types::postgres::{self as pgt, be_i16, be_i32, be_i64, expect_len, Kind};
+use crate::types::postgres::{self as pgt, be_i16, be_i32, be_i64, expect_len, ReadAs};
 
 /// One column's builder, decoding binary values by kind.
 pub(super) enum Col {
@@ -26,7 +26,7 @@ pub(super) enum Col {
     D128(Decimal128Builder, u8, i8),
     D256(Decimal256Builder, u8, i8),
     /// Text of any kind: plain, jsonb, numeric text, interval text.
-    Text(TextBuf, Kind),
+    Text(TextBuf, ReadAs),
     Bytea(BinaryBuilder),
     Date(Date32Builder),
     Time(Time64MicrosecondBuilder),
@@ -41,7 +41,7 @@ pub(super) enum Col {
 }
 
 impl Col {
-    pub(super) fn new(dt: &DataType, kind: Kind, cap: usize) -> Result<Col> {
+    pub(super) fn new(dt: &DataType, kind: ReadAs, cap: usize) -> Result<Col> {
         let cap = cap.min(65_536);
         let bad =
             |e: arrow::error::ArrowError| Error::Check(format!("building a decimal column: {e}"));
@@ -57,38 +57,38 @@ impl Col {
                 }
             }
             _ => match kind {
-                Kind::Bool => Col::Bool(BooleanBuilder::with_capacity(cap)),
-                Kind::Int2 => Col::I16(Int16Builder::with_capacity(cap)),
-                Kind::Int4 => Col::I32(Int32Builder::with_capacity(cap)),
-                Kind::Int8 => Col::I64(Int64Builder::with_capacity(cap), false),
-                Kind::Oid => Col::I64(Int64Builder::with_capacity(cap), true),
-                Kind::Float4 => Col::F32(Float32Builder::with_capacity(cap)),
-                Kind::Float8 => Col::F64(Float64Builder::with_capacity(cap)),
-                Kind::Decimal128(p, s) => Col::D128(
+                ReadAs::Bool => Col::Bool(BooleanBuilder::with_capacity(cap)),
+                ReadAs::Int2 => Col::I16(Int16Builder::with_capacity(cap)),
+                ReadAs::Int4 => Col::I32(Int32Builder::with_capacity(cap)),
+                ReadAs::Int8 => Col::I64(Int64Builder::with_capacity(cap), false),
+                ReadAs::Oid => Col::I64(Int64Builder::with_capacity(cap), true),
+                ReadAs::Float4 => Col::F32(Float32Builder::with_capacity(cap)),
+                ReadAs::Float8 => Col::F64(Float64Builder::with_capacity(cap)),
+                ReadAs::Decimal128(p, s) => Col::D128(
                     Decimal128Builder::with_capacity(cap)
                         .with_precision_and_scale(p, s)
                         .map_err(bad)?,
                     p,
                     s,
                 ),
-                Kind::Decimal256(p, s) => Col::D256(
+                ReadAs::Decimal256(p, s) => Col::D256(
                     Decimal256Builder::with_capacity(cap)
                         .with_precision_and_scale(p, s)
                         .map_err(bad)?,
                     p,
                     s,
                 ),
-                Kind::NumericText | Kind::Text | Kind::Jsonb | Kind::Interval => {
+                ReadAs::NumericText | ReadAs::Text | ReadAs::Jsonb | ReadAs::Interval => {
                     Col::Text(TextBuf::with_capacity(cap), kind)
                 }
-                Kind::Bytea => Col::Bytea(BinaryBuilder::with_capacity(cap, cap * 16)),
-                Kind::Date => Col::Date(Date32Builder::with_capacity(cap)),
-                Kind::Time => Col::Time(Time64MicrosecondBuilder::with_capacity(cap)),
-                Kind::Timestamp => Col::Ts(TimestampMicrosecondBuilder::with_capacity(cap)),
-                Kind::Timestamptz => {
+                ReadAs::Bytea => Col::Bytea(BinaryBuilder::with_capacity(cap, cap * 16)),
+                ReadAs::Date => Col::Date(Date32Builder::with_capacity(cap)),
+                ReadAs::Time => Col::Time(Time64MicrosecondBuilder::with_capacity(cap)),
+                ReadAs::Timestamp => Col::Ts(TimestampMicrosecondBuilder::with_capacity(cap)),
+                ReadAs::Timestamptz => {
                     Col::Ts(TimestampMicrosecondBuilder::with_capacity(cap).with_timezone("UTC"))
                 }
-                Kind::Uuid => Col::Uuid(FixedSizeBinaryBuilder::with_capacity(cap, 16)),
+                ReadAs::Uuid => Col::Uuid(FixedSizeBinaryBuilder::with_capacity(cap, 16)),
             },
         })
     }
@@ -143,15 +143,15 @@ impl Col {
                 b.append_value(x);
             }
             Col::Text(b, kind) => match kind {
-                Kind::Jsonb => match v.split_first() {
+                ReadAs::Jsonb => match v.split_first() {
                     Some((1, rest)) => b.append(rest)?,
                     Some((ver, _)) => {
                         return Err(format!("jsonb binary version {ver} (expected 1)"))
                     }
                     None => return Err("an empty jsonb value".into()),
                 },
-                Kind::NumericText => b.append(pgt::numeric_to_text(v)?.as_bytes())?,
-                Kind::Interval => {
+                ReadAs::NumericText => b.append(pgt::numeric_to_text(v)?.as_bytes())?,
+                ReadAs::Interval => {
                     expect_len(v, 16, "interval")?;
                     let text = pgt::interval_to_text(be_i32(&v[12..]), be_i32(&v[8..]), be_i64(v));
                     b.append(text.as_bytes())?;
@@ -359,7 +359,7 @@ mod tests {
     #[test]
     fn arrays_decode_into_lists_with_null_elements() {
         let item = Field::new("item", DataType::Int32, true);
-        let mut col = Col::new(&DataType::List(item.into()), Kind::Int4, 4).unwrap();
+        let mut col = Col::new(&DataType::List(item.into()), ReadAs::Int4, 4).unwrap();
         let mut v = Vec::new();
         pgt::encode_array_header(3, true, 23, &mut v);
         for e in [Some(1i32), None, Some(-3)] {
@@ -392,7 +392,7 @@ mod tests {
     #[test]
     fn a_bad_text_array_element_names_its_row() {
         let item = Field::new("item", DataType::Utf8, true);
-        let mut col = Col::new(&DataType::List(item.into()), Kind::Text, 4).unwrap();
+        let mut col = Col::new(&DataType::List(item.into()), ReadAs::Text, 4).unwrap();
         let array = |elems: &[&[u8]]| {
             let mut v = Vec::new();
             pgt::encode_array_header(elems.len(), false, 25, &mut v);
@@ -412,7 +412,7 @@ mod tests {
 
     #[test]
     fn scalars_decode_from_send_formats() {
-        let mut ts = Col::new(&Kind::Timestamptz.arrow_type(), Kind::Timestamptz, 2).unwrap();
+        let mut ts = Col::new(&ReadAs::Timestamptz.arrow_type(), ReadAs::Timestamptz, 2).unwrap();
         ts.append(&0i64.to_be_bytes()).unwrap();
         assert!(ts.append(&i64::MAX.to_be_bytes()).is_err());
         let a = ts.finish().unwrap();
@@ -421,7 +421,7 @@ mod tests {
                 .value(0),
             946_684_800_000_000
         );
-        let mut iv = Col::new(&DataType::Utf8, Kind::Interval, 1).unwrap();
+        let mut iv = Col::new(&DataType::Utf8, ReadAs::Interval, 1).unwrap();
         let mut v = 1_500_000i64.to_be_bytes().to_vec();
         v.extend_from_slice(&2i32.to_be_bytes());
         v.extend_from_slice(&13i32.to_be_bytes());
@@ -430,7 +430,7 @@ mod tests {
             iv.finish().unwrap().as_string::<i32>().value(0),
             "P1Y1M2DT1.5S"
         );
-        let mut j = Col::new(&DataType::Utf8, Kind::Jsonb, 1).unwrap();
+        let mut j = Col::new(&DataType::Utf8, ReadAs::Jsonb, 1).unwrap();
         j.append(b"\x01{\"a\": 1}").unwrap();
         assert_eq!(
             j.finish().unwrap().as_string::<i32>().value(0),

@@ -12,7 +12,7 @@ use arrow::record_batch::RecordBatch;
 use super::copy_columns::Col;
 use crate::error::{Error, Result};
 use crate::source::BatchSink;
-use crate::types::postgres::{self as pgt, be_i16, be_i32, Kind};
+use crate::types::postgres::{self as pgt, be_i16, be_i32, ReadAs};
 
 /// Decodes a binary COPY stream into Arrow batches of `chunk` rows.
 ///
@@ -34,7 +34,7 @@ pub struct CopyDecoder {
 
 impl CopyDecoder {
     /// A decoder for columns of `schema` read as `kinds` (one per field).
-    pub fn new(table: &str, schema: SchemaRef, kinds: &[Kind], chunk: usize) -> Result<Self> {
+    pub fn new(table: &str, schema: SchemaRef, kinds: &[ReadAs], chunk: usize) -> Result<Self> {
         if kinds.len() != schema.fields().len() {
             return Err(Error::Check(format!(
                 "table {table}: {} column kinds for {} columns",
@@ -255,7 +255,7 @@ mod tests {
             Field::new("n", DataType::Int32, true),
             Field::new("s", DataType::Utf8, true),
         ]));
-        CopyDecoder::new("t", schema, &[Kind::Int4, Kind::Text], chunk).unwrap()
+        CopyDecoder::new("t", schema, &[ReadAs::Int4, ReadAs::Text], chunk).unwrap()
     }
 
     #[test]

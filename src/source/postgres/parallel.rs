@@ -7,7 +7,7 @@ use crate::db::postgres::{db_err, Conn};
 use crate::error::{Error, Result};
 use crate::source::relay::relay;
 use crate::source::{BatchSink, ReadOptions, TableInfo, TableRef};
-use crate::types::postgres::Kind;
+use crate::types::postgres::ReadAs;
 
 /// A parallel read gives each connection at least this many pages (8 KiB each); smaller
 /// tables are read over one connection.
@@ -63,7 +63,7 @@ impl PgSource {
         &mut self,
         table: &TableInfo,
         select: &str,
-        kinds: &[Kind],
+        kinds: &[ReadAs],
         pages: i64,
         opts: &ReadOptions,
         sink: &mut BatchSink<'_>,
