@@ -11,6 +11,7 @@
 //! this module holds [`Config`] and re-exports the public items, so `crate::config::X`
 //! names them all.
 
+mod connection;
 mod keys;
 mod model;
 mod parse;
@@ -21,6 +22,7 @@ mod url;
 
 use std::path::{Path, PathBuf};
 
+pub use connection::{MssqlEncrypt, SslMode, Timeouts, Tls, KEEPALIVE_IDLE};
 pub use keys::{
     DEFAULT_BACKOFF_BASE_SECONDS, DEFAULT_BACKOFF_MAX_SECONDS, DEFAULT_CHUNK_SIZE,
     DEFAULT_DST_SCHEMA, DEFAULT_LOG_BACKUP_COUNT, DEFAULT_LOG_FILE, DEFAULT_LOG_ROTATE_BYTES,
@@ -97,9 +99,15 @@ impl Config {
             resolver: Resolver { ini, env },
             effective: Vec::new(),
         };
-        let source = p.endpoint(Side::Source, needs.source)?;
-        let destination = p.endpoint(Side::Destination, false)?;
+        let mut source = p.endpoint(Side::Source, needs.source)?;
+        let mut destination = p.endpoint(Side::Destination, false)?;
         let settings = p.settings(needs.source)?;
+        // Each connection carries the limits it applies: reads their statement timeout,
+        // both sides the lock timeout.
+        source.timeouts.statement = settings.statement_timeout;
+        for ep in [&mut source, &mut destination] {
+            ep.timeouts.lock = settings.lock_timeout;
+        }
         let logging = p.logging()?;
         Ok(Config {
             source,

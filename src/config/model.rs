@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use super::connection::{MssqlEncrypt, Timeouts, Tls};
 use super::keys::{DESTINATION, SOURCE};
 use super::Secret;
 use crate::dialect::Driver;
@@ -55,6 +56,12 @@ pub struct Endpoint {
     /// How unconstrained Oracle `NUMBER` columns are read (`SRC_ORACLE_NUMBER_SCALE`).
     pub oracle_number: crate::types::oracle::UnconstrainedNumber,
     pub mssql_trust_server_certificate: bool,
+    /// `*_MSSQL_ENCRYPT`.
+    pub mssql_encrypt: MssqlEncrypt,
+    /// `*_SSLMODE`, `*_SSLROOTCERT`, `*_SSLCERT`, `*_SSLKEY`.
+    pub tls: Tls,
+    /// `*_CONNECT_TIMEOUT_SECONDS`, and the `[settings]` statement and lock timeouts.
+    pub timeouts: Timeouts,
 }
 
 impl Endpoint {
@@ -225,6 +232,12 @@ pub struct Settings {
     pub zero_dates: ZeroDates,
     /// How long a load waits for another run's lock on its staging table (0 = fail at once).
     pub lock_wait: std::time::Duration,
+    /// `STATEMENT_TIMEOUT_SECONDS`: one source read statement (`None` = no limit).
+    pub statement_timeout: Option<std::time::Duration>,
+    /// `LOCK_TIMEOUT_SECONDS`: waiting for a database lock on either side (`None` = no limit).
+    pub lock_timeout: Option<std::time::Duration>,
+    /// `SOURCE_MAX_RETRIES`: reads of one table started again after a transient error.
+    pub source_max_retries: u32,
 }
 
 #[cfg(test)]
@@ -247,6 +260,9 @@ mod tests {
             oracle_client_path: None,
             oracle_number: Default::default(),
             mssql_trust_server_certificate: true,
+            mssql_encrypt: Default::default(),
+            tls: Default::default(),
+            timeouts: Default::default(),
         }
     }
 

@@ -5,6 +5,10 @@
 use std::fmt;
 use std::path::PathBuf;
 
+use super::connection::{
+    optional_seconds, DEFAULT_LOCK_TIMEOUT_SECONDS, DEFAULT_SOURCE_MAX_RETRIES,
+    DEFAULT_STATEMENT_TIMEOUT_SECONDS,
+};
 use super::keys::{
     DEFAULT_BACKOFF_BASE_SECONDS, DEFAULT_BACKOFF_MAX_SECONDS, DEFAULT_CHUNK_SIZE,
     DEFAULT_LOG_BACKUP_COUNT, DEFAULT_LOG_FILE, DEFAULT_LOG_ROTATE_BYTES, DEFAULT_MAX_RETRIES,
@@ -62,6 +66,23 @@ impl Parser<'_> {
         self.raw(section, key).map(|v| v.text)
     }
 
+    /// A file path that must exist (a certificate or key): a missing file is a config error
+    /// now, not a TLS error at the first connection.
+    fn path(&mut self, section: &'static str, key: &'static str) -> Result<Option<PathBuf>> {
+        match self.raw(section, key) {
+            None => Ok(None),
+            Some(raw) if std::path::Path::new(&raw.text).is_file() => {
+                Ok(Some(PathBuf::from(raw.text)))
+            }
+            Some(raw) => Err(invalid(
+                section,
+                key,
+                &raw,
+                "the path of a readable PEM file",
+            )),
+        }
+    }
+
     fn parsed<T>(
         &mut self,
         section: &'static str,
@@ -110,7 +131,16 @@ impl Parser<'_> {
     }
 
     fn seconds(&mut self, key: &'static str, default: f64) -> Result<f64> {
-        let v = self.parsed(SETTINGS, key, default, "a number of seconds ≥ 0", |s| {
+        self.seconds_in(SETTINGS, key, default)
+    }
+
+    fn seconds_in(
+        &mut self,
+        section: &'static str,
+        key: &'static str,
+        default: f64,
+    ) -> Result<f64> {
+        let v = self.parsed(section, key, default, "a number of seconds ≥ 0", |s| {
             s.parse::<f64>().ok().filter(|v| v.is_finite() && *v >= 0.0)
         })?;
         self.default_shown(key, default);
@@ -195,6 +225,17 @@ impl Parser<'_> {
         )?;
         self.default_shown("MYSQL_ZERO_DATES", "error");
         let lock_wait = self.seconds("LOCK_WAIT_SECONDS", 0.0)?;
+        let statement_timeout = self.seconds(
+            "STATEMENT_TIMEOUT_SECONDS",
+            DEFAULT_STATEMENT_TIMEOUT_SECONDS,
+        )?;
+        let lock_timeout = self.seconds("LOCK_TIMEOUT_SECONDS", DEFAULT_LOCK_TIMEOUT_SECONDS)?;
+        let source_max_retries = self.whole(
+            SETTINGS,
+            "SOURCE_MAX_RETRIES",
+            DEFAULT_SOURCE_MAX_RETRIES,
+            0,
+        )?;
         Ok(Settings {
             tables,
             chunk_size,
@@ -216,6 +257,9 @@ impl Parser<'_> {
             read_connections,
             zero_dates,
             lock_wait: std::time::Duration::from_secs_f64(lock_wait.min(1e9)),
+            statement_timeout: optional_seconds(statement_timeout),
+            lock_timeout: optional_seconds(lock_timeout),
+            source_max_retries,
         })
     }
 

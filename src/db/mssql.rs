@@ -242,6 +242,9 @@ mod tests {
             oracle_client_path: None,
             oracle_number: Default::default(),
             mssql_trust_server_certificate: true,
+            mssql_encrypt: Default::default(),
+            tls: Default::default(),
+            timeouts: Default::default(),
         }
     }
 

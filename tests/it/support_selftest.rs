@@ -332,3 +332,26 @@ fn probe_child(mode: &str) {
         _ => thread::sleep(Duration::from_secs(120)),
     }
 }
+
+/// The test PKI is what the TLS tests assume: the server certificate verifies against its CA
+/// for `localhost`, and not against the other CA.
+#[test]
+fn the_test_pki_chains_to_its_ca_only() {
+    let pki = crate::support::tls::Pki::new();
+    let verify = |ca: &std::path::Path| {
+        std::process::Command::new("openssl")
+            .args(["verify", "-verify_hostname", "localhost", "-CAfile"])
+            .arg(ca)
+            .arg(&pki.server_cert)
+            .output()
+            .unwrap()
+    };
+    let ok = verify(&pki.ca_cert);
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    assert!(!verify(&pki.other_ca_cert).status.success());
+    assert!(pki.client_key.is_file() && pki.dir().is_dir());
+}

@@ -2,8 +2,10 @@
 //! [`Endpoint`], with the defaults that depend on the driver.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use super::{invalid, Parser};
+use crate::config::connection::{MssqlEncrypt, SslMode, Tls, DEFAULT_CONNECT_TIMEOUT_SECONDS};
 use crate::config::keys::{DEFAULT_DST_SCHEMA, DEFAULT_SQLITE_DST_DB, KNOWN_KEYS};
 use crate::config::model::{Endpoint, Side};
 use crate::config::url::parse_url;
@@ -86,6 +88,9 @@ impl Parser<'_> {
             oracle_client_path: None,
             oracle_number: Default::default(),
             mssql_trust_server_certificate: true,
+            mssql_encrypt: Default::default(),
+            tls: Default::default(),
+            timeouts: Default::default(),
         };
         if let Some(parts) = url_parts {
             // Separate keys win over the URL's parts.
@@ -97,6 +102,49 @@ impl Parser<'_> {
         }
         ep.mssql_trust_server_certificate =
             self.boolean(section, k("MSSQL_TRUST_SERVER_CERTIFICATE"), true)?;
+        ep.mssql_encrypt = self.parsed(
+            section,
+            k("MSSQL_ENCRYPT"),
+            MssqlEncrypt::default(),
+            MssqlEncrypt::ALLOWED,
+            MssqlEncrypt::parse,
+        )?;
+        self.default_shown(k("MSSQL_ENCRYPT"), MssqlEncrypt::default().name());
+        ep.tls = Tls {
+            mode: self.parsed(
+                section,
+                k("SSLMODE"),
+                SslMode::default(),
+                SslMode::ALLOWED,
+                SslMode::parse,
+            )?,
+            root_cert: self.path(section, k("SSLROOTCERT"))?,
+            cert: self.path(section, k("SSLCERT"))?,
+            key: self.path(section, k("SSLKEY"))?,
+        };
+        self.default_shown(k("SSLMODE"), SslMode::default().name());
+        if ep.tls.cert.is_some() != ep.tls.key.is_some() {
+            return Err(Error::config(format!(
+                "{} and {} go together: give both files of the client certificate, or neither",
+                ep.key("SSLCERT"),
+                ep.key("SSLKEY")
+            )));
+        }
+        if ep.tls.mode == SslMode::Disable && (ep.tls.root_cert.is_some() || ep.tls.cert.is_some())
+        {
+            return Err(Error::config(format!(
+                "{} = disable, but certificate files are given: remove them or choose another mode",
+                ep.key("SSLMODE")
+            )));
+        }
+        ep.timeouts.connect = Duration::from_secs_f64(
+            self.seconds_in(
+                section,
+                k("CONNECT_TIMEOUT_SECONDS"),
+                DEFAULT_CONNECT_TIMEOUT_SECONDS,
+            )?
+            .clamp(0.001, 1e9),
+        );
         // Accepted for compatibility with the original tool; tiberius needs no ODBC driver.
         let _ = self.string(section, k("MSSQL_ODBC_DRIVER"));
         match side {
@@ -230,5 +278,59 @@ mod tests {
             p.endpoint(Side::Source, false).unwrap().driver,
             Driver::Sqlite
         );
+    }
+}
+
+#[cfg(test)]
+mod connection_tests {
+    use super::super::tests::{no_env, parser, shown};
+    use super::*;
+    use crate::config::Origin;
+
+    #[test]
+    fn tls_keys_parse_and_their_files_must_exist() {
+        let pem = std::env::temp_dir().join(format!("stage-ca-{}.pem", std::process::id()));
+        std::fs::write(&pem, "not read at parse time").unwrap();
+        let ini = format!(
+            "[database-source]\nSRC_DRIVER = postgres\nSRC_SSLMODE = verify-full\nSRC_SSLROOTCERT = {}\nSRC_CONNECT_TIMEOUT_SECONDS = 2.5\n",
+            pem.display()
+        );
+        let mut p = parser(&ini, &no_env);
+        let ep = p.endpoint(Side::Source, true).unwrap();
+        assert_eq!(ep.tls.mode, SslMode::VerifyFull);
+        assert_eq!(ep.tls.root_cert.as_deref(), Some(pem.as_path()));
+        assert_eq!(ep.timeouts.connect, Duration::from_millis(2500));
+        assert_eq!(ep.mssql_encrypt, MssqlEncrypt::Mandatory);
+
+        let mut p = parser(
+            "[database-destination]\nDST_SSLROOTCERT = /nonexistent/ca.pem\n",
+            &no_env,
+        );
+        assert_eq!(
+            p.endpoint(Side::Destination, false).unwrap_err().to_string(),
+            "[database-destination] DST_SSLROOTCERT = \"/nonexistent/ca.pem\" is invalid: expected the path of a readable PEM file"
+        );
+        let ini = format!("[database-source]\nSRC_SSLCERT = {}\n", pem.display());
+        let err = parser(&ini, &no_env)
+            .endpoint(Side::Source, false)
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("[database-source] SRC_SSLKEY"),
+            "{err}"
+        );
+        let mut p = parser("[database-source]\nSRC_SSLMODE = allow\n", &no_env);
+        let err = p.endpoint(Side::Source, false).unwrap_err().to_string();
+        assert!(
+            err.starts_with("[database-source] SRC_SSLMODE = \"allow\" is invalid"),
+            "{err}"
+        );
+        let mut p = parser("", &no_env);
+        p.endpoint(Side::Destination, false).unwrap();
+        assert_eq!(shown(&p, "DST_SSLMODE"), ("prefer".into(), Origin::Default));
+        assert_eq!(
+            shown(&p, "DST_CONNECT_TIMEOUT_SECONDS"),
+            ("30".into(), Origin::Default)
+        );
+        std::fs::remove_file(pem).unwrap();
     }
 }

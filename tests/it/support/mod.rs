@@ -18,6 +18,7 @@
 
 pub mod mariadb;
 pub mod pg;
+pub mod tls;
 
 pub use mariadb::{mariadb, MariaDbServer};
 pub use pg::{pg, PgServer};
