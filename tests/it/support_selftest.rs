@@ -353,5 +353,8 @@ fn the_test_pki_chains_to_its_ca_only() {
         String::from_utf8_lossy(&ok.stderr)
     );
     assert!(!verify(&pki.other_ca_cert).status.success());
-    assert!(pki.client_key.is_file() && pki.dir().is_dir());
+    for f in [&pki.server_key, &pki.client_cert, &pki.client_key] {
+        assert!(f.is_file(), "{}", f.display());
+    }
+    assert!(pki.dir().is_dir());
 }
