@@ -87,7 +87,7 @@ def pg_bin():
 
 
 class Pg:
-    def __init__(self):
+    def __init__(self, tls=False):
         self.bin = pg_bin()
         self.dir = Path(tempfile.mkdtemp(prefix="stage-bench-pg-"))
         self.port = free_port()
@@ -106,6 +106,16 @@ class Pg:
         opts = (f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off "
                 "-c synchronous_commit=off -c full_page_writes=off -c shared_buffers=256MB "
                 "-c max_wal_size=4GB -c timezone=UTC")
+        if tls:
+            # A self-signed certificate: the benchmark measures encryption, not verification.
+            subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                            "-subj", "/CN=localhost", "-keyout", str(self.dir / "server.key"),
+                            "-out", str(self.dir / "server.pem")], check=True, capture_output=True)
+            os.chmod(self.dir / "server.key", 0o600)
+            if self.user:
+                for f in ("server.key", "server.pem"):
+                    shutil.chown(self.dir / f, self.user)
+            opts += f" -c ssl=on -c ssl_cert_file={self.dir}/server.pem -c ssl_key_file={self.dir}/server.key"
         self.run([str(self.bin / "pg_ctl"), "-D", str(data), "-l", str(self.dir / "log"), "-w", "-o", opts, "start"])
 
     def run(self, cmd):
@@ -139,15 +149,17 @@ def timed(cmd, env=None):
     return wall, int(rss_kb) * 1024
 
 
-def ini(pg, mode, out_dir, extra=""):
+def ini(pg, mode, out_dir, extra="", sslmode="disable"):
     return f"""[database-source]
 SRC_DRIVER = postgres
+SRC_SSLMODE = {sslmode}
 SRC_HOST = 127.0.0.1
 SRC_PORT = {pg.port}
 SRC_USERNAME = postgres
 SRC_DB = bench
 [database-destination]
 DST_DRIVER = postgres
+DST_SSLMODE = {sslmode}
 DST_HOST = 127.0.0.1
 DST_PORT = {pg.port}
 DST_USERNAME = postgres
@@ -176,6 +188,10 @@ def main():
     ap.add_argument("--refs-python", help="a python with duckdb, duckdb-ext-postgres, connectorx, pyarrow")
     ap.add_argument("--out", default=str(ROOT / "benches" / "RESULTS.md"))
     ap.add_argument("--chunk", type=int, default=100_000)
+    ap.add_argument("--tls", action="store_true",
+                    help="server with ssl=on; adds the TLS cases (sslmode=require) beside the plain ones")
+    ap.add_argument("--only", help="run only the cases whose name contains one of these comma-separated words"
+                    " (their references are always kept)")
     a = ap.parse_args()
 
     stage = a.stage
@@ -184,7 +200,7 @@ def main():
         subprocess.run(["cargo", "build", "--release", "--features", "connectorx"], cwd=ROOT, check=True)
         stage = str(Path(target) / "release" / "stage")
 
-    pg = Pg()
+    pg = Pg(tls=a.tls)
     work = Path(tempfile.mkdtemp(prefix="stage-bench-"))
     try:
         pg.psql("postgres", "CREATE DATABASE bench")
@@ -192,6 +208,7 @@ def main():
         pg.psql("bench", TABLE_SQL.format(rows=a.rows))
         pg.psql("bench", "VACUUM ANALYZE bench_src")
         print(f"created bench_src with {a.rows} rows in {time.monotonic() - t0:.1f}s", flush=True)
+        plain = "PGSSLMODE=disable "
         conn = f"-h 127.0.0.1 -p {pg.port} -U postgres -d bench -X -q"
         chunk = f"SRC_CHUNK_SIZE = {a.chunk}"
         configs = {
@@ -207,9 +224,10 @@ def main():
             (work / f"{name}.ini").write_text(text)
         pg_url = f"postgresql://postgres@127.0.0.1:{pg.port}/bench"
         cases = [
-            ("COPY binary → /dev/null", None, f"psql {conn} -c 'COPY bench_src TO STDOUT (FORMAT binary)' > /dev/null", None),
+            ("COPY binary → /dev/null", None, plain + f"psql {conn} -c 'COPY bench_src TO STDOUT (FORMAT binary)' > /dev/null", None),
             ("psql → psql binary COPY pipe", None,
-             f"psql {conn} -c 'COPY bench_src TO STDOUT (FORMAT binary)' | psql {conn} -c 'COPY pipe_dst FROM STDIN (FORMAT binary)'",
+             plain + f"psql {conn} -c 'COPY bench_src TO STDOUT (FORMAT binary)' | "
+             + plain + f"psql {conn} -c 'COPY pipe_dst FROM STDIN (FORMAT binary)'",
              "TRUNCATE pipe_dst"),
             ("stage dump (PG → Parquet)", "COPY binary → /dev/null", f"{stage} dump --config {work}/dumponly.ini", None),
             ("stage DUMP (PG → Parquet → PG)", "psql → psql binary COPY pipe", f"{stage} --config {work}/dump.ini", None),
@@ -219,6 +237,24 @@ def main():
             ("stage CONNECTORX, 1 partition", "psql → psql binary COPY pipe", f"{stage} --config {work}/cx1.ini", None),
             ("stage CONNECTORX, 2 partitions", "psql → psql binary COPY pipe", f"{stage} --config {work}/cx2.ini", None),
         ]
+        if a.tls:
+            for name, mode, extra in (("dumpTLS", "DUMP", chunk), ("directTLS", "DIRECT", chunk)):
+                (work / f"{name}.ini").write_text(
+                    ini(pg, mode, work / ("out-only" if mode == "DUMP" else "out-direct"), extra, "require"))
+            tls = "PGSSLMODE=require "
+            cases += [
+                ("COPY binary → /dev/null, TLS", "COPY binary → /dev/null",
+                 tls + f"psql {conn} -c 'COPY bench_src TO STDOUT (FORMAT binary)' > /dev/null", None),
+                ("stage dump, TLS (SSLMODE=require)", "stage dump (PG → Parquet)",
+                 f"{stage} dump --config {work}/dumpTLS.ini", None),
+                ("stage DIRECT, TLS both sides", "stage DIRECT (PG → PG)",
+                 f"{stage} --config {work}/directTLS.ini", None),
+            ]
+        if a.only:
+            words = [w.strip() for w in a.only.split(",") if w.strip()]
+            keep = {c[0] for c in cases if any(w in c[0] for w in words)}
+            keep |= {c[1] for c in cases if c[0] in keep and c[1]}
+            cases = [c for c in cases if c[0] in keep]
         if a.refs_python:
             (work / "duck.py").write_text(
                 "import duckdb, glob, os, sysconfig\n"
@@ -264,9 +300,9 @@ def main():
 
         best = {k: min(v) for k, v in results.items() if v}
         lines = [
-            f"# End-to-end results ({a.rows:,} rows)",
+            f"# End-to-end results ({a.rows:,} rows{', TLS against plain' if a.tls else ''}{', only ' + a.only if a.only else ''})",
             "",
-            f"Run {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC by `benches/e2e.py --rows {a.rows} --rounds {a.rounds}`"
+            f"Run {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC by `benches/e2e.py --rows {a.rows} --rounds {a.rounds}{' --tls' if a.tls else ''}{' --only ' + repr(a.only) if a.only else ''}`"
             f" on {platform.node()}: {os.cpu_count()} cores, {cpu_model()}, {mem_gb():.0f} GB RAM, PostgreSQL {pg_version(pg)},"
             f" stage release build, SRC_CHUNK_SIZE={a.chunk}. Best of {a.rounds} alternating rounds;"
             " the last column is the median over rounds of each round's own ratio, which is steadier"
