@@ -68,6 +68,10 @@ fn log_settings(cfg: &Config) {
             .collect();
         tracing::info!("[{section}] {}", line.join(", "));
     }
+    for (name, o) in &cfg.table_sections {
+        let line: Vec<String> = o.shown.iter().map(|(k, v)| format!("{k}={v} (ini)")).collect();
+        tracing::info!("[table:{name}] {}", line.join(", "));
+    }
     for k in &cfg.unknown_keys {
         tracing::warn!("{k} is not a known key and is ignored (a typo?)");
     }

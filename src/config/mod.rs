@@ -17,6 +17,7 @@ mod model;
 mod parse;
 mod raw;
 mod secret;
+mod table_sections;
 mod tables;
 mod url;
 
@@ -36,6 +37,7 @@ pub use model::{
 pub use parse::parse_bool;
 pub use raw::{EnvLookup, Origin, RawIni};
 pub use secret::Secret;
+pub use table_sections::{TableOverrides, TableSettings, TABLE_KEYS};
 pub use tables::staging_name;
 
 pub use crate::dialect::Driver;
@@ -66,6 +68,8 @@ pub struct Config {
     pub effective: Vec<Effective>,
     /// `[section] KEY` present in the INI but unknown to the contract.
     pub unknown_keys: Vec<String>,
+    /// `[table:NAME]` sections by lowercase `NAME`.
+    pub table_sections: std::collections::BTreeMap<String, TableOverrides>,
     /// The INI file, when there was one.
     pub ini_path: Option<PathBuf>,
 }
@@ -95,6 +99,7 @@ impl Config {
     /// Builds the configuration from parsed INI and an environment lookup (pure; for tests).
     pub fn from_parts(ini: RawIni, env: EnvLookup<'_>, needs: Needs) -> Result<Config> {
         let unknown_keys = ini.unknown_keys(KNOWN_KEYS);
+        let ini_for_tables = ini.clone();
         let mut p = Parser {
             resolver: Resolver { ini, env },
             effective: Vec::new(),
@@ -109,6 +114,8 @@ impl Config {
             ep.timeouts.lock = settings.lock_timeout;
         }
         let logging = p.logging()?;
+        let table_sections = table_sections::parse_sections(&ini_for_tables, &settings.tables)?;
+        table_sections::check_staging_names(&settings.tables, &table_sections, &settings)?;
         Ok(Config {
             source,
             destination,
@@ -116,13 +123,32 @@ impl Config {
             logging,
             effective: p.effective,
             unknown_keys,
+            table_sections,
             ini_path: None,
         })
+    }
+
+    /// The settings `table` (as listed) runs with: `[settings]` and its `[table:NAME]` section.
+    pub fn table(&self, table: &str) -> TableSettings {
+        match self.table_sections.get(&table.to_ascii_lowercase()) {
+            Some(o) => o.apply(table, &self.settings),
+            None => TableOverrides::default().apply(table, &self.settings),
+        }
+    }
+
+    /// Every listed table's settings, in `SRC_TABLES` order.
+    pub fn tables(&self) -> Vec<TableSettings> {
+        self.settings.tables.iter().map(|t| self.table(t)).collect()
     }
 
     /// Applies command-line overrides (`--tables`, `--mode`).
     pub fn override_tables(&mut self, tables: &str) -> Result<()> {
         self.settings.tables = parse_tables(tables, "--tables")?;
+        table_sections::check_staging_names(
+            &self.settings.tables,
+            &self.table_sections,
+            &self.settings,
+        )?;
         self.set_effective("SRC_TABLES", tables.to_string());
         Ok(())
     }

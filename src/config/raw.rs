@@ -87,10 +87,25 @@ impl RawIni {
             .map(String::as_str)
     }
 
-    /// Keys present in the file that the contract does not know, as `[section] KEY`.
+    /// The sections whose (lowercase) name starts with `prefix`, with their keys.
+    pub fn sections_with_prefix<'a>(
+        &'a self,
+        prefix: &'a str,
+    ) -> impl Iterator<Item = (&'a str, &'a BTreeMap<String, String>)> + 'a {
+        self.sections
+            .iter()
+            .filter(move |(s, _)| s.starts_with(prefix))
+            .map(|(s, p)| (s.as_str(), p))
+    }
+
+    /// Keys present in the file that the contract does not know, as `[section] KEY`
+    /// (`[table:NAME]` sections are checked on their own).
     pub fn unknown_keys(&self, known: &[(&str, &str)]) -> Vec<String> {
         let mut out = Vec::new();
         for (section, props) in &self.sections {
+            if section.starts_with(super::table_sections::TABLE_SECTION_PREFIX) {
+                continue;
+            }
             for key in props.keys() {
                 if !known.iter().any(|(s, k)| s == section && k == key) {
                     out.push(format!("[{section}] {key}"));

@@ -1,10 +1,10 @@
-//! The table list: `SRC_TABLES` split into names, and the staging table each one becomes
-//! (names that would collide in staging are a configuration error).
+//! The table list: `SRC_TABLES` split into names, and the staging table each one becomes.
 
 use crate::error::{Error, Result};
 
-/// Splits `SRC_TABLES` (or `--tables`); `what` names it in errors. A blank name, a name
-/// listed twice and two names staged into the same table are errors.
+/// Splits `SRC_TABLES` (or `--tables`); `what` names it in errors. A blank name and a name
+/// listed twice are errors (two names staged into one table are checked once the
+/// `[table:NAME]` sections are known: `table_sections::check_staging_names`).
 pub(super) fn parse_tables(text: &str, what: &str) -> Result<Vec<String>> {
     let mut tables: Vec<String> = Vec::new();
     for (i, name) in text.split(',').map(str::trim).enumerate() {
@@ -17,12 +17,6 @@ pub(super) fn parse_tables(text: &str, what: &str) -> Result<Vec<String>> {
         if let Some(prev) = tables.iter().find(|t| t.eq_ignore_ascii_case(name)) {
             return Err(Error::config(format!(
                 "{what} = \"{text}\" is invalid: \"{name}\" is listed twice (as \"{prev}\"); staging names are lowercase, so names that differ only in case collide"
-            )));
-        }
-        let staging = staging_name(name);
-        if let Some(prev) = tables.iter().find(|t| staging_name(t) == staging) {
-            return Err(Error::config(format!(
-                "{what} = \"{text}\" is invalid: \"{prev}\" and \"{name}\" would both be staged into the table \"{staging}\"; stage one of them in a run with another DST_SCHEMA, or through a view with another name"
             )));
         }
         tables.push(name.to_string());
@@ -67,15 +61,6 @@ mod tests {
             message("Orders,orders"),
             "[settings] SRC_TABLES = \"Orders,orders\" is invalid: \"orders\" is listed twice (as \"Orders\"); staging names are lowercase, so names that differ only in case collide"
         );
-    }
-
-    #[test]
-    fn names_staged_into_the_same_table_collide() {
-        assert_eq!(
-            message("sales.Orders,hr.orders"),
-            "[settings] SRC_TABLES = \"sales.Orders,hr.orders\" is invalid: \"sales.Orders\" and \"hr.orders\" would both be staged into the table \"orders\"; stage one of them in a run with another DST_SCHEMA, or through a view with another name"
-        );
-        assert!(parse_tables("sales.orders,sales.order_lines", "--tables").is_ok());
     }
 
     #[test]
