@@ -56,6 +56,7 @@ fn log_settings(cfg: &Config) {
         crate::config::DESTINATION,
         crate::config::SETTINGS,
         crate::config::LOGGING,
+        crate::config::MONITORING,
     ] {
         let line: Vec<String> = cfg
             .effective
@@ -69,7 +70,11 @@ fn log_settings(cfg: &Config) {
         tracing::info!("[{section}] {}", line.join(", "));
     }
     for (name, o) in &cfg.table_sections {
-        let line: Vec<String> = o.shown.iter().map(|(k, v)| format!("{k}={v} (ini)")).collect();
+        let line: Vec<String> = o
+            .shown
+            .iter()
+            .map(|(k, v)| format!("{k}={v} (ini)"))
+            .collect();
         tracing::info!("[table:{name}] {}", line.join(", "));
     }
     for k in &cfg.unknown_keys {

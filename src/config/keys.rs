@@ -1,10 +1,11 @@
-//! The configuration contract's names: the four INI sections, every known key, the
+//! The configuration contract's names: the INI sections, every known key, the
 //! secret keys, and the defaults of unset values.
 
 pub const SOURCE: &str = "database-source";
 pub const DESTINATION: &str = "database-destination";
 pub const SETTINGS: &str = "settings";
 pub const LOGGING: &str = "logging";
+pub const MONITORING: &str = "monitoring";
 
 /// Rows per batch and per Parquet part (upper bound).
 pub const DEFAULT_CHUNK_SIZE: usize = 100_000;
@@ -99,10 +100,21 @@ pub(super) const KNOWN_KEYS: &[(&str, &str)] = &[
     (LOGGING, "LOG_ROTATE_BYTES"),
     (LOGGING, "LOG_BACKUP_COUNT"),
     (LOGGING, "LOG_FORMAT"),
+    (MONITORING, "SUMMARY_JSON"),
+    (MONITORING, "NOTIFY_URL"),
+    (MONITORING, "NOTIFY_ON"),
+    (MONITORING, "NOTIFY_COMMAND"),
+    (MONITORING, "METRICS_FILE"),
 ];
 
 /// Keys whose effective values are shown as `***`.
-pub(super) const SECRET_KEYS: &[&str] = &["SRC_PASSWORD", "DST_PASSWORD", "SRC_URL", "DST_URL"];
+pub(super) const SECRET_KEYS: &[&str] = &[
+    "SRC_PASSWORD",
+    "DST_PASSWORD",
+    "SRC_URL",
+    "DST_URL",
+    "NOTIFY_URL",
+];
 
 #[cfg(test)]
 mod tests {
@@ -120,7 +132,7 @@ mod tests {
             match *section {
                 SOURCE => assert!(key.starts_with("SRC_"), "{key}"),
                 DESTINATION => assert!(key.starts_with("DST_"), "{key}"),
-                SETTINGS | LOGGING => {}
+                SETTINGS | LOGGING | MONITORING => {}
                 other => panic!("unknown section {other}"),
             }
         }

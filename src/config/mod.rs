@@ -28,11 +28,12 @@ pub use keys::{
     DEFAULT_BACKOFF_BASE_SECONDS, DEFAULT_BACKOFF_MAX_SECONDS, DEFAULT_CHUNK_SIZE,
     DEFAULT_DST_SCHEMA, DEFAULT_LOG_BACKUP_COUNT, DEFAULT_LOG_FILE, DEFAULT_LOG_ROTATE_BYTES,
     DEFAULT_MAX_RETRIES, DEFAULT_OUTPUT_DIR, DEFAULT_PARTITION_NUM, DEFAULT_READ_CONNECTIONS,
-    DEFAULT_SQLITE_DST_DB, DESTINATION, LOGGING, MAX_READ_CONNECTIONS, SETTINGS, SOURCE,
+    DEFAULT_SQLITE_DST_DB, DESTINATION, LOGGING, MAX_READ_CONNECTIONS, MONITORING, SETTINGS,
+    SOURCE,
 };
 pub use model::{
-    Compression, Endpoint, LogFormat, Logging, RetryPolicy, Settings, Side, TransferMode,
-    WriteMode, ZeroDates,
+    Compression, Endpoint, LogFormat, Logging, Monitoring, NotifyOn, RetryPolicy, Settings, Side,
+    TransferMode, WriteMode, ZeroDates,
 };
 pub use parse::parse_bool;
 pub use raw::{EnvLookup, Origin, RawIni};
@@ -64,6 +65,7 @@ pub struct Config {
     pub destination: Endpoint,
     pub settings: Settings,
     pub logging: Logging,
+    pub monitoring: Monitoring,
     /// Every known key with its effective value and origin (secrets redacted).
     pub effective: Vec<Effective>,
     /// `[section] KEY` present in the INI but unknown to the contract.
@@ -114,6 +116,7 @@ impl Config {
             ep.timeouts.lock = settings.lock_timeout;
         }
         let logging = p.logging()?;
+        let monitoring = p.monitoring()?;
         let table_sections = table_sections::parse_sections(&ini_for_tables, &settings.tables)?;
         table_sections::check_staging_names(&settings.tables, &table_sections, &settings)?;
         Ok(Config {
@@ -121,6 +124,7 @@ impl Config {
             destination,
             settings,
             logging,
+            monitoring,
             effective: p.effective,
             unknown_keys,
             table_sections,

@@ -208,6 +208,39 @@ pub struct Logging {
     pub format: LogFormat,
 }
 
+/// `[monitoring] NOTIFY_ON`: when `NOTIFY_URL` and `NOTIFY_COMMAND` are used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NotifyOn {
+    /// Only after a run with a failed table (the default).
+    Failure,
+    /// After every run.
+    Always,
+}
+
+impl NotifyOn {
+    pub fn parse(text: &str) -> Option<Self> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "failure" => Some(NotifyOn::Failure),
+            "always" => Some(NotifyOn::Always),
+            _ => None,
+        }
+    }
+}
+
+/// `[monitoring]`: what is told about a run, and where.
+#[derive(Debug, Clone)]
+pub struct Monitoring {
+    /// The run's summary as JSON, written at the end of every run.
+    pub summary_json: Option<PathBuf>,
+    /// An HTTP(S) POST of the summary; a secret (it often carries a token).
+    pub notify_url: Option<super::Secret>,
+    pub notify_on: NotifyOn,
+    /// A shell command run with the summary on stdin.
+    pub notify_command: Option<String>,
+    /// Prometheus text format, for node_exporter's textfile collector.
+    pub metrics_file: Option<PathBuf>,
+}
+
 #[derive(Debug, Clone)]
 pub struct Settings {
     /// As written in `SRC_TABLES`, in order.

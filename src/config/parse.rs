@@ -24,6 +24,7 @@ use super::Effective;
 use crate::error::{Error, Result};
 
 mod endpoint;
+mod monitoring;
 
 /// Reads every key through the [`Resolver`], recording its effective value and origin.
 pub(super) struct Parser<'a> {
