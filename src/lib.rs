@@ -69,6 +69,7 @@ pub mod error;
 pub mod interrupt;
 pub mod load;
 pub mod logging;
+pub mod monitoring;
 pub mod progress;
 pub mod source;
 pub mod transfer;
