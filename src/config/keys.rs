@@ -31,6 +31,9 @@ pub const DEFAULT_LOG_BACKUP_COUNT: u32 = 3;
 pub const DEFAULT_PARTITION_NUM: usize = 1;
 /// PostgreSQL sources in DUMP and DIRECT: connections that read one table together.
 pub const DEFAULT_READ_CONNECTIONS: usize = 1;
+/// Tables in flight at once (`PARALLEL_TABLES`), and the most it accepts.
+pub const DEFAULT_PARALLEL_TABLES: usize = 1;
+pub const MAX_PARALLEL_TABLES: usize = 16;
 /// The most `READ_CONNECTIONS` accepts.
 pub const MAX_READ_CONNECTIONS: usize = 16;
 
@@ -94,6 +97,9 @@ pub(super) const KNOWN_KEYS: &[(&str, &str)] = &[
     (SETTINGS, "STATEMENT_TIMEOUT_SECONDS"),
     (SETTINGS, "LOCK_TIMEOUT_SECONDS"),
     (SETTINGS, "SOURCE_MAX_RETRIES"),
+    (SETTINGS, "PARALLEL_TABLES"),
+    (SETTINGS, "RUN_LOG"),
+    (SETTINGS, "RUN_LOG_SCHEMA"),
     (LOGGING, "LOG_LEVEL"),
     (LOGGING, "LOG_TO_FILE"),
     (LOGGING, "LOG_FILE"),

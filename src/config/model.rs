@@ -271,6 +271,13 @@ pub struct Settings {
     pub lock_timeout: Option<std::time::Duration>,
     /// `SOURCE_MAX_RETRIES`: reads of one table started again after a transient error.
     pub source_max_retries: u32,
+    /// `PARALLEL_TABLES`: tables in flight at once (1–16).
+    pub parallel_tables: usize,
+    /// `RUN_LOG`: keep `etl_runs`, `etl_logs` and `sync_metadata` in the destination.
+    pub run_log: bool,
+    /// `RUN_LOG_SCHEMA`: their schema (default the staging schema; none on SQLite/MariaDB,
+    /// which use the staging database).
+    pub run_log_schema: Option<String>,
 }
 
 #[cfg(test)]

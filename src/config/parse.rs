@@ -12,8 +12,8 @@ use super::connection::{
 use super::keys::{
     DEFAULT_BACKOFF_BASE_SECONDS, DEFAULT_BACKOFF_MAX_SECONDS, DEFAULT_CHUNK_SIZE,
     DEFAULT_LOG_BACKUP_COUNT, DEFAULT_LOG_FILE, DEFAULT_LOG_ROTATE_BYTES, DEFAULT_MAX_RETRIES,
-    DEFAULT_OUTPUT_DIR, DEFAULT_PARTITION_NUM, DEFAULT_READ_CONNECTIONS, LOGGING,
-    MAX_READ_CONNECTIONS, SECRET_KEYS, SETTINGS,
+    DEFAULT_OUTPUT_DIR, DEFAULT_PARALLEL_TABLES, DEFAULT_PARTITION_NUM, DEFAULT_READ_CONNECTIONS,
+    LOGGING, MAX_PARALLEL_TABLES, MAX_READ_CONNECTIONS, SECRET_KEYS, SETTINGS,
 };
 use super::model::{
     Compression, LogFormat, Logging, RetryPolicy, Settings, TransferMode, WriteMode, ZeroDates,
@@ -261,6 +261,9 @@ impl Parser<'_> {
             statement_timeout: optional_seconds(statement_timeout),
             lock_timeout: optional_seconds(lock_timeout),
             source_max_retries,
+            parallel_tables,
+            run_log,
+            run_log_schema,
         })
     }
 
