@@ -237,6 +237,15 @@ impl Parser<'_> {
             DEFAULT_SOURCE_MAX_RETRIES,
             0,
         )?;
+        let parallel_tables =
+            self.whole(SETTINGS, "PARALLEL_TABLES", DEFAULT_PARALLEL_TABLES, 1)?;
+        if parallel_tables > MAX_PARALLEL_TABLES {
+            return Err(Error::config(format!(
+                "[settings] PARALLEL_TABLES = \"{parallel_tables}\" is invalid: expected a whole number from 1 to {MAX_PARALLEL_TABLES}"
+            )));
+        }
+        let run_log = self.boolean(SETTINGS, "RUN_LOG", true)?;
+        let run_log_schema = self.string(SETTINGS, "RUN_LOG_SCHEMA");
         Ok(Settings {
             tables,
             chunk_size,
