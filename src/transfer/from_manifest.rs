@@ -109,7 +109,7 @@ pub(super) fn load_tables(
         })();
         if let Err(e) = &result {
             // Only the destination fails with transient errors here.
-            links.after_failure(Side::Destination, e);
+            links.after_failure(&entry.source_table, Side::Destination, e);
         }
         out.push(outcome(&table, result));
     }

@@ -130,25 +130,18 @@ impl<'c> Links<'c> {
         }
     }
 
-    /// After a table failed: a connection that failed it with a transient error (a lost
+    /// After `table` failed: a connection that failed it with a transient error (a lost
     /// connection, a terminated backend) is closed, and the next table opens a new one.
-    pub(super) fn after_failure(&mut self, side: Side, error: &Error) {
+    pub(super) fn after_failure(&mut self, table: &str, side: Side, error: &Error) {
         if !error.is_transient() {
             return;
         }
-        match side {
-            Side::Source if self.src.is_some() => {
-                tracing::info!("the source connection will be opened again for the next table");
-                self.src = None;
-            }
-            Side::Destination if self.dst.is_some() => {
-                tracing::info!(
-                    "the destination connection will be opened again for the next table"
-                );
-                self.dst = None;
-            }
-            _ => {}
-        }
+        let which = match side {
+            Side::Source if self.src.take().is_some() => "source",
+            Side::Destination if self.dst.take().is_some() => "destination",
+            _ => return,
+        };
+        tracing::info!(table = %table, "the table failed on the {which} connection; the next table opens a new one");
     }
 
     /// Closes the source connection (once every table is read, or before a retry).
@@ -188,7 +181,7 @@ pub(super) fn with_source_retries<T>(
             wait(delay)?;
             continue;
         }
-        links.after_failure(fault.side, &fault.error);
+        links.after_failure(table, fault.side, &fault.error);
         return Err(fault.error);
     }
 }
