@@ -277,9 +277,9 @@ fn open_manifest(args: &ManifestArgs) -> Result<(Config, Manifest, Store)> {
 fn load_cmd(args: &ManifestArgs) -> Result<i32> {
     let (cfg, manifest, store) = open_manifest(args)?;
     crate::interrupt::install();
-    let mut dst = load::open(&cfg.destination)?;
+    let dst = load::open(&cfg.destination)?;
     let progress = Progress::new(manifest.tables.len());
-    let outcomes = transfer::load_manifest(&cfg, &manifest, &store, dst.as_mut(), &progress);
+    let outcomes = transfer::load_manifest(&cfg, &manifest, &store, dst, &progress);
     Ok(report(&outcomes, "loaded"))
 }
 

@@ -10,11 +10,13 @@
 //! batches over a channel that holds one, so at most three chunks are in memory per table.
 //!
 //! The root holds `run` and what the modes share; `direct`, `dump`, `from_manifest`
-//! (`stage load`, `stage verify`), `relay`, `retry` and `outcome` each hold one job.
+//! (`stage load`, `stage verify`), `heal` (connections reopened when broken, a table read
+//! again after a transient source error), `relay`, `retry` and `outcome` each hold one job.
 
 mod direct;
 mod dump;
 mod from_manifest;
+mod heal;
 mod outcome;
 mod relay;
 mod retry;
@@ -23,10 +25,12 @@ pub use from_manifest::{load_manifest, verify};
 pub use outcome::{exit_code, RunSummary, TableOutcome};
 pub use retry::{backoff, with_retry};
 
+use heal::Links;
+
 use crate::config::{Config, Driver, TransferMode};
 use crate::error::{Error, Result};
 use crate::interrupt;
-use crate::load::{self, LoadReport, LoadTarget};
+use crate::load::{LoadReport, LoadTarget};
 use crate::progress::Progress;
 use crate::source::{self, ReadOptions, Source, TableInfo, TableRef};
 
@@ -58,11 +62,11 @@ pub fn run(cfg: &Config, finish: Finish) -> Result<RunSummary> {
     interrupt::install();
     let run_id = crate::archive::new_run_id();
     tracing::info!(run_id = %run_id, "run started");
-    let mut src = source::open_for_run(cfg)?;
-    let mut dst = match finish {
-        Finish::Load => Some(load::open(&cfg.destination)?),
-        Finish::DumpOnly => None,
-    };
+    let mut links = Links::new(cfg);
+    // The source is connected at once, so that a run that cannot reach it ends at once
+    // (exit code 3); DIRECT connects the destination too. DUMP connects the destination
+    // only for its load phase, and `stage dump` never.
+    links.source()?;
     let tables: Vec<TableRef> = cfg
         .settings
         .tables
@@ -72,33 +76,21 @@ pub fn run(cfg: &Config, finish: Finish) -> Result<RunSummary> {
     let progress = Progress::new(tables.len());
     match mode {
         TransferMode::Direct => {
-            let dst = dst.as_mut().expect("DIRECT always loads");
+            links.destination()?;
             let mut summary = RunSummary::default();
             for (i, table) in tables.iter().enumerate() {
                 let outcome = match interrupt::received() {
                     Some(signal) => outcome::not_started(table.display(), signal),
-                    None => direct::direct_table(
-                        cfg,
-                        &run_id,
-                        src.as_mut(),
-                        dst.as_mut(),
-                        table,
-                        i,
-                        &progress,
-                    ),
+                    None => {
+                        links.before_table(&table.display());
+                        direct::direct_table(cfg, &run_id, &mut links, table, i, &progress)
+                    }
                 };
                 summary.tables.push(outcome);
             }
             Ok(summary)
         }
-        _ => dump::dump_and_load(
-            cfg,
-            &run_id,
-            src.as_mut(),
-            dst.as_deref_mut(),
-            &tables,
-            &progress,
-        ),
+        _ => dump::dump_and_load(cfg, &run_id, &mut links, finish, &tables, &progress),
     }
 }
 

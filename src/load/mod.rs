@@ -97,6 +97,12 @@ pub struct LoadReport {
 pub trait Destination: Send {
     fn server_version(&mut self) -> Result<String>;
 
+    /// One cheap round trip: fails when the connection is broken. A run checks its
+    /// destination before each table but the first and reopens it when this fails.
+    fn ping(&mut self) -> Result<()> {
+        self.server_version().map(drop)
+    }
+
     /// Starts loading one table whose batches will have `schema` (lowercase names).
     fn begin<'a>(
         &'a mut self,

@@ -142,6 +142,12 @@ pub trait Source: Send {
     /// The server's version string, for `stage check`.
     fn server_version(&mut self) -> Result<String>;
 
+    /// One cheap round trip: fails when the connection is broken. A run checks its source
+    /// before each table but the first and reopens it when this fails.
+    fn ping(&mut self) -> Result<()> {
+        self.server_version().map(drop)
+    }
+
     /// The table's columns from the catalog; `Error::TableNotFound` when it does not exist.
     fn describe(&mut self, table: &TableRef) -> Result<TableInfo>;
 

@@ -1,46 +1,51 @@
 //! DIRECT mode: one table from the source straight into its staging table, each batch
-//! retried on transient errors.
+//! retried on transient errors, the whole table read again on a new source connection when
+//! the source fails with one.
 
+use super::heal::{with_source_retries, Blame, Links, Side};
 use super::outcome::{outcome, TableOutcome};
 use super::relay::pipe;
 use super::retry::with_retry;
 use super::{prepare, read_options, report_nuls, target};
 use crate::config::Config;
 use crate::interrupt;
-use crate::load::{self, Destination};
+use crate::load;
 use crate::progress::Progress;
-use crate::source::{Source, TableRef};
+use crate::source::TableRef;
 
 pub(super) fn direct_table(
     cfg: &Config,
     run_id: &str,
-    src: &mut dyn Source,
-    dst: &mut dyn Destination,
+    links: &mut Links<'_>,
     table: &TableRef,
     index: usize,
     progress: &Progress,
 ) -> TableOutcome {
-    let result = (|| {
-        let (info, expected) = prepare(cfg, src, table)?;
-        let bar = progress.table(index, &table.display(), expected);
+    let shown = table.display();
+    let result = with_source_retries(cfg, links, &shown, |links| {
+        let (src, dst) = links.both()?;
+        let (info, expected) = prepare(cfg, src, table).on(Side::Source)?;
+        let bar = progress.table(index, &shown, expected);
         let staging = load::staging_schema(&info.schema());
-        let mut loading = dst.begin(&target(cfg, run_id, table.staging_name()), &staging)?;
+        // Dropped without commit when this attempt fails: the shadow (or the transaction)
+        // goes, so a read started again never loads a row twice.
+        let mut loading = dst
+            .begin(&target(cfg, run_id, table.staging_name()), &staging)
+            .on(Side::Destination)?;
         let opts = read_options(cfg);
-        let rows = pipe(src, &info, &opts, |batch| {
+        let rows = pipe(src, &info, &opts, Side::Destination, |batch| {
             interrupt::pause_point("read");
             let batch = load::to_staging(&batch, &staging)?;
-            with_retry(&cfg.settings.retry, &table.display(), || {
-                loading.write_batch(&batch)
-            })?;
+            with_retry(&cfg.settings.retry, &shown, || loading.write_batch(&batch))?;
             interrupt::pause_point("load");
             bar.add(batch.num_rows() as u64);
             Ok(())
         })?;
-        interrupt::check()?;
-        let report = loading.commit(rows)?;
+        interrupt::check().on(Side::Other)?;
+        let report = loading.commit(rows).on(Side::Destination)?;
         report_nuls(table, &report);
         bar.finish(rows);
         Ok(rows)
-    })();
+    });
     outcome(table, result)
 }

@@ -1,27 +1,28 @@
 //! DUMP (and CONNECTORX) mode: every table into Parquet parts, the manifest, then — for
-//! `stage run` — the load of exactly the manifest's parts.
+//! `stage run` — the load of exactly the manifest's parts. The destination is connected
+//! only for the load, after every table is read and the source connection is closed.
 
 use arrow::record_batch::RecordBatch;
 
-use super::from_manifest::load_manifest;
+use super::from_manifest::load_tables;
+use super::heal::{with_source_retries, Blame, Links, Side};
 use super::outcome::{RunSummary, TableOutcome};
 use super::relay::pipe;
-use super::{prepare, read_options};
+use super::{prepare, read_options, Finish};
 use crate::archive::{
-    self, manifest::columns_entry, Manifest, PartEntry, PartWriter, Store, TableEntry, TableStatus,
+    self, manifest::columns_entry, Manifest, PartWriter, Store, TableEntry, TableStatus,
 };
 use crate::config::Config;
 use crate::error::{signal_name, Error, ErrorClass, Result};
 use crate::interrupt;
-use crate::load::Destination;
 use crate::progress::Progress;
-use crate::source::{Source, TableRef};
+use crate::source::TableRef;
 
 pub(super) fn dump_and_load(
     cfg: &Config,
     run_id: &str,
-    src: &mut dyn Source,
-    dst: Option<&mut (dyn Destination + 'static)>,
+    links: &mut Links<'_>,
+    finish: Finish,
     tables: &[TableRef],
     progress: &Progress,
 ) -> Result<RunSummary> {
@@ -35,9 +36,14 @@ pub(super) fn dump_and_load(
     for (i, table) in tables.iter().enumerate() {
         entries.push(match interrupt::received() {
             Some(signal) => not_dumped(table, signal),
-            None => dump_table(cfg, src, &store, run_id, table, i, progress),
+            None => {
+                links.before_table(&table.display());
+                dump_table(cfg, links, &store, run_id, table, i, progress)
+            }
         });
     }
+    // Every table is read: the source connection is not needed any more.
+    links.close_source();
     interrupt::pause_point("manifest");
     let manifest = Manifest::for_run(
         cfg,
@@ -50,25 +56,29 @@ pub(super) fn dump_and_load(
     let shown_manifest = format!("{}/{manifest_path}", store.root.trim_end_matches('/'));
     tracing::info!(manifest = %shown_manifest, "manifest written");
     let mut summary = RunSummary::default();
-    let dst = match (dst, interrupt::received()) {
-        (Some(dst), None) => dst,
-        (_, signal) => {
-            for e in &manifest.tables {
-                summary.tables.push(TableOutcome {
-                    table: e.source_table.clone(),
-                    rows: e.rows,
-                    error: e.error.clone(),
-                    class: e.error.as_ref().map(|_| match signal {
-                        Some(_) => ErrorClass::Interrupted,
-                        None => ErrorClass::Other,
-                    }),
-                });
-            }
-            summary.manifest = Some(shown_manifest);
-            return Ok(summary);
+    let signal = interrupt::received();
+    if finish == Finish::DumpOnly || signal.is_some() {
+        for e in &manifest.tables {
+            summary.tables.push(TableOutcome {
+                table: e.source_table.clone(),
+                rows: e.rows,
+                error: e.error.clone(),
+                class: e.error.as_ref().map(|_| match signal {
+                    Some(_) => ErrorClass::Interrupted,
+                    None => ErrorClass::Other,
+                }),
+            });
         }
-    };
-    summary.tables = load_manifest(cfg, &manifest, &store, dst, progress);
+        summary.manifest = Some(shown_manifest);
+        return Ok(summary);
+    }
+    // The load phase: the destination is connected now, not before the dump, where it
+    // would sit idle (and a server's or firewall's idle timeout could cut it).
+    if let Err(e) = links.destination() {
+        tracing::warn!(manifest = %shown_manifest, "kept this run's parts and manifest for: stage load --manifest {shown_manifest}");
+        return Err(e);
+    }
+    summary.tables = load_tables(cfg, &manifest, &store, links, progress);
     if summary.failed() == 0 && cfg.settings.cleanup {
         for e in &manifest.tables {
             for p in &e.parts {
@@ -97,7 +107,7 @@ fn not_dumped(table: &TableRef, signal: i32) -> TableEntry {
 
 fn dump_table(
     cfg: &Config,
-    src: &mut dyn Source,
+    links: &mut Links<'_>,
     store: &Store,
     run_id: &str,
     table: &TableRef,
@@ -106,17 +116,20 @@ fn dump_table(
 ) -> TableEntry {
     let staging_table = table.staging_name();
     let mut entry = TableEntry::failed(table.display(), staging_table.clone(), None);
-    let result = (|| -> Result<(u64, Vec<PartEntry>)> {
-        let (info, expected) = prepare(cfg, src, table)?;
+    let shown = table.display();
+    let columns = &mut entry.columns;
+    let result = with_source_retries(cfg, links, &shown, |links| {
+        let src = links.source().on(Side::Source)?;
+        let (info, expected) = prepare(cfg, src, table).on(Side::Source)?;
         let schema = info.schema();
-        entry.columns = columns_entry(&schema);
-        let bar = progress.table(index, &table.display(), expected);
+        *columns = columns_entry(&schema);
+        let bar = progress.table(index, &shown, expected);
         let stem = archive::path_segment(&staging_table);
         let mut writer = PartWriter::new(
             store,
             archive::table_dir(&staging_table, run_id),
             stem,
-            table.display(),
+            shown.clone(),
             schema,
             cfg.settings.compression,
             cfg.settings.chunk_size,
@@ -128,18 +141,20 @@ fn dump_table(
             bar.add(batch.num_rows() as u64);
             Ok(())
         };
-        match pipe(src, &info, &read_options(cfg), consume) {
+        match pipe(src, &info, &read_options(cfg), Side::Other, consume) {
             Ok(rows) => {
-                let parts = writer.finish()?;
+                let parts = writer.finish().on(Side::Other)?;
                 bar.finish(rows);
                 Ok((rows, parts))
             }
-            Err(e) => {
+            Err(fault) => {
+                // Nothing of a failed attempt stays in the archive: a table read again
+                // writes its parts anew, and the manifest lists only those.
                 writer.abort();
-                Err(e)
+                Err(fault)
             }
         }
-    })();
+    });
     match result {
         Ok((rows, parts)) => {
             entry.status = TableStatus::Complete;
@@ -147,7 +162,7 @@ fn dump_table(
             entry.parts = parts;
         }
         Err(e) => {
-            tracing::error!(table = %table.display(), "{e:#}");
+            tracing::error!(table = %shown, "{e:#}");
             entry.error = Some(format!("{e:#}"));
         }
     }

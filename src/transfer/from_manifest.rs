@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use super::heal::{Links, Side};
 use super::outcome::{not_started, outcome, TableOutcome};
 use super::relay::relay;
 use super::retry::with_retry;
@@ -16,14 +17,33 @@ use crate::load::{self, Destination, LoadTarget};
 use crate::progress::Progress;
 use crate::source::TableRef;
 
-/// Loads exactly the parts a manifest lists (`stage load`, and the load half of DUMP).
-/// Each staging table is created from the manifest's columns; every part must hold
+/// Loads exactly the parts a manifest lists (`stage load`) over `dst`, reopened when it
+/// breaks. Each staging table is created from the manifest's columns; every part must hold
 /// exactly that schema.
 pub fn load_manifest(
     cfg: &Config,
     manifest: &Manifest,
     store: &Store,
-    dst: &mut dyn Destination,
+    dst: Box<dyn Destination>,
+    progress: &Progress,
+) -> Vec<TableOutcome> {
+    load_tables(
+        cfg,
+        manifest,
+        store,
+        &mut Links::with_destination(cfg, dst),
+        progress,
+    )
+}
+
+/// [`load_manifest`] over the run's connections (the load half of DUMP): before each table
+/// the destination is pinged and reopened when broken, and one that failed a table with a
+/// transient error is reopened for the next.
+pub(super) fn load_tables(
+    cfg: &Config,
+    manifest: &Manifest,
+    store: &Store,
+    links: &mut Links<'_>,
     progress: &Progress,
 ) -> Vec<TableOutcome> {
     let mut out = Vec::new();
@@ -47,7 +67,9 @@ pub fn load_manifest(
             });
             continue;
         }
+        links.before_table(&entry.source_table);
         let result = (|| {
+            let dst = links.destination()?;
             let bar = progress.table(i, &entry.source_table, Some(entry.rows));
             let target = target(cfg, &manifest.run_id, entry.staging_table.clone());
             let name = &entry.source_table;
@@ -85,6 +107,10 @@ pub fn load_manifest(
             bar.finish(rows);
             Ok(rows)
         })();
+        if let Err(e) = &result {
+            // Only the destination fails with transient errors here.
+            links.after_failure(&entry.source_table, Side::Destination, e);
+        }
         out.push(outcome(&table, result));
     }
     out

@@ -3,22 +3,44 @@
 
 use arrow::record_batch::RecordBatch;
 
+use super::heal::{Fault, Side};
 use crate::error::Result;
 use crate::interrupt;
 use crate::source::{self, BatchSink, ReadOptions, Source, TableInfo};
 
-/// Reads `info` on a thread of its own and hands each batch to `consume` here.
+/// Reads `info` on a thread of its own and hands each batch to `consume` here. A failure
+/// is blamed on `consumer` when `consume` failed, else on the source. The fault-injection
+/// step `read:<table>` is the table's first batch (see [`interrupt::pause_point`]).
 pub(super) fn pipe(
     src: &mut dyn Source,
     info: &TableInfo,
     opts: &ReadOptions,
-    consume: impl FnMut(RecordBatch) -> Result<()>,
-) -> Result<u64> {
+    consumer: Side,
+    mut consume: impl FnMut(RecordBatch) -> Result<()>,
+) -> Result<u64, Fault> {
+    let name = info.table.display();
+    let mut first = true;
+    let mut consumer_failed = false;
     relay(
-        &info.table.display(),
+        &name,
         |sink| src.read(info, opts, sink),
-        consume,
+        |batch| {
+            if std::mem::take(&mut first) {
+                interrupt::pause_point(&format!("read:{name}"));
+            }
+            let r = consume(batch);
+            consumer_failed = r.is_err();
+            r
+        },
     )
+    .map_err(|error| Fault {
+        side: if consumer_failed {
+            consumer
+        } else {
+            Side::Source
+        },
+        error,
+    })
 }
 
 /// Runs `produce` on a thread of its own with a one-batch channel to `consume`, which

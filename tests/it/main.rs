@@ -12,6 +12,7 @@ mod no_server;
 mod pg_copy;
 mod pg_e2e;
 mod readers;
+mod reconnect;
 mod server_words;
 mod smoke_local;
 mod sqlite_e2e;
