@@ -27,7 +27,7 @@ pub use retry::{backoff, with_retry};
 
 use heal::Links;
 
-use crate::config::{Config, Driver, TransferMode};
+use crate::config::{Config, Driver, TableSettings, TransferMode};
 use crate::error::{Error, Result};
 use crate::interrupt;
 use crate::load::{LoadReport, LoadTarget};
@@ -67,23 +67,18 @@ pub fn run(cfg: &Config, finish: Finish) -> Result<RunSummary> {
     // (exit code 3); DIRECT connects the destination too. DUMP connects the destination
     // only for its load phase, and `stage dump` never.
     links.source()?;
-    let tables: Vec<TableRef> = cfg
-        .settings
-        .tables
-        .iter()
-        .map(|t| TableRef::new(t, cfg.source.schema.as_deref()))
-        .collect();
+    let tables = jobs(cfg);
     let progress = Progress::new(tables.len());
     match mode {
         TransferMode::Direct => {
             links.destination()?;
             let mut summary = RunSummary::default();
-            for (i, table) in tables.iter().enumerate() {
+            for (i, job) in tables.iter().enumerate() {
                 let outcome = match interrupt::received() {
-                    Some(signal) => outcome::not_started(table.display(), signal),
+                    Some(signal) => outcome::not_started(job.table.display(), signal),
                     None => {
-                        links.before_table(&table.display());
-                        direct::direct_table(cfg, &run_id, &mut links, table, i, &progress)
+                        links.before_table(&job.table.display());
+                        direct::direct_table(cfg, &run_id, &mut links, job, i, &progress)
                     }
                 };
                 summary.tables.push(outcome);
@@ -94,17 +89,50 @@ pub fn run(cfg: &Config, finish: Finish) -> Result<RunSummary> {
     }
 }
 
-/// Describes a table and counts its rows when `LOG_ROW_COUNT` asks (a failed count warns).
-fn prepare(
-    cfg: &Config,
-    src: &mut dyn Source,
-    table: &TableRef,
-) -> Result<(TableInfo, Option<u64>)> {
-    let info = src.describe(table)?;
+/// One listed table and the settings it runs with (`[settings]` and its `[table:NAME]`).
+pub(crate) struct Job {
+    pub table: TableRef,
+    pub settings: TableSettings,
+}
+
+/// The run's tables in `SRC_TABLES` order, without those a section turns off.
+fn jobs(cfg: &Config) -> Vec<Job> {
+    cfg.tables()
+        .into_iter()
+        .filter(|t| {
+            if !t.enabled {
+                tracing::info!(table = %t.name, "skipped: [table:{}] ENABLED = false", t.name);
+            }
+            t.enabled
+        })
+        .map(|settings| Job {
+            table: TableRef::new(&settings.name, cfg.source.schema.as_deref()),
+            settings,
+        })
+        .collect()
+}
+
+/// The settings of a table named as the manifest names it (`schema.table` when the source
+/// has schemas), for `stage load`: its section's, or `[settings]`.
+fn settings_for_display(cfg: &Config, display: &str) -> TableSettings {
+    let listed = cfg
+        .settings
+        .tables
+        .iter()
+        .find(|t| TableRef::new(t, cfg.source.schema.as_deref()).display() == display);
+    cfg.table(listed.map_or(display, String::as_str))
+}
+
+/// Describes a table, applies the section's `COLUMNS`/`EXCLUDE_COLUMNS`, and counts its
+/// rows when `LOG_ROW_COUNT` asks (a failed count warns).
+fn prepare(cfg: &Config, src: &mut dyn Source, job: &Job) -> Result<(TableInfo, Option<u64>)> {
+    let table = &job.table;
+    let mut info = src.describe(table)?;
+    project(&mut info, &job.settings)?;
     info.check_staging_names()?;
     let expected = if cfg.settings.log_row_count {
         match src.count_rows(&info) {
-            Ok(n) => Some(match cfg.settings.row_limit {
+            Ok(n) => Some(match job.settings.row_limit {
                 Some(limit) => n.min(limit),
                 None => n,
             }),
@@ -119,20 +147,58 @@ fn prepare(
     Ok((info, expected))
 }
 
-fn read_options(cfg: &Config) -> ReadOptions {
+/// Keeps only the columns a section's `COLUMNS` lists (in its order), or drops those
+/// `EXCLUDE_COLUMNS` lists. A name the table does not have is an error.
+fn project(info: &mut TableInfo, ts: &TableSettings) -> Result<()> {
+    let find = |name: &str, key: &str, cols: &[crate::source::ColumnInfo]| {
+        cols.iter()
+            .position(|c| c.name.eq_ignore_ascii_case(name))
+            .ok_or_else(|| {
+                Error::column(
+                    &info.table.display(),
+                    name,
+                    format!(
+                        "is not a column of the source table ([table:{}] {key})",
+                        ts.name
+                    ),
+                )
+            })
+    };
+    if let Some(list) = &ts.columns {
+        let mut kept = Vec::with_capacity(list.len());
+        for name in list {
+            kept.push(info.columns[find(name, "COLUMNS", &info.columns)?].clone());
+        }
+        info.columns = kept;
+    }
+    for name in &ts.exclude_columns {
+        let i = find(name, "EXCLUDE_COLUMNS", &info.columns)?;
+        info.columns.remove(i);
+    }
+    if info.columns.is_empty() {
+        return Err(Error::config(format!(
+            "[table:{}] EXCLUDE_COLUMNS leaves no column of {}",
+            ts.name,
+            info.table.display()
+        )));
+    }
+    Ok(())
+}
+
+fn read_options(cfg: &Config, ts: &TableSettings) -> ReadOptions {
     ReadOptions {
-        chunk_rows: cfg.settings.chunk_size,
-        row_limit: cfg.settings.row_limit,
+        chunk_rows: ts.chunk_size,
+        row_limit: ts.row_limit,
         zero_dates: cfg.settings.zero_dates,
-        connections: cfg.settings.read_connections,
+        connections: ts.read_connections,
     }
 }
 
-fn target(cfg: &Config, run_id: &str, staging_table: String) -> LoadTarget {
+fn target(cfg: &Config, run_id: &str, staging_table: String, ts: &TableSettings) -> LoadTarget {
     LoadTarget::new(
         cfg.destination.schema.clone(),
         staging_table,
-        cfg.settings.write_mode,
+        ts.write_mode,
         run_id,
         cfg.settings.lock_wait,
     )

@@ -6,33 +6,36 @@ use super::heal::{with_source_retries, Blame, Links, Side};
 use super::outcome::{outcome, TableOutcome};
 use super::relay::pipe;
 use super::retry::with_retry;
-use super::{prepare, read_options, report_nuls, target};
+use super::{prepare, read_options, report_nuls, target, Job};
 use crate::config::Config;
 use crate::interrupt;
 use crate::load;
 use crate::progress::Progress;
-use crate::source::TableRef;
 
 pub(super) fn direct_table(
     cfg: &Config,
     run_id: &str,
     links: &mut Links<'_>,
-    table: &TableRef,
+    job: &Job,
     index: usize,
     progress: &Progress,
 ) -> TableOutcome {
+    let table = &job.table;
     let shown = table.display();
     let result = with_source_retries(cfg, links, &shown, |links| {
         let (src, dst) = links.both()?;
-        let (info, expected) = prepare(cfg, src, table).on(Side::Source)?;
+        let (info, expected) = prepare(cfg, src, job).on(Side::Source)?;
         let bar = progress.table(index, &shown, expected);
         let staging = load::staging_schema(&info.schema());
         // Dropped without commit when this attempt fails: the shadow (or the transaction)
         // goes, so a read started again never loads a row twice.
         let mut loading = dst
-            .begin(&target(cfg, run_id, table.staging_name()), &staging)
+            .begin(
+                &target(cfg, run_id, job.settings.staging.clone(), &job.settings),
+                &staging,
+            )
             .on(Side::Destination)?;
-        let opts = read_options(cfg);
+        let opts = read_options(cfg, &job.settings);
         let rows = pipe(src, &info, &opts, Side::Destination, |batch| {
             interrupt::pause_point("read");
             let batch = load::to_staging(&batch, &staging)?;

@@ -8,7 +8,7 @@ use super::from_manifest::load_tables;
 use super::heal::{with_source_retries, Blame, Links, Side};
 use super::outcome::{RunSummary, TableOutcome};
 use super::relay::pipe;
-use super::{prepare, read_options, Finish};
+use super::{prepare, read_options, Finish, Job};
 use crate::archive::{
     self, manifest::columns_entry, Manifest, PartWriter, Store, TableEntry, TableStatus,
 };
@@ -16,14 +16,13 @@ use crate::config::Config;
 use crate::error::{signal_name, Error, ErrorClass, Result};
 use crate::interrupt;
 use crate::progress::Progress;
-use crate::source::TableRef;
 
 pub(super) fn dump_and_load(
     cfg: &Config,
     run_id: &str,
     links: &mut Links<'_>,
     finish: Finish,
-    tables: &[TableRef],
+    tables: &[Job],
     progress: &Progress,
 ) -> Result<RunSummary> {
     let store = Store::open(&cfg.settings.output_dir)?;
@@ -33,12 +32,12 @@ pub(super) fn dump_and_load(
     }
     let started_at = chrono::Utc::now();
     let mut entries = Vec::new();
-    for (i, table) in tables.iter().enumerate() {
+    for (i, job) in tables.iter().enumerate() {
         entries.push(match interrupt::received() {
-            Some(signal) => not_dumped(table, signal),
+            Some(signal) => not_dumped(job, signal),
             None => {
-                links.before_table(&table.display());
-                dump_table(cfg, links, &store, run_id, table, i, progress)
+                links.before_table(&job.table.display());
+                dump_table(cfg, links, &store, run_id, job, i, progress)
             }
         });
     }
@@ -97,10 +96,10 @@ pub(super) fn dump_and_load(
 }
 
 /// The manifest entry of a table a signal kept the run from reading.
-fn not_dumped(table: &TableRef, signal: i32) -> TableEntry {
+fn not_dumped(job: &Job, signal: i32) -> TableEntry {
     TableEntry::failed(
-        table.display(),
-        table.staging_name(),
+        job.table.display(),
+        job.settings.staging.clone(),
         Some(Error::Interrupted { signal }.to_string()),
     )
 }
@@ -110,17 +109,18 @@ fn dump_table(
     links: &mut Links<'_>,
     store: &Store,
     run_id: &str,
-    table: &TableRef,
+    job: &Job,
     index: usize,
     progress: &Progress,
 ) -> TableEntry {
-    let staging_table = table.staging_name();
+    let table = &job.table;
+    let staging_table = job.settings.staging.clone();
     let mut entry = TableEntry::failed(table.display(), staging_table.clone(), None);
     let shown = table.display();
     let columns = &mut entry.columns;
     let result = with_source_retries(cfg, links, &shown, |links| {
         let src = links.source().on(Side::Source)?;
-        let (info, expected) = prepare(cfg, src, table).on(Side::Source)?;
+        let (info, expected) = prepare(cfg, src, job).on(Side::Source)?;
         let schema = info.schema();
         *columns = columns_entry(&schema);
         let bar = progress.table(index, &shown, expected);
@@ -131,8 +131,8 @@ fn dump_table(
             stem,
             shown.clone(),
             schema,
-            cfg.settings.compression,
-            cfg.settings.chunk_size,
+            job.settings.compression,
+            job.settings.chunk_size,
         );
         let consume = |batch: RecordBatch| {
             interrupt::check()?;
@@ -141,7 +141,13 @@ fn dump_table(
             bar.add(batch.num_rows() as u64);
             Ok(())
         };
-        match pipe(src, &info, &read_options(cfg), Side::Other, consume) {
+        match pipe(
+            src,
+            &info,
+            &read_options(cfg, &job.settings),
+            Side::Other,
+            consume,
+        ) {
             Ok(rows) => {
                 let parts = writer.finish().on(Side::Other)?;
                 bar.finish(rows);

@@ -7,7 +7,7 @@ use super::heal::{Links, Side};
 use super::outcome::{not_started, outcome, TableOutcome};
 use super::relay::relay;
 use super::retry::with_retry;
-use super::{report_nuls, target};
+use super::{report_nuls, settings_for_display, target};
 use crate::archive::reader::{verify_parts, TableParts};
 use crate::archive::{Manifest, Store, TableStatus};
 use crate::config::Config;
@@ -71,15 +71,11 @@ pub(super) fn load_tables(
         let result = (|| {
             let dst = links.destination()?;
             let bar = progress.table(i, &entry.source_table, Some(entry.rows));
-            let target = target(cfg, &manifest.run_id, entry.staging_table.clone());
+            let ts = settings_for_display(cfg, &entry.source_table);
+            let target = target(cfg, &manifest.run_id, entry.staging_table.clone(), &ts);
             let name = &entry.source_table;
             let schema = entry.schema()?;
-            let parts = TableParts::open(
-                store,
-                entry,
-                schema.clone(),
-                cfg.settings.chunk_size.min(65_536),
-            )?;
+            let parts = TableParts::open(store, entry, schema.clone(), ts.chunk_size.min(65_536))?;
             let staging = load::staging_schema(&schema);
             let mut loading = dst.begin(&target, &staging)?;
             // Parts are read, hashed and decoded on a thread of their own while this one

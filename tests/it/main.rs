@@ -18,3 +18,4 @@ mod smoke_local;
 mod sqlite_e2e;
 mod support;
 mod support_selftest;
+mod table_sections;
