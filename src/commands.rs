@@ -8,9 +8,12 @@ use crate::cli::{Cli, Command, DemoArgs, ManifestArgs, PlanArgs, RunArgs};
 use crate::config::{Config, Driver, Needs};
 use crate::error::{Error, Result};
 use crate::load;
+use crate::monitoring;
 use crate::progress::Progress;
 use crate::source::{self, TableRef};
 use crate::transfer::{self, Finish, TableOutcome};
+
+mod tell;
 
 /// Runs the parsed command line. Errors that end the whole run come back as `Err`.
 pub fn dispatch(cli: Cli) -> Result<i32> {
@@ -118,17 +121,31 @@ fn run(args: &RunArgs, finish: Finish) -> Result<i32> {
     if let Some(m) = args.mode {
         cfg.override_mode(m.into());
     }
-    let summary = transfer::run(&cfg, finish)?;
+    let started = chrono::Utc::now();
+    let clock = std::time::Instant::now();
+    let summary = match transfer::run(&cfg, finish) {
+        Ok(s) => s,
+        Err(e) => {
+            // The run ended before its tables (unreachable database, bad setting): it is
+            // still told about, without the destination.
+            let failed = tell::RunEnd::failed(&cfg, started, clock, &e);
+            monitoring::tell(&cfg.monitoring, &failed);
+            return Err(e);
+        }
+    };
     if let Some(m) = &summary.manifest {
         println!("manifest: {m}");
     }
-    Ok(report(
+    let code = report(
         &summary.tables,
         match finish {
             Finish::Load => "staged",
             Finish::DumpOnly => "dumped",
         },
-    ))
+    );
+    let ended = tell::RunEnd::of(&cfg, started, clock, &summary, code);
+    monitoring::tell(&cfg.monitoring, &ended);
+    Ok(code)
 }
 
 /// Prints one line per table and returns the run's exit code ([`transfer::exit_code`]).

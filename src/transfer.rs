@@ -72,7 +72,10 @@ pub fn run(cfg: &Config, finish: Finish) -> Result<RunSummary> {
     match mode {
         TransferMode::Direct => {
             links.destination()?;
-            let mut summary = RunSummary::default();
+            let mut summary = RunSummary {
+                run_id: run_id.clone(),
+                ..RunSummary::default()
+            };
             for (i, job) in tables.iter().enumerate() {
                 let outcome = match interrupt::received() {
                     Some(signal) => outcome::not_started(job.table.display(), signal),

@@ -22,7 +22,9 @@ pub(super) fn direct_table(
 ) -> TableOutcome {
     let table = &job.table;
     let shown = table.display();
-    let result = with_source_retries(cfg, links, &shown, |links| {
+    let started = std::time::Instant::now();
+    let mut attempts = 0;
+    let result = with_source_retries(cfg, links, &shown, &mut attempts, |links| {
         let (src, dst) = links.both()?;
         let (info, expected) = prepare(cfg, src, job).on(Side::Source)?;
         let bar = progress.table(index, &shown, expected);
@@ -50,5 +52,5 @@ pub(super) fn direct_table(
         bar.finish(rows);
         Ok(rows)
     });
-    outcome(table, result)
+    outcome(table, result).timed(started, attempts)
 }

@@ -32,14 +32,23 @@ pub(super) fn dump_and_load(
     }
     let started_at = chrono::Utc::now();
     let mut entries = Vec::new();
+    let mut dumped = Vec::new();
     for (i, job) in tables.iter().enumerate() {
-        entries.push(match interrupt::received() {
-            Some(signal) => not_dumped(job, signal),
+        let (entry, took) = match interrupt::received() {
+            Some(signal) => (
+                not_dumped(job, signal),
+                Dumped {
+                    seconds: 0.0,
+                    attempts: 0,
+                },
+            ),
             None => {
                 links.before_table(&job.table.display());
                 dump_table(cfg, links, &store, run_id, job, i, progress)
             }
-        });
+        };
+        entries.push(entry);
+        dumped.push(took);
     }
     // Every table is read: the source connection is not needed any more.
     links.close_source();
@@ -54,7 +63,10 @@ pub(super) fn dump_and_load(
     let manifest_path = manifest.write(&store)?;
     let shown_manifest = format!("{}/{manifest_path}", store.root.trim_end_matches('/'));
     tracing::info!(manifest = %shown_manifest, "manifest written");
-    let mut summary = RunSummary::default();
+    let mut summary = RunSummary {
+        run_id: run_id.to_string(),
+        ..RunSummary::default()
+    };
     let signal = interrupt::received();
     if finish == Finish::DumpOnly || signal.is_some() {
         for e in &manifest.tables {
@@ -66,7 +78,12 @@ pub(super) fn dump_and_load(
                     Some(_) => ErrorClass::Interrupted,
                     None => ErrorClass::Other,
                 }),
+                seconds: 0.0,
+                attempts: 1,
             });
+        }
+        for (o, d) in summary.tables.iter_mut().zip(&dumped) {
+            d.add_to(o);
         }
         summary.manifest = Some(shown_manifest);
         return Ok(summary);
@@ -78,6 +95,9 @@ pub(super) fn dump_and_load(
         return Err(e);
     }
     summary.tables = load_tables(cfg, &manifest, &store, links, progress);
+    for (o, d) in summary.tables.iter_mut().zip(&dumped) {
+        d.add_to(o);
+    }
     if summary.failed() == 0 && cfg.settings.cleanup {
         for e in &manifest.tables {
             for p in &e.parts {
@@ -112,13 +132,15 @@ fn dump_table(
     job: &Job,
     index: usize,
     progress: &Progress,
-) -> TableEntry {
+) -> (TableEntry, Dumped) {
     let table = &job.table;
     let staging_table = job.settings.staging.clone();
     let mut entry = TableEntry::failed(table.display(), staging_table.clone(), None);
     let shown = table.display();
     let columns = &mut entry.columns;
-    let result = with_source_retries(cfg, links, &shown, |links| {
+    let started = std::time::Instant::now();
+    let mut attempts = 0;
+    let result = with_source_retries(cfg, links, &shown, &mut attempts, |links| {
         let src = links.source().on(Side::Source)?;
         let (info, expected) = prepare(cfg, src, job).on(Side::Source)?;
         let schema = info.schema();
@@ -172,5 +194,25 @@ fn dump_table(
             entry.error = Some(format!("{e:#}"));
         }
     }
-    entry
+    (
+        entry,
+        Dumped {
+            seconds: started.elapsed().as_secs_f64(),
+            attempts,
+        },
+    )
+}
+
+/// What the dump of one table took, added to its outcome after the load.
+#[derive(Clone, Copy)]
+struct Dumped {
+    seconds: f64,
+    attempts: u32,
+}
+
+impl Dumped {
+    fn add_to(self, o: &mut TableOutcome) {
+        o.seconds += self.seconds;
+        o.attempts = self.attempts.max(1);
+    }
 }

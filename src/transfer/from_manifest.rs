@@ -64,10 +64,13 @@ pub(super) fn load_tables(
                         .unwrap_or_else(|| "the dump of this table failed".into()),
                 ),
                 class: Some(ErrorClass::Other),
+                seconds: 0.0,
+                attempts: 1,
             });
             continue;
         }
         links.before_table(&entry.source_table);
+        let started = std::time::Instant::now();
         let result = (|| {
             let dst = links.destination()?;
             let bar = progress.table(i, &entry.source_table, Some(entry.rows));
@@ -107,7 +110,7 @@ pub(super) fn load_tables(
             // Only the destination fails with transient errors here.
             links.after_failure(&entry.source_table, Side::Destination, e);
         }
-        out.push(outcome(&table, result));
+        out.push(outcome(&table, result).timed(started, 1));
     }
     out
 }

@@ -153,16 +153,19 @@ impl<'c> Links<'c> {
 /// Runs `attempt` (one whole table: catalog, read, write) and runs it again from the start
 /// on a new source connection while it fails on the source side with a transient error, at
 /// most `SOURCE_MAX_RETRIES` times, waiting as DIRECT's batch retries do. Each retry logs
-/// one WARN line. `attempt` must undo what it wrote before returning its error.
+/// one WARN line. `attempt` must undo what it wrote before returning its error. `attempts`
+/// counts the reads started.
 pub(super) fn with_source_retries<T>(
     cfg: &Config,
     links: &mut Links<'_>,
     table: &str,
+    attempts: &mut u32,
     mut attempt: impl FnMut(&mut Links<'_>) -> Result<T, Fault>,
 ) -> Result<T> {
     let max = cfg.settings.source_max_retries;
     let mut retries = 0u32;
     loop {
+        *attempts += 1;
         let fault = match attempt(links) {
             Ok(v) => return Ok(v),
             Err(fault) => fault,
@@ -236,7 +239,7 @@ mod tests {
             let cfg = config(max);
             let mut links = Links::new(&cfg);
             let mut calls = 0;
-            let r: Result<()> = with_source_retries(&cfg, &mut links, "t", |_| {
+            let r: Result<()> = with_source_retries(&cfg, &mut links, "t", &mut 0, |_| {
                 calls += 1;
                 Err(lost()).on(Side::Source)
             });
@@ -246,7 +249,7 @@ mod tests {
         let cfg = config(2);
         let mut links = Links::new(&cfg);
         let mut calls = 0;
-        let r = with_source_retries(&cfg, &mut links, "t", |_| {
+        let r = with_source_retries(&cfg, &mut links, "t", &mut 0, |_| {
             calls += 1;
             if calls < 3 {
                 Err(lost()).on(Side::Source)
@@ -276,7 +279,7 @@ mod tests {
             },
         ] {
             let mut calls = 0;
-            let r: Result<()> = with_source_retries(&cfg, &mut links, "t", |_| {
+            let r: Result<()> = with_source_retries(&cfg, &mut links, "t", &mut 0, |_| {
                 calls += 1;
                 Err(fault())
             });

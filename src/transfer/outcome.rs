@@ -12,15 +12,28 @@ pub struct TableOutcome {
     pub error: Option<String>,
     /// The kind of failure, with `error`.
     pub class: Option<ErrorClass>,
+    /// Wall time spent on the table (its read and load; in DUMP both phases).
+    pub seconds: f64,
+    /// Reads of the table's source (1 + the retries after transient source errors).
+    pub attempts: u32,
 }
 
 impl TableOutcome {
+    /// With the table's wall time and source attempts.
+    pub(super) fn timed(mut self, started: std::time::Instant, attempts: u32) -> Self {
+        self.seconds = started.elapsed().as_secs_f64();
+        self.attempts = attempts;
+        self
+    }
+
     fn failed(table: String, e: &Error) -> TableOutcome {
         TableOutcome {
             table,
             rows: 0,
             error: Some(format!("{e:#}")),
             class: Some(e.class()),
+            seconds: 0.0,
+            attempts: 1,
         }
     }
 }
@@ -28,6 +41,7 @@ impl TableOutcome {
 /// What a run did, for the exit code and the last log lines.
 #[derive(Debug, Default)]
 pub struct RunSummary {
+    pub run_id: String,
     pub tables: Vec<TableOutcome>,
     /// Where the manifest was left, when one was kept.
     pub manifest: Option<String>,
@@ -67,6 +81,8 @@ pub(super) fn outcome(table: &TableRef, result: Result<u64>) -> TableOutcome {
             rows,
             error: None,
             class: None,
+            seconds: 0.0,
+            attempts: 1,
         },
         Err(e) => {
             tracing::error!(table = %table.display(), "{e:#}");

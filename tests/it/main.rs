@@ -7,6 +7,7 @@ mod config_cli;
 mod connectorx_e2e;
 mod faults;
 mod manifest_schema;
+mod monitoring;
 mod mysql_e2e;
 mod no_server;
 mod pg_copy;
