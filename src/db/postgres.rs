@@ -43,7 +43,10 @@ impl ConnectError {
 
     fn driver(e: postgres::Error, endpoint: &Endpoint) -> Self {
         let hint = if timed_out(&e) {
-            format!(" (timed out: raise {})", endpoint.key("CONNECT_TIMEOUT_SECONDS"))
+            format!(
+                " (timed out: raise {})",
+                endpoint.key("CONNECT_TIMEOUT_SECONDS")
+            )
         } else {
             String::new()
         };
