@@ -201,10 +201,9 @@ impl Conn {
         let limit = endpoint.timeouts.connect;
         let started = std::time::Instant::now();
         let (client, connection) = rt
-            .block_on(tokio::time::timeout(
-                limit,
-                config(endpoint, dbname).connect(tls),
-            ))
+            .block_on(async {
+                tokio::time::timeout(limit, config(endpoint, dbname).connect(tls)).await
+            })
             .map_err(|_| connect_timed_out(endpoint))?
             .map_err(|e| ConnectError::driver(e, endpoint).to_string())?;
         let driver = rt.spawn(async move {
@@ -221,10 +220,9 @@ impl Conn {
         if !session.is_empty() {
             let left = limit.saturating_sub(started.elapsed());
             conn.rt
-                .block_on(tokio::time::timeout(
-                    left,
-                    conn.client().batch_execute(&session),
-                ))
+                .block_on(async {
+                    tokio::time::timeout(left, conn.client().batch_execute(&session)).await
+                })
                 .map_err(|_| connect_timed_out(endpoint))?
                 .map_err(|e| ConnectError::driver(e, endpoint).to_string())?;
         }

@@ -324,10 +324,12 @@ where
                 // The name is only sent (SNI) and never checked: send none.
                 ServerName::IpAddress(std::net::Ipv4Addr::LOCALHOST.into())
             }
-            Err(e) => return Err(TlsError(format!(
+            Err(e) => {
+                return Err(TlsError(format!(
                 "{} = verify-full: \"{domain}\" ({}) cannot be checked against a certificate: {e}",
                 setup.mode_key, setup.host_key
-            ))),
+            )))
+            }
         };
         Ok(RustlsConnect {
             setup: Some(setup.clone()),
