@@ -416,3 +416,122 @@ impl<S: AsyncRead + AsyncWrite + Unpin> TlsStream for RustlsStream<S> {
         ChannelBinding::none()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Driver, Side, Timeouts, Tls};
+
+    fn endpoint(tls: Tls) -> Endpoint {
+        Endpoint {
+            side: Side::Destination,
+            driver: Driver::Postgres,
+            host: Some("db.example".into()),
+            port: None,
+            username: None,
+            password: None,
+            database: None,
+            schema: None,
+            admin_db: None,
+            oracle_sid: None,
+            oracle_tns_alias: None,
+            oracle_client_path: None,
+            oracle_number: Default::default(),
+            mssql_trust_server_certificate: false,
+            mssql_encrypt: Default::default(),
+            tls,
+            timeouts: Timeouts::default(),
+        }
+    }
+
+    fn error(tls: Tls) -> String {
+        match connector(&endpoint(tls)) {
+            Ok(_) => panic!("a connector from bad files"),
+            Err(e) => e,
+        }
+    }
+
+    #[test]
+    fn bad_files_are_named_by_key_and_path_and_never_quoted() {
+        let dir = tempfile::tempdir().unwrap();
+        let secret = "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7";
+        let junk = dir.path().join("junk.pem");
+        std::fs::write(
+            &junk,
+            format!("-----BEGIN PRIVATE KEY-----\n{secret}\n-----END PRIVATE KEY-----\n"),
+        )
+        .unwrap();
+        let m = error(Tls {
+            mode: SslMode::VerifyFull,
+            root_cert: Some(junk.clone()),
+            ..Tls::default()
+        });
+        assert!(
+            m.starts_with(&format!(
+                "cannot read [database-destination] DST_SSLROOTCERT = {}: ",
+                junk.display()
+            )),
+            "{m}"
+        );
+        assert!(!m.contains(secret), "{m}");
+
+        // A key file holding no usable key (here: a damaged one).
+        let cert = dir.path().join("cert.pem");
+        std::fs::write(
+            &cert,
+            "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n",
+        )
+        .unwrap();
+        let bad_key = dir.path().join("bad.key");
+        std::fs::write(&bad_key, format!("-----BEGIN PRIVATE KEY-----\n{secret}\n")).unwrap();
+        let m = error(Tls {
+            mode: SslMode::Require,
+            cert: Some(cert.clone()),
+            key: Some(bad_key.clone()),
+            ..Tls::default()
+        });
+        assert!(
+            m.starts_with(&format!(
+                "cannot read [database-destination] DST_SSLKEY = {}: ",
+                bad_key.display()
+            )),
+            "{m}"
+        );
+        assert!(!m.contains(secret), "{m}");
+
+        let m = error(Tls {
+            mode: SslMode::VerifyCa,
+            root_cert: Some(dir.path().join("missing.pem")),
+            ..Tls::default()
+        });
+        assert!(
+            m.contains("DST_SSLROOTCERT") && m.contains("No such file"),
+            "{m}"
+        );
+    }
+
+    #[test]
+    fn disable_reads_no_file_and_the_modes_map_to_tokio_postgres() {
+        let off = connector(&endpoint(Tls {
+            mode: SslMode::Disable,
+            root_cert: Some("/nonexistent".into()),
+            ..Tls::default()
+        }))
+        .unwrap();
+        assert!(off.0.is_none());
+        use tokio_postgres::config::SslMode as Pg;
+        assert_eq!(negotiation(SslMode::Disable), Pg::Disable);
+        assert_eq!(negotiation(SslMode::Prefer), Pg::Prefer);
+        for m in [SslMode::Require, SslMode::VerifyCa, SslMode::VerifyFull] {
+            assert_eq!(negotiation(m), Pg::Require);
+        }
+        // prefer and require read no root file: the certificate is not checked.
+        assert!(connector(&endpoint(Tls {
+            mode: SslMode::Prefer,
+            ..Tls::default()
+        }))
+        .unwrap()
+        .0
+        .is_some());
+    }
+}
