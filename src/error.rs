@@ -58,7 +58,7 @@ pub enum Error {
     },
 
     /// A database statement failed. `transient` errors (lost connection, deadlock,
-    /// serialization failure, lock timeout) may be retried in DIRECT mode. The message
+    /// serialization failure) may be retried in DIRECT mode; timeouts are not. The message
     /// keeps the server's own words: its message, SQLSTATE or error number, detail and hint.
     #[error("{context}: {}", server_words(source.as_ref()))]
     Database {

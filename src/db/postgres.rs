@@ -1,21 +1,128 @@
 //! PostgreSQL connections and errors: the blocking client the loader uses, the
 //! tokio-postgres connection on a runtime of its own the source uses, and which errors may
 //! be retried.
+//!
+//! Every connection: TLS as `*_SSLMODE` says (`tls`), TCP keepalive, the whole connect
+//! (TCP, TLS, login and the session settings) bounded by `*_CONNECT_TIMEOUT_SECONDS`, and
+//! the session's `lock_timeout` (both sides) and `statement_timeout` (the source) set by
+//! `SET` right after login — `SET` rather than the startup `options`, which connection
+//! poolers such as PgBouncer refuse.
+//!
+//! * `tls`: rustls under tokio-postgres, with libpq's modes.
 
+mod tls;
+
+use std::sync::mpsc;
 use std::time::Duration;
 
-use postgres::{Client, NoTls};
+use postgres::error::SqlState;
+use postgres::Client;
 
-use crate::config::Endpoint;
-use crate::error::{Error, Result};
+use crate::config::{Endpoint, KEEPALIVE_IDLE};
+use crate::error::{server_words, Error, Result};
 
 /// The `application_name` of every connection `stage` opens.
 pub const APPLICATION_NAME: &str = "stage";
 
+/// Why a connection could not be opened: the driver's or server's error, or our own words
+/// (a TLS file, the connect timeout). Never holds the password or a key file's contents.
+#[derive(Debug)]
+pub enum ConnectError {
+    Driver(postgres::Error, String),
+    Other(String),
+}
+
+impl ConnectError {
+    /// The server's SQLSTATE, when the server refused.
+    pub fn code(&self) -> Option<&SqlState> {
+        match self {
+            ConnectError::Driver(e, _) => e.code(),
+            ConnectError::Other(_) => None,
+        }
+    }
+
+    fn driver(e: postgres::Error, endpoint: &Endpoint) -> Self {
+        let hint = if timed_out(&e) {
+            format!(
+                " (timed out: raise {})",
+                endpoint.key("CONNECT_TIMEOUT_SECONDS")
+            )
+        } else {
+            String::new()
+        };
+        ConnectError::Driver(e, hint)
+    }
+}
+
+impl std::fmt::Display for ConnectError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ConnectError::Driver(e, hint) => write!(f, "{}{hint}", server_words(e)),
+            ConnectError::Other(m) => f.write_str(m),
+        }
+    }
+}
+
+impl std::error::Error for ConnectError {}
+
+/// Whether a driver error is a timeout of ours (the socket's connect timeout).
+fn timed_out(e: &postgres::Error) -> bool {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = cur {
+        if err
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut)
+        {
+            return true;
+        }
+        cur = err.source();
+    }
+    false
+}
+
+/// The message of a connect that outlived `*_CONNECT_TIMEOUT_SECONDS`.
+fn connect_timed_out(endpoint: &Endpoint) -> String {
+    format!(
+        "no answer within {:?} (TCP connect, TLS, login and session settings) (timed out: raise {})",
+        endpoint.timeouts.connect,
+        endpoint.key("CONNECT_TIMEOUT_SECONDS")
+    )
+}
+
 /// Opens a connection to `dbname`. The password goes through the config builder, never
 /// through a connection string, and no error message carries it.
-pub fn connect(endpoint: &Endpoint, dbname: &str) -> std::result::Result<Client, postgres::Error> {
-    postgres::Config::from(config(endpoint, dbname)).connect(NoTls)
+///
+/// The blocking client cannot bound its whole connect (its timeout covers the TCP connect
+/// only), so the connect runs on a thread of its own that is abandoned after
+/// `*_CONNECT_TIMEOUT_SECONDS`; should the server answer later, the thread drops the
+/// connection.
+pub fn connect(endpoint: &Endpoint, dbname: &str) -> std::result::Result<Client, ConnectError> {
+    let tls = tls::connector(endpoint).map_err(ConnectError::Other)?;
+    let cfg = postgres::Config::from(config(endpoint, dbname));
+    let session = session_settings(endpoint);
+    let (tx, rx) = mpsc::channel();
+    std::thread::Builder::new()
+        .name("pg-connect".into())
+        .spawn(move || {
+            let connected = cfg.connect(tls).and_then(|mut client| {
+                if !session.is_empty() {
+                    client.batch_execute(&session)?;
+                }
+                Ok(client)
+            });
+            let _ = tx.send(connected);
+        })
+        .map_err(|e| ConnectError::Other(format!("starting a thread to connect: {e}")))?;
+    match rx.recv_timeout(endpoint.timeouts.connect) {
+        Ok(Ok(client)) => Ok(client),
+        Ok(Err(e)) => Err(ConnectError::driver(e, endpoint)),
+        Err(mpsc::RecvTimeoutError::Timeout) => {
+            Err(ConnectError::Other(connect_timed_out(endpoint)))
+        }
+        Err(mpsc::RecvTimeoutError::Disconnected) => Err(ConnectError::Other(
+            "the connecting thread ended without an answer".into(),
+        )),
+    }
 }
 
 /// The connection settings for `dbname` on `endpoint`.
@@ -25,7 +132,10 @@ fn config(endpoint: &Endpoint, dbname: &str) -> tokio_postgres::Config {
         .port(endpoint.port.unwrap_or(5432))
         .dbname(dbname)
         .application_name(APPLICATION_NAME)
-        .connect_timeout(Duration::from_secs(30));
+        .ssl_mode(tls::negotiation(endpoint.tls.effective_mode()))
+        .connect_timeout(endpoint.timeouts.connect)
+        .keepalives(true)
+        .keepalives_idle(KEEPALIVE_IDLE);
     let user = endpoint
         .username
         .clone()
@@ -36,6 +146,22 @@ fn config(endpoint: &Endpoint, dbname: &str) -> tokio_postgres::Config {
         cfg.password(pw.expose());
     }
     cfg
+}
+
+/// The `SET`s run right after login: `statement_timeout` where the endpoint has one (the
+/// source), `lock_timeout` where it has one (both sides). Empty when neither is set, so
+/// the server's (or role's) own settings stay.
+fn session_settings(endpoint: &Endpoint) -> String {
+    // PostgreSQL takes these in milliseconds, up to INT_MAX; 0 would mean "none".
+    let millis = |d: Duration| d.as_millis().clamp(1, i32::MAX as u128);
+    let mut sql = String::new();
+    if let Some(d) = endpoint.timeouts.statement {
+        sql.push_str(&format!("SET statement_timeout = {}; ", millis(d)));
+    }
+    if let Some(d) = endpoint.timeouts.lock {
+        sql.push_str(&format!("SET lock_timeout = {}; ", millis(d)));
+    }
+    sql
 }
 
 /// The server's version as `stage` reports it, from a `SHOW server_version` row.
@@ -64,24 +190,43 @@ pub(crate) struct Conn {
 }
 
 impl Conn {
+    /// Opens a connection to `dbname` (see [`connect`] for what every connection gets).
+    /// The error is the message for `Error::Connect`.
     pub(crate) fn open(endpoint: &Endpoint, dbname: &str) -> std::result::Result<Conn, String> {
+        let tls = tls::connector(endpoint)?;
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .map_err(|e| format!("starting the I/O runtime: {e}"))?;
+        let limit = endpoint.timeouts.connect;
+        let started = std::time::Instant::now();
         let (client, connection) = rt
-            .block_on(config(endpoint, dbname).connect(tokio_postgres::NoTls))
-            .map_err(|e| e.to_string())?;
+            .block_on(async {
+                tokio::time::timeout(limit, config(endpoint, dbname).connect(tls)).await
+            })
+            .map_err(|_| connect_timed_out(endpoint))?
+            .map_err(|e| ConnectError::driver(e, endpoint).to_string())?;
         let driver = rt.spawn(async move {
             if let Err(e) = connection.await {
                 tracing::debug!(error = %e, "source connection ended");
             }
         });
-        Ok(Conn {
+        let conn = Conn {
             rt,
             client: Some(client),
             driver: Some(driver),
-        })
+        };
+        let session = session_settings(endpoint);
+        if !session.is_empty() {
+            let left = limit.saturating_sub(started.elapsed());
+            conn.rt
+                .block_on(async {
+                    tokio::time::timeout(left, conn.client().batch_execute(&session)).await
+                })
+                .map_err(|_| connect_timed_out(endpoint))?
+                .map_err(|e| ConnectError::driver(e, endpoint).to_string())?;
+        }
+        Ok(conn)
     }
 
     pub(crate) fn client(&self) -> &tokio_postgres::Client {
@@ -133,9 +278,10 @@ impl Drop for Conn {
     }
 }
 
-/// Whether a PostgreSQL error may be retried: serialization failure, deadlock, lock not
-/// available, the backend terminated (`pg_terminate_backend`, shutdown), connection errors
-/// (class 08), or a connection that is gone.
+/// Whether a PostgreSQL error may be retried: serialization failure, deadlock, the
+/// backend terminated (`pg_terminate_backend`, shutdown), connection errors (class 08), or
+/// a connection that is gone. Timeouts (57014 statement timeout, 55P03 lock timeout) are
+/// not: the same wait would time out again; [`db_err`] names the key to raise instead.
 pub fn is_transient(e: &postgres::Error) -> bool {
     if e.is_closed() {
         return true;
@@ -143,19 +289,108 @@ pub fn is_transient(e: &postgres::Error) -> bool {
     match e.code() {
         Some(code) => {
             let c = code.code();
-            matches!(c, "40001" | "40P01" | "55P03" | "57P01" | "57P02" | "57P03")
-                || c.starts_with("08")
+            matches!(c, "40001" | "40P01" | "57P01" | "57P02" | "57P03") || c.starts_with("08")
         }
         // No SQLSTATE: an I/O error on the socket.
         None => std::error::Error::source(e).is_some_and(|s| s.is::<std::io::Error>()),
     }
 }
 
-/// A PostgreSQL error with context, transient where [`is_transient`] says so.
+/// For a timeout error, what to say after the context: the key to raise.
+fn timeout_hint(e: &postgres::Error) -> Option<&'static str> {
+    let db = e.as_db_error()?;
+    match db.code().code() {
+        "55P03" => Some(" (timed out: raise [settings] LOCK_TIMEOUT_SECONDS)"),
+        // 57014 is any cancel; the server says which (in English unless lc_messages differs).
+        "57014" if db.message().contains("statement timeout") => {
+            Some(" (timed out: raise [settings] STATEMENT_TIMEOUT_SECONDS)")
+        }
+        "57014" => Some(
+            " (cancelled; if by the statement timeout, raise [settings] STATEMENT_TIMEOUT_SECONDS)",
+        ),
+        _ => None,
+    }
+}
+
+/// A PostgreSQL error with context, transient where [`is_transient`] says so; a timeout's
+/// context ends with the key to raise.
 pub fn db_err(context: impl std::fmt::Display) -> impl FnOnce(postgres::Error) -> Error {
     let context = context.to_string();
     move |e| {
         let transient = is_transient(&e);
+        let context = match timeout_hint(&e) {
+            Some(hint) => format!("{context}{hint}"),
+            None => context,
+        };
         Error::database(context, transient, e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Driver, Side, Timeouts, Tls};
+
+    fn endpoint(timeouts: Timeouts) -> Endpoint {
+        Endpoint {
+            side: Side::Source,
+            driver: Driver::Postgres,
+            host: Some("127.0.0.1".into()),
+            port: Some(1),
+            username: Some("u".into()),
+            password: None,
+            database: Some("d".into()),
+            schema: None,
+            admin_db: None,
+            oracle_sid: None,
+            oracle_tns_alias: None,
+            oracle_client_path: None,
+            oracle_number: Default::default(),
+            mssql_trust_server_certificate: false,
+            mssql_encrypt: Default::default(),
+            tls: Tls::default(),
+            timeouts,
+        }
+    }
+
+    #[test]
+    fn session_settings_set_only_the_timeouts_given_in_milliseconds() {
+        let none = Timeouts {
+            connect: Duration::from_secs(1),
+            statement: None,
+            lock: None,
+        };
+        assert_eq!(session_settings(&endpoint(none)), "");
+        let both = Timeouts {
+            statement: Some(Duration::from_millis(1500)),
+            lock: Some(Duration::from_secs(60)),
+            ..none
+        };
+        assert_eq!(
+            session_settings(&endpoint(both)),
+            "SET statement_timeout = 1500; SET lock_timeout = 60000; "
+        );
+        let tiny = Timeouts {
+            lock: Some(Duration::from_micros(10)),
+            ..none
+        };
+        assert_eq!(
+            session_settings(&endpoint(tiny)),
+            "SET lock_timeout = 1; ",
+            "never 0, which would mean no timeout"
+        );
+    }
+
+    #[test]
+    fn a_connect_timeout_names_the_key() {
+        let ep = endpoint(Timeouts {
+            connect: Duration::from_secs(1),
+            ..Timeouts::default()
+        });
+        let m = connect_timed_out(&ep);
+        assert!(
+            m.contains("raise [database-source] SRC_CONNECT_TIMEOUT_SECONDS"),
+            "{m}"
+        );
     }
 }

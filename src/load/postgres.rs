@@ -63,7 +63,7 @@ impl PgDestination {
             .database
             .clone()
             .unwrap_or_else(|| "postgres".into());
-        let connect_err = |e: postgres::Error| Error::Connect {
+        let connect_err = |e: db::ConnectError| Error::Connect {
             side: "destination",
             target: endpoint.describe(),
             message: e.to_string(),

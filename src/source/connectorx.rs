@@ -18,6 +18,7 @@
 //!   evenly over their range — never the table.
 
 mod adapt;
+mod connection;
 mod partition;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -29,9 +30,11 @@ use arrow::record_batch::RecordBatch;
 use connectorx::prelude::{get_arrow, new_record_batch_iter, CXQuery, SourceConn};
 
 use self::adapt::{adapt, plain_string, text_cast};
+pub use self::connection::check;
+use self::connection::connection_url;
 use self::partition::{partition_column, waves, KeyStats, WAVE_CHUNKS};
 use super::{BatchSink, ReadOptions, Source, TableInfo, TableRef};
-use crate::config::{Driver, Endpoint, Settings};
+use crate::config::{Endpoint, Settings};
 use crate::dialect::Dialect;
 use crate::error::{Error, Result};
 
@@ -288,46 +291,4 @@ fn scrub(text: &str, endpoint: &Endpoint) -> String {
         Some(p) if !p.expose().is_empty() => text.replace(p.expose(), "***"),
         _ => text.to_string(),
     }
-}
-
-/// The ConnectorX connection URL. It holds the password: never log it.
-fn connection_url(ep: &Endpoint) -> Result<String> {
-    let enc = |s: &str| {
-        url::form_urlencoded::byte_serialize(s.as_bytes())
-            .collect::<String>()
-            .replace('+', "%20")
-    };
-    let creds = match (&ep.username, &ep.password) {
-        (Some(u), Some(p)) => format!("{}:{}@", enc(u), enc(p.expose())),
-        (Some(u), None) => format!("{}@", enc(u)),
-        _ => String::new(),
-    };
-    let host = ep.host.clone().unwrap_or_else(|| "localhost".into());
-    let port = ep.port.or(ep.driver.default_port()).unwrap_or(0);
-    let db = enc(ep.database.as_deref().unwrap_or(""));
-    Ok(match ep.driver {
-        Driver::Postgres => format!("postgresql://{creds}{host}:{port}/{db}?sslmode=disable"),
-        Driver::Mysql | Driver::Mariadb => format!("mysql://{creds}{host}:{port}/{db}"),
-        Driver::Sqlite => {
-            let path = ep.database.clone().unwrap_or_default();
-            let abs = std::fs::canonicalize(&path).map_err(|e| Error::Connect {
-                side: "source",
-                target: ep.describe(),
-                message: format!("no SQLite database file at \"{path}\": {e}"),
-            })?;
-            let encoded: String = abs
-                .to_string_lossy()
-                .split('/')
-                .map(enc)
-                .collect::<Vec<_>>()
-                .join("/");
-            format!("sqlite://{encoded}")
-        }
-        other => {
-            return Err(Error::config(format!(
-                "[settings] TRANSFER_MODE = CONNECTORX reads postgres, mysql, mariadb and sqlite; {} = \"{other}\" needs TRANSFER_MODE=DUMP",
-                ep.key("DRIVER")
-            )))
-        }
-    })
 }

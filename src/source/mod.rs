@@ -194,6 +194,7 @@ pub fn open_for_run(cfg: &Config) -> Result<Box<dyn Source>> {
     let catalog = open(&cfg.source)?;
     #[cfg(feature = "connectorx")]
     if cfg.settings.mode == TransferMode::Connectorx {
+        connectorx::check(&cfg.source)?;
         return Ok(Box::new(connectorx::CxSource::new(
             catalog,
             &cfg.source,

@@ -20,3 +20,5 @@ mod sqlite_e2e;
 mod support;
 mod support_selftest;
 mod table_sections;
+mod timeouts_pg;
+mod tls_postgres;

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
+use super::tls::Pki;
 use super::{
     describe_output, file_len, find_executable, free_port, is_root, log_tail, make_temp_dir,
     random_password, read_from, shell_quote, unique_name, Registration, INSTALL_HINT,
@@ -30,6 +31,9 @@ pub struct PgServer {
     /// The superuser's password, required on TCP (scram-sha-256).
     pub password: String,
     log_file: PathBuf,
+    /// Started by [`PgServer::start_tls`]: TCP only with TLS, so the tests' own clients
+    /// come in through the Unix socket.
+    tls: bool,
     registration: Registration,
 }
 
@@ -51,8 +55,22 @@ impl PgServer {
         PgServer::try_start().unwrap_or_else(|message| panic!("{message}"))
     }
 
+    /// Starts a server of its own that speaks TLS with `pki`'s server certificate
+    /// (`ssl = on`) and takes TCP connections only over TLS: `pg_hba.conf` has `hostssl`
+    /// lines only, so a plain connection is refused with the server's own message. It
+    /// listens on 127.0.0.1 and on 127.0.0.2 (a name the certificate does not carry).
+    /// The user `stage` logs in with `pki`'s client certificate (`cert`), everyone else with
+    /// a password; create that role to use it. [`PgServer::client`] uses the Unix socket.
+    pub fn start_tls(pki: &Pki) -> PgServer {
+        PgServer::try_start_with(Some(pki)).unwrap_or_else(|message| panic!("{message}"))
+    }
+
     /// Starts a server, or says why it could not.
     pub fn try_start() -> Result<PgServer, String> {
+        PgServer::try_start_with(None)
+    }
+
+    fn try_start_with(pki: Option<&Pki>) -> Result<PgServer, String> {
         let bin = pg_bin_dir()?;
         let run_as = if is_root() {
             Some(RunAs::unprivileged()?)
@@ -118,9 +136,9 @@ impl PgServer {
             ));
         }
 
-        let settings = format!(
+        let mut settings = format!(
             "\n# stage integration tests: fast and throwaway, TCP on 127.0.0.1 only\n\
-             listen_addresses = '127.0.0.1'\n\
+             listen_addresses = '{}'\n\
              unix_socket_directories = '{}'\n\
              fsync = off\n\
              synchronous_commit = off\n\
@@ -128,8 +146,21 @@ impl PgServer {
              max_connections = 200\n\
              timezone = 'UTC'\n\
              log_timezone = 'UTC'\n",
+            if pki.is_some() {
+                "127.0.0.1,127.0.0.2"
+            } else {
+                "127.0.0.1"
+            },
             dir.display().to_string().replace('\'', "''")
         );
+        if let Some(pki) = pki {
+            settings.push_str(&tls_setup(
+                pki,
+                &dir,
+                &data,
+                run_as.as_ref().map(|r| r.uid),
+            )?);
+        }
         fs::OpenOptions::new()
             .append(true)
             .open(data.join("postgresql.conf"))
@@ -156,11 +187,12 @@ impl PgServer {
                     user: "postgres".to_string(),
                     password,
                     log_file,
+                    tls: pki.is_some(),
                     registration,
                 };
-                // Proves TCP and password authentication work before any test relies on them.
-                if let Err(e) = postgres::Client::connect(&server.url("postgres"), postgres::NoTls)
-                {
+                // Proves TCP and password authentication work before any test relies on them
+                // (over the socket for a TLS server, whose TCP the tests themselves check).
+                if let Err(e) = server.try_client("postgres") {
                     return Err(format!(
                         "PostgreSQL started on port {port} but refused a password login over \
                          TCP: {e}\n{}",
@@ -191,15 +223,29 @@ impl PgServer {
         )
     }
 
-    /// A connection to `db` as the superuser, over TCP with the password.
+    /// A connection to `db` as the superuser: over TCP with the password, or for a TLS
+    /// server over its Unix socket.
     pub fn client(&self, db: &str) -> postgres::Client {
-        postgres::Client::connect(&self.url(db), postgres::NoTls).unwrap_or_else(|e| {
+        self.try_client(db).unwrap_or_else(|e| {
             panic!(
                 "cannot connect to the test PostgreSQL server on port {} (database {db}): {e}\n{}",
                 self.port,
                 log_tail(&self.log_file, LOG_LINES)
             )
         })
+    }
+
+    fn try_client(&self, db: &str) -> Result<postgres::Client, postgres::Error> {
+        if self.tls {
+            postgres::Config::new()
+                .host_path(self.dir())
+                .port(self.port)
+                .user(&self.user)
+                .dbname(db)
+                .connect(postgres::NoTls)
+        } else {
+            postgres::Client::connect(&self.url(db), postgres::NoTls)
+        }
     }
 
     /// Creates a database named [`unique_name`]`(prefix)` and returns its name.
@@ -310,6 +356,35 @@ fn uid_of(user: &str) -> Option<u32> {
         return None;
     }
     String::from_utf8_lossy(&output.stdout).trim().parse().ok()
+}
+
+/// Gives the server copies of `pki`'s server certificate, key and CA (in `dir`, owned by
+/// the server's user, the key 0600), and a `pg_hba.conf` of `hostssl` lines only; returns
+/// the `postgresql.conf` lines that turn TLS on.
+fn tls_setup(pki: &Pki, dir: &Path, data: &Path, owner_uid: Option<u32>) -> Result<String, String> {
+    let copy = |from: &Path, name: &str| -> Result<PathBuf, String> {
+        let to = dir.join(name);
+        let text =
+            fs::read_to_string(from).map_err(|e| format!("cannot read {}: {e}", from.display()))?;
+        write_private(&to, &text, owner_uid)?;
+        Ok(to)
+    };
+    let cert = copy(&pki.server_cert, "server.crt")?;
+    let key = copy(&pki.server_key, "server.key")?;
+    let ca = copy(&pki.ca_cert, "ca.crt")?;
+    let hba = "# stage TLS tests: the socket for the harness, TCP over TLS only\n\
+               local all all trust\n\
+               hostssl all stage 127.0.0.0/8 cert\n\
+               hostssl all all 127.0.0.0/8 scram-sha-256\n";
+    fs::write(data.join("pg_hba.conf"), hba)
+        .map_err(|e| format!("cannot write {}/pg_hba.conf: {e}", data.display()))?;
+    let quote = |p: &Path| p.display().to_string().replace('\'', "''");
+    Ok(format!(
+        "ssl = on\nssl_cert_file = '{}'\nssl_key_file = '{}'\nssl_ca_file = '{}'\n",
+        quote(&cert),
+        quote(&key),
+        quote(&ca)
+    ))
 }
 
 /// Writes `contents` to a new file readable only by its owner (`owner_uid` if given).
