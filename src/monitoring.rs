@@ -6,6 +6,7 @@
 //! need the destination, so a run whose destination was unreachable still tells.
 
 mod metrics;
+mod notify;
 
 use std::io::Write;
 use std::path::Path;
@@ -84,6 +85,11 @@ pub fn tell(m: &Monitoring, report: &RunReport) {
     }
     let notify = m.notify_on == NotifyOn::Always || !report.succeeded();
     if notify {
+        if let Some(url) = &m.notify_url {
+            if let Err(e) = notify::post(url.expose(), &json) {
+                tracing::warn!("[monitoring] NOTIFY_URL: {e}");
+            }
+        }
         if let Some(cmd) = &m.notify_command {
             if let Err(e) = run_command(cmd, &json) {
                 tracing::warn!("[monitoring] NOTIFY_COMMAND failed: {e}");

@@ -149,3 +149,82 @@ fn a_partial_run_is_summarised_notified_and_measured() {
         "a failed run notifies"
     );
 }
+
+/// One HTTP request read by a test server: its request line and body.
+fn serve_once(listener: std::net::TcpListener) -> std::thread::JoinHandle<(String, String)> {
+    use std::io::{BufRead, BufReader, Read, Write};
+    std::thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap();
+        let mut reader = BufReader::new(stream.try_clone().unwrap());
+        let mut request_line = String::new();
+        reader.read_line(&mut request_line).unwrap();
+        let mut length = 0;
+        loop {
+            let mut line = String::new();
+            reader.read_line(&mut line).unwrap();
+            if line.trim().is_empty() {
+                break;
+            }
+            if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                length = v.trim().parse().unwrap();
+            }
+        }
+        let mut body = vec![0; length];
+        reader.read_exact(&mut body).unwrap();
+        let mut stream = stream;
+        stream
+            .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+            .unwrap();
+        (request_line, String::from_utf8(body).unwrap())
+    })
+}
+
+#[test]
+fn a_failed_run_is_posted_and_a_refused_post_is_only_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let src = source(dir);
+    let dst = dir.join("dst.sqlite");
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = serve_once(listener);
+    let ini = |url: &str| {
+        sqlite_ini(
+            &src,
+            &dst.display().to_string(),
+            &format!("SRC_TABLES = good, missing\n\n[monitoring]\nNOTIFY_URL = {url}\n"),
+        )
+    };
+    let cfg = write(
+        dir,
+        "job.ini",
+        &ini(&format!("http://127.0.0.1:{port}/hook/T0K3N")),
+    );
+    let r = stage(dir, &["--config", cfg.to_str().unwrap()], &[]);
+    assert_eq!(r.code, 1, "{}", r.all());
+    assert!(!r.all().contains("T0K3N"), "{}", r.all());
+    let (request, body) = server.join().unwrap();
+    assert_eq!(request.trim(), "POST /hook/T0K3N HTTP/1.1");
+    let posted: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(posted["status"], "partial");
+    assert_eq!(posted["tables"][1]["table"], "missing");
+    assert_eq!(posted["tables"][1]["status"], "failed");
+
+    // Nobody listens any more: three attempts, one warning naming the host only, and the
+    // run's exit code is the run's own.
+    let cfg = write(
+        dir,
+        "job.ini",
+        &ini(&format!("http://127.0.0.1:{port}/hook/T0K3N")),
+    );
+    let r = stage(dir, &["--config", cfg.to_str().unwrap()], &[]);
+    assert_eq!(r.code, 1, "{}", r.all());
+    assert!(
+        r.all().contains(&format!(
+            "[monitoring] NOTIFY_URL: POST to http://127.0.0.1:{port} failed 3 times"
+        )),
+        "{}",
+        r.all()
+    );
+    assert!(!r.all().contains("T0K3N"), "{}", r.all());
+}
