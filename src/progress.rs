@@ -4,26 +4,33 @@
 use std::io::IsTerminal;
 use std::time::Instant;
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+/// One line per table in flight (several with `PARALLEL_TABLES`).
 pub struct Progress {
     total: usize,
-    interactive: bool,
+    /// On a terminal: the bars of the tables in flight, drawn together.
+    multi: Option<MultiProgress>,
 }
 
 impl Progress {
     pub fn new(total: usize) -> Self {
         Progress {
             total,
-            interactive: std::io::stderr().is_terminal(),
+            multi: std::io::stderr()
+                .is_terminal()
+                .then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr())),
         }
     }
 
     /// Starts one table's progress; `expected` rows when they were counted.
     pub fn table(&self, index: usize, name: &str, expected: Option<u64>) -> TableProgress {
         let label = format!("[{}/{}] {name}", index + 1, self.total);
-        let bar = self.interactive.then(|| {
-            let bar = ProgressBar::with_draw_target(expected, ProgressDrawTarget::stderr());
+        let bar = self.multi.as_ref().map(|multi| {
+            let bar = multi.add(ProgressBar::new(expected.unwrap_or(0)));
+            if expected.is_none() {
+                bar.unset_length();
+            }
             let template = if expected.is_some() {
                 "{msg}: {human_pos}/{human_len} rows, {per_sec} {wide_bar}"
             } else {
@@ -33,7 +40,7 @@ impl Progress {
             bar.set_message(label.clone());
             bar
         });
-        if !self.interactive {
+        if self.multi.is_none() {
             match expected {
                 Some(n) => tracing::info!(table = %name, rows = n, "{label}: started"),
                 None => tracing::info!(table = %name, "{label}: started"),

@@ -18,6 +18,7 @@ mod dump;
 mod from_manifest;
 mod heal;
 mod outcome;
+mod parallel;
 mod relay;
 mod retry;
 
@@ -69,26 +70,45 @@ pub fn run(cfg: &Config, finish: Finish) -> Result<RunSummary> {
     links.source()?;
     let tables = jobs(cfg);
     let progress = Progress::new(tables.len());
+    let workers = cfg.settings.parallel_tables;
+    let order: Vec<usize> = if workers > 1 {
+        // Largest first, by the catalog's estimate: the longest table starts at once
+        // instead of last.
+        let src = links.source()?;
+        let sizes: Vec<Option<u64>> = tables.iter().map(|j| src.estimate_rows(&j.table)).collect();
+        parallel::largest_first(&sizes)
+    } else {
+        (0..tables.len()).collect()
+    };
     match mode {
         TransferMode::Direct => {
             links.destination()?;
-            let mut summary = RunSummary {
-                run_id: run_id.clone(),
-                ..RunSummary::default()
-            };
-            for (i, job) in tables.iter().enumerate() {
-                let outcome = match interrupt::received() {
+            if workers > 1 {
+                // Each worker opens its own; these only proved both ends reachable.
+                links.close();
+            }
+            let outcomes = parallel::each(cfg, workers, &mut links, &order, |i, links| {
+                let job = &tables[i];
+                match interrupt::received() {
                     Some(signal) => outcome::not_started(job.table.display(), signal),
                     None => {
                         links.before_table(&job.table.display());
-                        direct::direct_table(cfg, &run_id, &mut links, job, i, &progress)
+                        direct::direct_table(cfg, &run_id, links, job, i, &progress)
                     }
-                };
-                summary.tables.push(outcome);
-            }
-            Ok(summary)
+                }
+            });
+            Ok(RunSummary {
+                run_id: run_id.clone(),
+                tables: outcomes,
+                manifest: None,
+            })
         }
-        _ => dump::dump_and_load(cfg, &run_id, &mut links, finish, &tables, &progress),
+        _ => {
+            if workers > 1 {
+                links.close();
+            }
+            dump::dump_and_load(cfg, &run_id, &mut links, finish, &tables, &order, &progress)
+        }
     }
 }
 

@@ -85,6 +85,10 @@ impl Source for CxSource {
         self.catalog.primary_key(table)
     }
 
+    fn estimate_rows(&mut self, table: &TableRef) -> Option<u64> {
+        self.catalog.estimate_rows(table)
+    }
+
     /// Reads through ConnectorX (partitioned when a partition column applies).
     fn read(
         &mut self,

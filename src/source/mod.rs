@@ -154,6 +154,12 @@ pub trait Source: Send {
     /// `SELECT count(*)`, for progress and `stage plan`.
     fn count_rows(&mut self, table: &TableInfo) -> Result<u64>;
 
+    /// The catalog's estimate of the table's rows (no scan), to start the largest tables
+    /// first when several run at once; `None` when the database keeps none.
+    fn estimate_rows(&mut self, _table: &TableRef) -> Option<u64> {
+        None
+    }
+
     /// The primary key's columns in key order (empty when there is none or it is unknown);
     /// CONNECTORX mode partitions on a single-column integer key by default.
     fn primary_key(&mut self, _table: &TableInfo) -> Result<Vec<String>> {

@@ -165,6 +165,15 @@ impl Source for PgSource {
         Ok(TableInfo { table: t, columns })
     }
 
+    fn estimate_rows(&mut self, table: &TableRef) -> Option<u64> {
+        // reltuples: -1 (never analysed) or the last VACUUM/ANALYZE's estimate.
+        let sql = "SELECT c.reltuples::float8 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND lower(c.relname) = lower($2) ORDER BY c.relname = $2 DESC LIMIT 1";
+        let schema = table.schema.as_deref().unwrap_or("public");
+        let rows = self.conn.query(sql, &[&schema, &table.name]).ok()?;
+        let n: f64 = rows.first()?.get(0);
+        (n >= 0.0).then_some(n as u64)
+    }
+
     fn count_rows(&mut self, table: &TableInfo) -> Result<u64> {
         let sql = format!("SELECT count(*) FROM {}", Self::qualified(&table.table));
         let row = self.conn.query_one(&sql).map_err(db_err(format!(

@@ -7,6 +7,7 @@ use arrow::record_batch::RecordBatch;
 use super::from_manifest::load_tables;
 use super::heal::{with_source_retries, Blame, Links, Side};
 use super::outcome::{RunSummary, TableOutcome};
+use super::parallel::each;
 use super::relay::pipe;
 use super::{prepare, read_options, Finish, Job};
 use crate::archive::{
@@ -23,6 +24,7 @@ pub(super) fn dump_and_load(
     links: &mut Links<'_>,
     finish: Finish,
     tables: &[Job],
+    order: &[usize],
     progress: &Progress,
 ) -> Result<RunSummary> {
     let store = Store::open(&cfg.settings.output_dir)?;
@@ -31,25 +33,30 @@ pub(super) fn dump_and_load(
         tracing::info!("archive cleaned up: {line}");
     }
     let started_at = chrono::Utc::now();
-    let mut entries = Vec::new();
-    let mut dumped = Vec::new();
-    for (i, job) in tables.iter().enumerate() {
-        let (entry, took) = match interrupt::received() {
-            Some(signal) => (
-                not_dumped(job, signal),
-                Dumped {
-                    seconds: 0.0,
-                    attempts: 0,
-                },
-            ),
-            None => {
-                links.before_table(&job.table.display());
-                dump_table(cfg, links, &store, run_id, job, i, progress)
+    let (entries, dumped): (Vec<TableEntry>, Vec<Dumped>) = each(
+        cfg,
+        cfg.settings.parallel_tables,
+        links,
+        order,
+        |i, links| {
+            let job = &tables[i];
+            match interrupt::received() {
+                Some(signal) => (
+                    not_dumped(job, signal),
+                    Dumped {
+                        seconds: 0.0,
+                        attempts: 0,
+                    },
+                ),
+                None => {
+                    links.before_table(&job.table.display());
+                    dump_table(cfg, links, &store, run_id, job, i, progress)
+                }
             }
-        };
-        entries.push(entry);
-        dumped.push(took);
-    }
+        },
+    )
+    .into_iter()
+    .unzip();
     // Every table is read: the source connection is not needed any more.
     links.close_source();
     interrupt::pause_point("manifest");

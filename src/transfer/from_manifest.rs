@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use super::heal::{Links, Side};
 use super::outcome::{not_started, outcome, TableOutcome};
+use super::parallel::{each, largest_first};
 use super::relay::relay;
 use super::retry::with_retry;
 use super::{report_nuls, settings_for_display, target};
@@ -46,15 +47,35 @@ pub(super) fn load_tables(
     links: &mut Links<'_>,
     progress: &Progress,
 ) -> Vec<TableOutcome> {
-    let mut out = Vec::new();
-    for (i, entry) in manifest.tables.iter().enumerate() {
+    let workers = cfg.settings.parallel_tables;
+    let order: Vec<usize> = if workers > 1 {
+        let sizes: Vec<Option<u64>> = manifest.tables.iter().map(|e| Some(e.rows)).collect();
+        largest_first(&sizes)
+    } else {
+        (0..manifest.tables.len()).collect()
+    };
+    each(cfg, workers, links, &order, |i, links| {
+        load_entry(cfg, manifest, store, links, progress, i)
+    })
+}
+
+/// Loads the `i`th table of the manifest (or reports why not).
+fn load_entry(
+    cfg: &Config,
+    manifest: &Manifest,
+    store: &Store,
+    links: &mut Links<'_>,
+    progress: &Progress,
+    i: usize,
+) -> TableOutcome {
+    let entry = &manifest.tables[i];
+    {
         let table = TableRef::new(&entry.source_table, None);
         if let Some(signal) = interrupt::received() {
-            out.push(not_started(entry.source_table.clone(), signal));
-            continue;
+            return not_started(entry.source_table.clone(), signal);
         }
         if entry.status == TableStatus::Failed {
-            out.push(TableOutcome {
+            return TableOutcome {
                 table: entry.source_table.clone(),
                 rows: 0,
                 error: Some(
@@ -66,8 +87,7 @@ pub(super) fn load_tables(
                 class: Some(ErrorClass::Other),
                 seconds: 0.0,
                 attempts: 1,
-            });
-            continue;
+            };
         }
         links.before_table(&entry.source_table);
         let started = std::time::Instant::now();
@@ -110,9 +130,8 @@ pub(super) fn load_tables(
             // Only the destination fails with transient errors here.
             links.after_failure(&entry.source_table, Side::Destination, e);
         }
-        out.push(outcome(&table, result).timed(started, 1));
+        outcome(&table, result).timed(started, 1)
     }
-    out
 }
 
 /// `stage verify`: re-hashes every part and compares row counts with the staging table.

@@ -144,6 +144,12 @@ impl<'c> Links<'c> {
         tracing::info!(table = %table, "the table failed on the {which} connection; the next table opens a new one");
     }
 
+    /// Closes both connections.
+    pub(super) fn close(&mut self) {
+        self.src = None;
+        self.dst = None;
+    }
+
     /// Closes the source connection (once every table is read, or before a retry).
     pub(super) fn close_source(&mut self) {
         self.src = None;

@@ -10,6 +10,7 @@ mod manifest_schema;
 mod monitoring;
 mod mysql_e2e;
 mod no_server;
+mod parallel;
 mod pg_copy;
 mod pg_e2e;
 mod readers;
