@@ -40,7 +40,10 @@ pub(crate) fn connect(
     };
     let deadline = Instant::now() + endpoint.timeouts.connect;
     let base = options(endpoint, database, init);
-    let opened = match open_by(base.clone().ssl_opts(tls::ssl_opts(&endpoint.tls)), deadline) {
+    let opened = match open_by(
+        base.clone().ssl_opts(tls::ssl_opts(&endpoint.tls)),
+        deadline,
+    ) {
         Err(Opening::Failed(mysql::Error::DriverError(mysql::DriverError::TlsNotSupported)))
             if endpoint.tls.effective_mode() == SslMode::Prefer =>
         {
@@ -55,8 +58,8 @@ pub(crate) fn connect(
         other => other,
     };
     let mut conn = opened.map_err(|e| connect_err(e.describe(endpoint)))?;
-    let mariadb = endpoint.timeouts.statement.is_some()
-        && session::is_mariadb(&server_version(&mut conn)?);
+    let mariadb =
+        endpoint.timeouts.statement.is_some() && session::is_mariadb(&server_version(&mut conn)?);
     if let Some(sql) = session::session_sql(&endpoint.timeouts, mariadb) {
         conn.query_drop(&sql).map_err(|e| {
             connect_err(format!(
@@ -131,9 +134,9 @@ fn open_by(opts: OptsBuilder, deadline: Instant) -> std::result::Result<Conn, Op
     match rx.recv_timeout(left) {
         Ok(opened) => opened.map_err(Opening::Failed),
         Err(mpsc::RecvTimeoutError::Timeout) => Err(Opening::TimedOut),
-        Err(mpsc::RecvTimeoutError::Disconnected) => Err(Opening::Failed(
-            mysql::Error::IoError(std::io::Error::other("the connecting thread ended")),
-        )),
+        Err(mpsc::RecvTimeoutError::Disconnected) => Err(Opening::Failed(mysql::Error::IoError(
+            std::io::Error::other("the connecting thread ended"),
+        ))),
     }
 }
 
@@ -148,7 +151,8 @@ pub(crate) fn is_transient(e: &mysql::Error) -> bool {
     match e {
         mysql::Error::MySqlError(m) => matches!(
             m.code,
-            1213 | 1053 | 1077 | 1078 | 1079 | 1080 | 1152 | 1158..=1161 | 1927 | 2006 | 2013 | 4031
+            1213 | 1053 | 1077 | 1078 | 1079 | 1080 | 1152 | 1158
+                ..=1161 | 1927 | 2006 | 2013 | 4031
         ),
         mysql::Error::IoError(io) => !certificate_refused(io),
         mysql::Error::CodecError(_) => true,

@@ -6,7 +6,6 @@ use std::time::Duration;
 use crate::config::Timeouts;
 use crate::db::{LOCK_TIMEOUT_KEY as LOCK_KEY, STATEMENT_TIMEOUT_KEY as STATEMENT_KEY};
 
-
 /// ER_LOCK_WAIT_TIMEOUT: a row lock (`innodb_lock_wait_timeout`) or a metadata lock
 /// (`lock_wait_timeout`: `LOCK TABLES`, DDL, `RENAME TABLE`) waited too long.
 const LOCK_WAIT_TIMEOUT: u16 = 1205;
@@ -60,7 +59,9 @@ fn whole_seconds(d: Duration) -> u64 {
 
 fn millis(d: Duration) -> u64 {
     let ms = d.as_millis() + u128::from(d.as_nanos() % 1_000_000 > 0);
-    u64::try_from(ms).unwrap_or(u64::MAX).clamp(1, u64::from(u32::MAX))
+    u64::try_from(ms)
+        .unwrap_or(u64::MAX)
+        .clamp(1, u64::from(u32::MAX))
 }
 
 /// The key whose limit a server error reports reaching, if it is a timeout.
