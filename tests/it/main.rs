@@ -17,3 +17,5 @@ mod smoke_local;
 mod sqlite_e2e;
 mod support;
 mod support_selftest;
+mod timeouts_mysql;
+mod tls_mariadb;

@@ -91,10 +91,10 @@ impl ConnectSpec {
             || !self.trust_server_certificate
     }
 
-    /// The tiberius configuration. The handshake (prelogin, TLS, login) is bounded by the
-    /// connect timeout; statements are not bounded by tiberius (its 30-second default per
-    /// response is off): the source's reads by `STATEMENT_TIMEOUT_SECONDS`, lock waits by
-    /// `SET LOCK_TIMEOUT`.
+    /// The tiberius configuration. tiberius' own bounds are off (15 s for the handshake,
+    /// 30 s per response): [`ConnectSpec::connect`] bounds TCP connect, TLS and login
+    /// together by `*_CONNECT_TIMEOUT_SECONDS`; the source's reads are bounded by
+    /// `STATEMENT_TIMEOUT_SECONDS`, lock waits by `SET LOCK_TIMEOUT`.
     pub fn config(&self, password: Option<&Secret>) -> tiberius::Config {
         let mut c = tiberius::Config::new();
         c.host(&self.host);
@@ -116,7 +116,7 @@ impl ConnectSpec {
         if let Some((cert, key)) = &self.client_cert {
             c.client_certificate(cert, key);
         }
-        c.handshake_timeout(Some(self.connect_timeout));
+        c.handshake_timeout(None);
         c.command_timeout(None);
         c
     }
@@ -204,10 +204,7 @@ mod tests {
         );
         let config = spec.config(e.password.as_ref());
         assert_eq!(config.get_addr(), "db.example:14330");
-        assert_eq!(
-            config.get_handshake_timeout(),
-            Some(Duration::from_secs(30))
-        );
+        assert_eq!(config.get_handshake_timeout(), None);
         assert_eq!(config.get_command_timeout(), None);
         let admin = ConnectSpec::from_endpoint(&e, Some("master")).unwrap();
         assert_eq!(admin.database.as_deref(), Some("master"));
