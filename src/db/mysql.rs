@@ -114,7 +114,22 @@ impl Opening {
                     endpoint.key("CONNECT_TIMEOUT_SECONDS")
                 )
             }
-            Opening::Failed(e) => tls::describe_failure(endpoint, e),
+            Opening::Failed(e) => {
+                let words = tls::describe_failure(endpoint, e);
+                match e {
+                    // MySQL says "insecure transport" (3159); MariaDB only "Access denied".
+                    mysql::Error::MySqlError(m)
+                        if matches!(m.code, 1045 | 3159)
+                            && endpoint.tls.effective_mode() == SslMode::Disable =>
+                    {
+                        format!(
+                            "{words} (with {} = disable: a server that requires TLS, require_secure_transport=ON, refuses a plain connection so)",
+                            endpoint.key("SSLMODE")
+                        )
+                    }
+                    _ => words,
+                }
+            }
         }
     }
 }
@@ -145,7 +160,7 @@ fn open_by(opts: OptsBuilder, deadline: Instant) -> std::result::Result<Conn, Op
 /// set (1205 lock wait, 3024/1969 statement time: [`timeout_key`]), which would wait the
 /// same way again, nor 1153 (packet too large), which fails the same way again.
 pub(crate) fn is_transient(e: &mysql::Error) -> bool {
-    if timeout_key(e).is_some() {
+    if timeout_key(e).is_some() || tls::certificate_refused(e).is_some() {
         return false;
     }
     match e {
@@ -154,20 +169,13 @@ pub(crate) fn is_transient(e: &mysql::Error) -> bool {
             1213 | 1053 | 1077 | 1078 | 1079 | 1080 | 1152 | 1158
                 ..=1161 | 1927 | 2006 | 2013 | 4031
         ),
-        mysql::Error::IoError(io) => !certificate_refused(io),
-        mysql::Error::CodecError(_) => true,
+        mysql::Error::IoError(_) | mysql::Error::CodecError(_) => true,
         mysql::Error::DriverError(d) => matches!(
             d,
             mysql::DriverError::ConnectTimeout | mysql::DriverError::PacketOutOfSync
         ),
         _ => false,
     }
-}
-
-/// rustls refusing the server's certificate surfaces as an I/O error; trying again is
-/// refused the same way.
-fn certificate_refused(io: &std::io::Error) -> bool {
-    io.kind() == std::io::ErrorKind::InvalidData && io.to_string().contains("certificate")
 }
 
 /// Maps a driver error to `Error::Database`, transient where retrying makes sense. A

@@ -35,15 +35,14 @@ pub(super) fn ssl_opts(tls: &Tls) -> Option<SslOpts> {
 /// The connect error's message: the driver's words, with what was being checked when it is
 /// a certificate the client refused (rustls says "invalid peer certificate: …").
 pub(super) fn describe_failure(endpoint: &Endpoint, e: &mysql::Error) -> String {
-    let words = e.to_string();
     let tls = &endpoint.tls;
-    let certificate = match e {
-        mysql::Error::TlsError(_) => true,
-        mysql::Error::IoError(io) => io.to_string().contains("certificate"),
-        _ => false,
+    let words = match (e, certificate_refused(e)) {
+        (mysql::Error::TlsError(t), _) => t.to_string(),
+        (_, Some(io)) => io.to_string(),
+        _ => return e.to_string(),
     };
-    if !certificate || tls.effective_mode() == SslMode::Disable {
-        return words;
+    if tls.effective_mode() == SslMode::Disable {
+        return e.to_string();
     }
     let against = match &tls.root_cert {
         Some(path) => format!("{} = {}", endpoint.key("SSLROOTCERT"), path.display()),
@@ -54,6 +53,20 @@ pub(super) fn describe_failure(endpoint: &Endpoint, e: &mysql::Error) -> String 
         endpoint.key("SSLMODE"),
         tls.effective_mode().name(),
     )
+}
+
+/// The I/O error of rustls refusing the server's certificate ("invalid peer certificate:
+/// …"), which the driver wraps in its I/O or packet-codec error.
+pub(super) fn certificate_refused(e: &mysql::Error) -> Option<&std::io::Error> {
+    let io = match e {
+        mysql::Error::IoError(io) => Some(io),
+        mysql::Error::CodecError(c) => {
+            std::error::Error::source(c).and_then(|s| s.downcast_ref::<std::io::Error>())
+        }
+        _ => None,
+    }?;
+    (io.kind() == std::io::ErrorKind::InvalidData && io.to_string().contains("certificate"))
+        .then_some(io)
 }
 
 #[cfg(test)]
