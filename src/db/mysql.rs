@@ -212,3 +212,50 @@ pub(crate) fn server_version(conn: &mut Conn) -> Result<String> {
         .ok_or_else(|| Error::Check("SELECT VERSION() returned no row".into()))?;
     take(&mut row, 0, "version")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn server(code: u16, message: &str) -> mysql::Error {
+        mysql::Error::MySqlError(mysql::MySqlError {
+            state: "HY000".into(),
+            message: message.into(),
+            code,
+        })
+    }
+
+    #[test]
+    fn timeouts_are_not_transient_and_name_their_key() {
+        let e = db_err("table b: reading")(server(
+            1205,
+            "Lock wait timeout exceeded; try restarting transaction",
+        ));
+        assert!(!e.is_transient());
+        assert_eq!(
+            e.to_string(),
+            "table b: reading (timed out: raise [settings] LOCK_TIMEOUT_SECONDS): MySqlError { ERROR 1205 (HY000): Lock wait timeout exceeded; try restarting transaction }"
+        );
+        let e = db_err("table slow: reading row 1")(server(
+            3024,
+            "maximum statement execution time exceeded",
+        ));
+        assert!(!e.is_transient());
+        assert!(e.to_string().starts_with(
+            "table slow: reading row 1 (timed out: raise [settings] STATEMENT_TIMEOUT_SECONDS): "
+        ));
+        // A deadlock and a lost connection stay worth retrying.
+        assert!(db_err("x")(server(1213, "Deadlock found")).is_transient());
+        let lost = mysql::Error::IoError(std::io::Error::new(
+            std::io::ErrorKind::ConnectionReset,
+            "reset",
+        ));
+        assert!(is_transient(&lost));
+        // A certificate rustls refused is not.
+        let refused = mysql::Error::IoError(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "invalid peer certificate: UnknownIssuer",
+        ));
+        assert!(!is_transient(&refused));
+    }
+}

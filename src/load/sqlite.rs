@@ -30,11 +30,7 @@ pub struct SqliteDestination {
 fn db_err(context: impl std::fmt::Display) -> impl FnOnce(rusqlite::Error) -> Error {
     let context = context.to_string();
     move |e| {
-        let busy = matches!(
-            e.sqlite_error_code(),
-            Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
-        );
-        let context = if busy {
+        let context = if is_busy(&e) {
             format!(
                 "{context} (timed out: raise {})",
                 crate::db::LOCK_TIMEOUT_KEY
@@ -44,6 +40,14 @@ fn db_err(context: impl std::fmt::Display) -> impl FnOnce(rusqlite::Error) -> Er
         };
         Error::database(context, false, e)
     }
+}
+
+/// Another connection kept SQLite's lock past the busy timeout.
+fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    )
 }
 
 /// The busy timeout for a lock timeout; none is SQLite's longest wait (about 24 days).
@@ -75,7 +79,11 @@ impl SqliteDestination {
             .map_err(|e| Error::Connect {
                 side: "destination",
                 target: endpoint.describe(),
-                message: e.to_string(),
+                message: if is_busy(&e) {
+                    format!("{e} (timed out: raise {})", crate::db::LOCK_TIMEOUT_KEY)
+                } else {
+                    e.to_string()
+                },
             })?;
         if endpoint.schema.is_some() {
             tracing::info!("[database-destination] DST_SCHEMA is ignored for SQLite, which has no schemas: staging tables go into the database file");

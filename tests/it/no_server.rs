@@ -1,6 +1,7 @@
 //! SQL Server and Oracle seams that need no server: connection failures through the real
 //! `stage` binary (a closed port; a listener that accepts and never answers, which the
-//! connect timeout ends), and the configuration keys these drivers add.
+//! connect timeout ends), and the configuration keys these drivers add. Also SQLite's
+//! lock timeout, which needs no server either.
 
 use std::net::{TcpListener, TcpStream};
 use std::time::{Duration, Instant};
@@ -284,4 +285,51 @@ fn oracle_number_scale_key_is_validated() {
         "{}",
         run.all()
     );
+}
+
+/// A staging SQLite file another connection holds exclusively: the run waits
+/// `LOCK_TIMEOUT_SECONDS` for it, not SQLite's default, and says which key to raise.
+#[test]
+fn sqlite_staging_file_held_by_another_writer_ends_at_the_lock_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src.db");
+    {
+        let c = rusqlite::Connection::open(&src).unwrap();
+        c.execute_batch("CREATE TABLE t (id INTEGER); INSERT INTO t VALUES (1);")
+            .unwrap();
+    }
+    let stg = dir.path().join("stg.sqlite");
+    let holder = rusqlite::Connection::open(&stg).unwrap();
+    holder
+        .execute_batch(
+            "CREATE TABLE old (id INTEGER); BEGIN EXCLUSIVE; INSERT INTO old VALUES (1);",
+        )
+        .unwrap();
+    let ini = format!(
+        "[database-source]\nSRC_DRIVER = sqlite\nSRC_DB = {}\n\n[database-destination]\nDST_DRIVER = sqlite\nDST_DB = {}\n\n[settings]\nSRC_TABLES = t\nLOCK_TIMEOUT_SECONDS = 1\n",
+        src.display(),
+        stg.display()
+    );
+    let cfg = write(dir.path(), "job.ini", &ini);
+    let started = Instant::now();
+    let run = stage(dir.path(), &["run", "--config", cfg.to_str().unwrap()], &[]);
+    let took = started.elapsed();
+    assert_eq!(run.code, 3, "{}", run.all());
+    assert!(
+        run.stderr
+            .contains("database is locked (timed out: raise [settings] LOCK_TIMEOUT_SECONDS)"),
+        "{}",
+        run.all()
+    );
+    assert!(
+        took >= Duration::from_secs(1) && took < Duration::from_secs(10),
+        "took {took:?}"
+    );
+    holder.execute_batch("COMMIT").unwrap();
+    let run = stage(dir.path(), &["run", "--config", cfg.to_str().unwrap()], &[]);
+    assert_eq!(run.code, 0, "{}", run.all());
+    let n: i64 = holder
+        .query_row("SELECT count(*) FROM t", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(n, 1);
 }

@@ -94,8 +94,9 @@ fn a_source_table_behind_a_write_lock_fails_after_the_lock_timeout_naming_table_
         assert_eq!(r.code, 1, "{mode}: {}", r.all());
         assert!(
             r.all().contains("table b: ")
-                && r.all()
-                    .contains("(timed out: raise [settings] LOCK_TIMEOUT_SECONDS): ERROR 1205"),
+                && r.all().contains(
+                    "(timed out: raise [settings] LOCK_TIMEOUT_SECONDS): MySqlError { ERROR 1205"
+                ),
             "{mode}: {}",
             r.all()
         );
@@ -136,7 +137,7 @@ fn a_staging_table_held_by_a_reader_fails_the_swap_after_the_lock_timeout() {
     reader.query_drop("UNLOCK TABLES").unwrap();
     assert_eq!(r.code, 1, "{}", r.all());
     assert!(
-        r.all().contains("staging table a: swapping in the new table (timed out: raise [settings] LOCK_TIMEOUT_SECONDS): ERROR 1205"),
+        r.all().contains("staging table a: swapping in the new table (timed out: raise [settings] LOCK_TIMEOUT_SECONDS): MySqlError { ERROR 1205"),
         "{}",
         r.all()
     );
@@ -173,7 +174,7 @@ fn a_read_longer_than_the_statement_timeout_fails_naming_table_and_key() {
         assert!(
             r.all().contains("table slow: ")
                 && r.all().contains(
-                    "(timed out: raise [settings] STATEMENT_TIMEOUT_SECONDS): ERROR 1969"
+                    "(timed out: raise [settings] STATEMENT_TIMEOUT_SECONDS): MySqlError { ERROR 1969"
                 ),
             "{mode}: {}",
             r.all()
