@@ -147,7 +147,7 @@ impl ConnectSpec {
     /// (rounded up), `None` when lock waits are not limited (SQL Server's default).
     pub fn session_sql(&self) -> Option<String> {
         self.lock_timeout.map(|d| {
-            let ms = d.as_millis() + u128::from(d.as_nanos() % 1_000_000 > 0);
+            let ms = d.as_millis() + u128::from(!d.as_nanos().is_multiple_of(1_000_000));
             let ms = i32::try_from(ms).unwrap_or(i32::MAX).max(1);
             format!("SET LOCK_TIMEOUT {ms}")
         })

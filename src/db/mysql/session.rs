@@ -58,7 +58,7 @@ fn whole_seconds(d: Duration) -> u64 {
 }
 
 fn millis(d: Duration) -> u64 {
-    let ms = d.as_millis() + u128::from(d.as_nanos() % 1_000_000 > 0);
+    let ms = d.as_millis() + u128::from(!d.as_nanos().is_multiple_of(1_000_000));
     u64::try_from(ms)
         .unwrap_or(u64::MAX)
         .clamp(1, u64::from(u32::MAX))

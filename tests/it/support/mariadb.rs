@@ -77,7 +77,7 @@ impl MariaDbServer {
             .unwrap_or_else(|message| panic!("{message}"))
     }
 
-    /// [`MariaDbServer::try_start`], tried up to three times: on a loaded machine
+    /// [`MariaDbServer::try_start_with`], tried up to three times: on a loaded machine
     /// `mariadb-install-db` occasionally fails once for no reason its log gives.
     pub fn try_start_retrying() -> Result<MariaDbServer, String> {
         MariaDbServer::try_start_retrying_with(None)
@@ -97,11 +97,6 @@ impl MariaDbServer {
             }
         }
         Err(last)
-    }
-
-    /// Starts a server, or says why it could not.
-    pub fn try_start() -> Result<MariaDbServer, String> {
-        MariaDbServer::try_start_with(None)
     }
 
     /// Starts a server (requiring TLS with `tls`'s certificates when given), or says why it
