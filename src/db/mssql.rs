@@ -338,4 +338,19 @@ mod tests {
         let d = Deadline::after(Some(Duration::from_secs(5)));
         assert_eq!(rt.block_on(before(d, "x", async { Ok(8) })).unwrap(), 8);
     }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn keepalive_is_on_with_stages_times() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let rt = runtime().unwrap();
+        let tcp = rt.block_on(TcpStream::connect(addr)).unwrap();
+        keepalive(&tcp).unwrap();
+        let sock = socket2::SockRef::from(&tcp);
+        assert!(sock.keepalive().unwrap());
+        assert_eq!(sock.tcp_keepalive_time().unwrap(), KEEPALIVE_IDLE);
+        assert_eq!(sock.tcp_keepalive_interval().unwrap(), KEEPALIVE_INTERVAL);
+        assert_eq!(sock.tcp_keepalive_retries().unwrap(), KEEPALIVE_PROBES);
+    }
 }

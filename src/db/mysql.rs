@@ -258,4 +258,43 @@ mod tests {
         ));
         assert!(!is_transient(&refused));
     }
+
+    #[test]
+    fn options_bound_the_connect_and_turn_on_keepalive() {
+        let endpoint = crate::config::Endpoint {
+            side: crate::config::Side::Source,
+            driver: crate::config::Driver::Mariadb,
+            host: Some("db.example".into()),
+            port: None,
+            username: Some("app".into()),
+            password: Some(crate::config::Secret::new("pw")),
+            database: Some("sales".into()),
+            schema: None,
+            admin_db: None,
+            oracle_sid: None,
+            oracle_tns_alias: None,
+            oracle_client_path: None,
+            oracle_number: Default::default(),
+            mssql_trust_server_certificate: true,
+            mssql_encrypt: Default::default(),
+            tls: Default::default(),
+            timeouts: crate::config::Timeouts {
+                connect: Duration::from_millis(2500),
+                ..Default::default()
+            },
+        };
+        let opts: mysql::Opts = options(&endpoint, Some("sales"), &["SET NAMES utf8mb4"]).into();
+        assert_eq!(opts.get_tcp_port(), 3306);
+        assert_eq!(
+            opts.get_tcp_connect_timeout(),
+            Some(Duration::from_millis(2500))
+        );
+        assert_eq!(opts.get_tcp_keepalive_time_ms(), Some(60_000));
+        #[cfg(target_os = "linux")]
+        {
+            assert_eq!(opts.get_tcp_keepalive_probe_interval_secs(), Some(10));
+            assert_eq!(opts.get_tcp_keepalive_probe_count(), Some(KEEPALIVE_PROBES));
+        }
+        assert_eq!(opts.get_init(), vec!["SET NAMES utf8mb4".to_string()]);
+    }
 }
