@@ -48,6 +48,7 @@ impl MssqlSource {
     /// The runtime and the client, reopening the connection after a failed statement.
     fn parts(&mut self) -> Result<(&tokio::runtime::Runtime, &mut Client)> {
         if self.client.is_none() {
+            tracing::info!(target = %self.target, "reopening the source connection after a failed statement");
             let client = self
                 .rt
                 .block_on(self.spec.connect(self.password.as_ref()))
