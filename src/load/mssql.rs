@@ -23,7 +23,7 @@ use arrow::record_batch::RecordBatch;
 
 use super::{Destination, LoadReport, LoadTarget, TableLoad};
 use crate::config::{Endpoint, Secret, WriteMode, DEFAULT_DST_SCHEMA};
-use crate::db::mssql::{self as db, cell, connect, db_err, Client, ConnectSpec};
+use crate::db::mssql::{self as db, cell, db_err, Client, ConnectSpec};
 use crate::dialect::Dialect;
 use crate::error::{Error, Result};
 use bulk_rows::bulk_rows;
@@ -70,7 +70,7 @@ impl MssqlDestination {
         if self.client.is_none() {
             let c = self
                 .rt
-                .block_on(connect(self.spec.config(self.password.as_ref())))
+                .block_on(self.spec.connect(self.password.as_ref()))
                 .map_err(|e| {
                     Error::database(
                         "reconnecting to the destination",

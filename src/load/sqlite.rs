@@ -21,17 +21,39 @@ const D: Dialect = Dialect::Sqlite;
 pub struct SqliteDestination {
     conn: Connection,
     path: String,
+    /// How long a statement waits for SQLite's file lock: `[settings] LOCK_TIMEOUT_SECONDS`.
+    busy: Duration,
 }
 
+/// A busy file (another connection kept SQLite's lock past `LOCK_TIMEOUT_SECONDS`) is a
+/// lock timeout: not retried, and the key to raise is named.
 fn db_err(context: impl std::fmt::Display) -> impl FnOnce(rusqlite::Error) -> Error {
     let context = context.to_string();
     move |e| {
-        let busy = matches!(
-            e.sqlite_error_code(),
-            Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
-        );
-        Error::database(context, busy, e)
+        let context = if is_busy(&e) {
+            format!(
+                "{context} (timed out: raise {})",
+                crate::db::LOCK_TIMEOUT_KEY
+            )
+        } else {
+            context
+        };
+        Error::database(context, false, e)
     }
+}
+
+/// Another connection kept SQLite's lock past the busy timeout.
+fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    )
+}
+
+/// The busy timeout for a lock timeout; none is SQLite's longest wait (about 24 days).
+fn busy_timeout(lock: Option<Duration>) -> Duration {
+    let longest = Duration::from_millis(i32::MAX as u64);
+    lock.map_or(longest, |d| d.min(longest))
 }
 
 impl SqliteDestination {
@@ -51,17 +73,22 @@ impl SqliteDestination {
             target: endpoint.describe(),
             message: e.to_string(),
         })?;
-        conn.busy_timeout(BUSY_TIMEOUT)
+        let busy = busy_timeout(endpoint.timeouts.lock);
+        conn.busy_timeout(busy)
             .and_then(|_| conn.pragma_update(None, "journal_mode", "WAL"))
             .map_err(|e| Error::Connect {
                 side: "destination",
                 target: endpoint.describe(),
-                message: e.to_string(),
+                message: if is_busy(&e) {
+                    format!("{e} (timed out: raise {})", crate::db::LOCK_TIMEOUT_KEY)
+                } else {
+                    e.to_string()
+                },
             })?;
         if endpoint.schema.is_some() {
             tracing::info!("[database-destination] DST_SCHEMA is ignored for SQLite, which has no schemas: staging tables go into the database file");
         }
-        Ok(SqliteDestination { conn, path })
+        Ok(SqliteDestination { conn, path, busy })
     }
 
     fn existing_columns(&self, table: &str) -> Result<Vec<String>> {
@@ -167,9 +194,6 @@ impl Destination for SqliteDestination {
     }
 }
 
-/// How long a statement inside a load waits for SQLite's file lock.
-const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
-
 impl SqliteDestination {
     /// The load's write transaction is the staging table's lock (SQLite has one writer per
     /// file): `BEGIN IMMEDIATE`, waiting up to `LOCK_WAIT_SECONDS` for another writer.
@@ -178,7 +202,7 @@ impl SqliteDestination {
         let timeouts = |c: &Connection, t: Duration| c.busy_timeout(t).map_err(db_err(&ctx));
         timeouts(&self.conn, target.lock_wait)?;
         let begun = self.conn.execute_batch("BEGIN IMMEDIATE");
-        timeouts(&self.conn, BUSY_TIMEOUT)?;
+        timeouts(&self.conn, self.busy)?;
         match begun {
             Ok(()) => Ok(()),
             Err(e)

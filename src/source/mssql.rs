@@ -5,6 +5,11 @@
 //! The connection (`db::mssql`) owns a small current-thread tokio runtime and blocks on
 //! it, so the rest of `stage` stays synchronous. The sink is never called from inside the
 //! runtime.
+//!
+//! `[settings] STATEMENT_TIMEOUT_SECONDS` bounds each statement from its start to its last
+//! row (SQL Server has no session setting for it): past it the statement is abandoned.
+//! A failed statement may leave the connection mid-response, so the connection is then
+//! closed and the next statement opens a new one.
 
 use arrow::datatypes::TimeUnit;
 use futures::TryStreamExt;
@@ -12,25 +17,61 @@ use tiberius::{ColumnData, Query};
 
 use super::columns::{BatchBuilder, ColumnBuilder};
 use super::{BatchSink, ColumnInfo, ReadOptions, Source, TableInfo, TableRef};
-use crate::config::Endpoint;
-use crate::db::mssql::{self as db, cell, db_err, Client};
+use crate::config::{Endpoint, Secret};
+use crate::db::mssql::{self as db, before, cell, db_err, Client, ConnectSpec, Deadline};
 use crate::error::{Error, Result};
 use crate::types::mssql::{self as ty, CatalogColumn};
 
 pub struct MssqlSource {
     rt: tokio::runtime::Runtime,
-    client: Client,
+    /// `None` after a failed statement: reopened on the next one.
+    client: Option<Client>,
+    spec: ConnectSpec,
+    password: Option<Secret>,
+    target: String,
     default_schema: String,
 }
 
 impl MssqlSource {
     pub fn open(endpoint: &Endpoint) -> Result<Self> {
-        let (rt, _, client) = db::open(endpoint, "source", None)?;
+        let (rt, spec, client) = db::open(endpoint, "source", None)?;
         Ok(MssqlSource {
             rt,
-            client,
+            client: Some(client),
+            spec,
+            password: endpoint.password.clone(),
+            target: endpoint.describe(),
             default_schema: ty::DEFAULT_SCHEMA.to_string(),
         })
+    }
+
+    /// The runtime and the client, reopening the connection after a failed statement.
+    fn parts(&mut self) -> Result<(&tokio::runtime::Runtime, &mut Client)> {
+        if self.client.is_none() {
+            tracing::info!(target = %self.target, "reopening the source connection after a failed statement");
+            let client = self
+                .rt
+                .block_on(self.spec.connect(self.password.as_ref()))
+                .map_err(|e| Error::Connect {
+                    side: "source",
+                    target: self.target.clone(),
+                    message: e.message,
+                })?;
+            self.client = Some(client);
+        }
+        let client = self
+            .client
+            .as_mut()
+            .ok_or_else(|| Error::Check("no source connection".into()))?;
+        Ok((&self.rt, client))
+    }
+
+    /// `out`, forgetting the connection when it failed.
+    fn settle<T>(&mut self, out: Result<T>) -> Result<T> {
+        if out.is_err() {
+            self.client = None;
+        }
+        out
     }
 
     fn schema_of<'t>(&'t self, table: &'t TableRef) -> &'t str {
@@ -40,24 +81,26 @@ impl MssqlSource {
 
 impl Source for MssqlSource {
     fn server_version(&mut self) -> Result<String> {
-        self.rt
-            .block_on(db::server_version(&mut self.client))
-            .map_err(db_err("reading the server version"))
+        let (rt, client) = self.parts()?;
+        let out = rt
+            .block_on(db::server_version(client))
+            .map_err(db_err("reading the server version"));
+        self.settle(out)
     }
 
     fn describe(&mut self, table: &TableRef) -> Result<TableInfo> {
         let schema = self.schema_of(table).to_string();
         let ctx = format!("table {}: reading the catalog", table.display());
-        let rt = &self.rt;
-        let client = &mut self.client;
-        let rows = rt
-            .block_on(async {
-                let mut q = Query::new(ty::CATALOG_SQL);
-                q.bind(schema.as_str());
-                q.bind(table.name.as_str());
-                q.query(client).await?.into_first_result().await
-            })
-            .map_err(db_err(&ctx))?;
+        let deadline = Deadline::after(self.spec.statement_timeout);
+        let (rt, client) = self.parts()?;
+        let out = rt.block_on(before(deadline, &ctx, async {
+            let mut q = Query::new(ty::CATALOG_SQL);
+            q.bind(schema.as_str());
+            q.bind(table.name.as_str());
+            let rows = async { q.query(client).await?.into_first_result().await };
+            rows.await.map_err(db_err(&ctx))
+        }));
+        let rows = self.settle(out)?;
         let mut columns = Vec::new();
         for row in &rows {
             let bad = || Error::Check(format!("{ctx}: unexpected catalog row"));
@@ -100,19 +143,31 @@ impl Source for MssqlSource {
             "SELECT COUNT_BIG(*) FROM {}",
             crate::dialect::Dialect::Mssql.qualify(Some(&schema), &table.table.name)
         );
-        let rt = &self.rt;
-        let client = &mut self.client;
-        let row = rt
-            .block_on(async { client.simple_query(sql).await?.into_row().await })
-            .map_err(db_err(format!(
-                "table {}: counting rows",
-                table.table.display()
-            )))?;
+        let ctx = format!("table {}: counting rows", table.table.display());
+        let deadline = Deadline::after(self.spec.statement_timeout);
+        let (rt, client) = self.parts()?;
+        let out = rt.block_on(before(deadline, &ctx, async {
+            let row = async { client.simple_query(sql).await?.into_row().await };
+            row.await.map_err(db_err(&ctx))
+        }));
+        let row = self.settle(out)?;
         let n: Option<i64> = row.as_ref().and_then(|r| cell(r, 0));
         Ok(n.unwrap_or(0).max(0) as u64)
     }
 
     fn read(
+        &mut self,
+        table: &TableInfo,
+        opts: &ReadOptions,
+        sink: &mut BatchSink<'_>,
+    ) -> Result<u64> {
+        let out = self.read_rows(table, opts, sink);
+        self.settle(out)
+    }
+}
+
+impl MssqlSource {
+    fn read_rows(
         &mut self,
         table: &TableInfo,
         opts: &ReadOptions,
@@ -127,15 +182,20 @@ impl Source for MssqlSource {
             .collect::<Result<Vec<_>>>()?;
         let sql = ty::select_sql(&schema_name, &table.table.name, &exprs, opts.row_limit);
         let mut batch = BatchBuilder::new(table, opts.chunk_rows, "SQL Server")?;
-        let rt = &self.rt;
-        let client = &mut self.client;
+        // One deadline from the start of the statement to its last row, time in the sink
+        // included (as a server-side statement timeout counts it).
+        let deadline = Deadline::after(self.spec.statement_timeout);
+        let ctx = format!("table {name}: reading");
+        let (rt, client) = self.parts()?;
         let mut stream = rt
-            .block_on(client.simple_query(sql))
-            .map_err(db_err(format!("table {name}: starting the read")))?
+            .block_on(before(deadline, &ctx, async {
+                let started = client.simple_query(sql).await;
+                started.map_err(db_err(format!("table {name}: starting the read")))
+            }))?
             .into_row_stream();
         loop {
             // Fill one batch inside the runtime; hand it on outside of it.
-            let done = rt.block_on(async {
+            let done = rt.block_on(before(deadline, &ctx, async {
                 while !batch.is_full() {
                     let row = stream.try_next().await.map_err(|e| {
                         db_err(format!("table {name}: reading row {}", batch.rows() + 1))(e)
@@ -157,7 +217,7 @@ impl Source for MssqlSource {
                     })?;
                 }
                 Ok(false)
-            })?;
+            }))?;
             batch.send(sink)?;
             if done {
                 break;

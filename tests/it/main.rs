@@ -21,5 +21,7 @@ mod sqlite_e2e;
 mod support;
 mod support_selftest;
 mod table_sections;
+mod timeouts_mysql;
 mod timeouts_pg;
+mod tls_mariadb;
 mod tls_postgres;

@@ -8,6 +8,7 @@ use std::sync::OnceLock;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use super::tls::Pki;
 use super::{
     describe_output, file_len, find_executable, free_port, is_root, log_tail, make_temp_dir,
     random_password, read_from, run_with_input, unique_name, Registration, INSTALL_HINT,
@@ -42,6 +43,8 @@ pub struct MariaDbServer {
     /// `root`'s password, required on every connection.
     pub password: String,
     client: PathBuf,
+    /// Extra arguments of the `mariadb` client: `--ssl` for a server that requires TLS.
+    client_args: Vec<String>,
     log_file: PathBuf,
     registration: Registration,
 }
@@ -64,12 +67,26 @@ impl MariaDbServer {
         MariaDbServer::try_start_retrying().unwrap_or_else(|message| panic!("{message}"))
     }
 
-    /// [`MariaDbServer::try_start`], tried up to three times: on a loaded machine
+    /// Starts a server of its own that requires TLS (`require_secure_transport=ON`) with
+    /// `pki`'s server certificate (`ssl_cert`, `ssl_key`) and CA (`ssl_ca`, which also
+    /// checks client certificates). It listens on 127.0.0.1 and on 127.0.0.2, an address
+    /// the certificate does not name (for host name checks). [`MariaDbServer::query`] goes
+    /// through TLS too.
+    pub fn start_tls(pki: &Pki) -> MariaDbServer {
+        MariaDbServer::try_start_retrying_with(Some(pki))
+            .unwrap_or_else(|message| panic!("{message}"))
+    }
+
+    /// [`MariaDbServer::try_start_with`], tried up to three times: on a loaded machine
     /// `mariadb-install-db` occasionally fails once for no reason its log gives.
     pub fn try_start_retrying() -> Result<MariaDbServer, String> {
+        MariaDbServer::try_start_retrying_with(None)
+    }
+
+    fn try_start_retrying_with(tls: Option<&Pki>) -> Result<MariaDbServer, String> {
         let mut last = String::new();
         for attempt in 1..=3 {
-            match MariaDbServer::try_start() {
+            match MariaDbServer::try_start_with(tls) {
                 Ok(server) => return Ok(server),
                 Err(message) if message.contains("not found on PATH") => return Err(message),
                 Err(message) => {
@@ -82,8 +99,9 @@ impl MariaDbServer {
         Err(last)
     }
 
-    /// Starts a server, or says why it could not.
-    pub fn try_start() -> Result<MariaDbServer, String> {
+    /// Starts a server (requiring TLS with `tls`'s certificates when given), or says why it
+    /// could not.
+    fn try_start_with(tls: Option<&Pki>) -> Result<MariaDbServer, String> {
         let missing = |what: &str| {
             format!(
                 "MariaDB {what} not found on PATH or in /usr/sbin, /usr/bin: {INSTALL_HINT} \
@@ -104,6 +122,15 @@ impl MariaDbServer {
         let log_file = dir.join("server.log");
         // mariadbd refuses to run as root unless told to.
         let user_arg = is_root().then_some("--user=root");
+        let tls_args = match tls {
+            Some(pki) => tls_files(pki, &dir)?,
+            None => Vec::new(),
+        };
+        let bind = if tls.is_some() {
+            "--bind-address=127.0.0.1,127.0.0.2"
+        } else {
+            "--bind-address=127.0.0.1"
+        };
 
         let installed = registration
             .run_helper(
@@ -142,8 +169,9 @@ impl MariaDbServer {
                 .arg(format!("--pid-file={}", dir.join("mariadbd.pid").display()))
                 .arg(format!("--log-error={}", log_file.display()))
                 .arg(format!("--tmpdir={}", dir.display()))
+                .arg(bind)
+                .args(&tls_args)
                 .args([
-                    "--bind-address=127.0.0.1",
                     "--skip-name-resolve",
                     "--skip-log-bin",
                     "--local-infile=1",
@@ -200,6 +228,11 @@ impl MariaDbServer {
                 user: "root".to_string(),
                 password: random_password(),
                 client,
+                client_args: if tls.is_some() {
+                    vec!["--ssl".to_string()]
+                } else {
+                    Vec::new()
+                },
                 log_file,
                 registration,
             };
@@ -211,6 +244,17 @@ impl MariaDbServer {
                     log_tail(&server.log_file, LOG_LINES)
                 )
             })?;
+            if tls.is_some() {
+                // root may also sign in from 127.0.0.2, the address the certificate lacks.
+                let pw = &server.password;
+                server.try_query(
+                    None,
+                    &format!(
+                        "CREATE USER 'root'@'127.0.0.2' IDENTIFIED BY '{pw}';\n\
+                         GRANT ALL PRIVILEGES ON *.* TO 'root'@'127.0.0.2' WITH GRANT OPTION;"
+                    ),
+                )?;
+            }
             return Ok(server);
         }
         unreachable!("the last attempt returns")
@@ -292,6 +336,7 @@ impl MariaDbServer {
             .args(["--protocol=TCP", "-h", &self.host])
             .arg(format!("--port={}", self.port))
             .arg(format!("--user={user}"))
+            .args(&self.client_args)
             .args(["-N", "-B", "--default-character-set=utf8mb4"])
             .args(db.map(|db| format!("--database={db}")))
             // Not on the command line, where `ps` would show it.
@@ -324,4 +369,28 @@ impl MariaDbServer {
     pub fn stop(self) {
         drop(self);
     }
+}
+
+/// Copies `pki`'s server files into the server's directory `dir` (the key readable by its
+/// owner only, as the server wants) and returns the server's TLS arguments.
+fn tls_files(pki: &Pki, dir: &Path) -> Result<Vec<String>, String> {
+    use std::os::unix::fs::PermissionsExt;
+    let tls = dir.join("tls");
+    std::fs::create_dir(&tls).map_err(|e| format!("cannot create {}: {e}", tls.display()))?;
+    let copy = |from: &Path, name: &str, mode: u32| -> Result<PathBuf, String> {
+        let to = tls.join(name);
+        std::fs::copy(from, &to)
+            .and_then(|_| std::fs::set_permissions(&to, std::fs::Permissions::from_mode(mode)))
+            .map_err(|e| format!("cannot copy {} to {}: {e}", from.display(), to.display()))?;
+        Ok(to)
+    };
+    let ca = copy(&pki.ca_cert, "ca.pem", 0o644)?;
+    let cert = copy(&pki.server_cert, "server.pem", 0o644)?;
+    let key = copy(&pki.server_key, "server.key", 0o600)?;
+    Ok(vec![
+        format!("--ssl-ca={}", ca.display()),
+        format!("--ssl-cert={}", cert.display()),
+        format!("--ssl-key={}", key.display()),
+        "--require-secure-transport=ON".to_string(),
+    ])
 }
