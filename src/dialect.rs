@@ -133,6 +133,16 @@ impl Dialect {
     }
 }
 
+/// The `FROM` target of a read: the table, or — with a `[table:NAME] WHERE` filter — the
+/// table's filtered rows as a derived table (no `AS`, which Oracle refuses), so the select
+/// list, the row limit and partition conditions work on it unchanged.
+pub fn filtered(from: String, filter: Option<&str>) -> String {
+    match filter {
+        Some(f) => format!("(SELECT * FROM {from} WHERE {f}) stage_filtered"),
+        None => from,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::{Dialect, Driver};

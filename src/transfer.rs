@@ -152,6 +152,10 @@ fn prepare(cfg: &Config, src: &mut dyn Source, job: &Job) -> Result<(TableInfo, 
     let table = &job.table;
     let mut info = src.describe(table)?;
     project(&mut info, &job.settings)?;
+    if let Some(f) = &job.settings.filter {
+        tracing::info!(table = %table.display(), "reading only the rows of [table:{}] WHERE {f}", job.settings.name);
+        info.filter = Some(f.clone());
+    }
     info.check_staging_names()?;
     let expected = if cfg.settings.log_row_count {
         match src.count_rows(&info) {

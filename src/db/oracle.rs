@@ -104,11 +104,17 @@ pub fn select_expr(column: &str, extract_utc: bool) -> String {
 }
 
 /// `SELECT cols FROM "OWNER"."TABLE" [FETCH FIRST n ROWS ONLY]`.
-pub fn select_sql(owner: &str, table: &str, exprs: &[String], row_limit: Option<u64>) -> String {
+pub fn select_sql(
+    owner: &str,
+    table: &str,
+    exprs: &[String],
+    row_limit: Option<u64>,
+    filter: Option<&str>,
+) -> String {
     let mut sql = format!(
         "SELECT {} FROM {}",
         exprs.join(", "),
-        Dialect::Oracle.qualify(Some(owner), table)
+        crate::dialect::filtered(Dialect::Oracle.qualify(Some(owner), table), filter)
     );
     if let Some(n) = row_limit {
         sql.push_str(&format!(" FETCH FIRST {n} ROWS ONLY"));
@@ -165,12 +171,12 @@ mod tests {
             select_expr("Created \"At\"", true),
         ];
         assert_eq!(
-            select_sql("APP", "ORDERS", &exprs, Some(10)),
+            select_sql("APP", "ORDERS", &exprs, Some(10), None),
             "SELECT \"ID\", SYS_EXTRACT_UTC(\"Created \"\"At\"\"\") AS \"Created \"\"At\"\"\" FROM \"APP\".\"ORDERS\" FETCH FIRST 10 ROWS ONLY"
         );
         assert_eq!(
-            select_sql("APP", "T", &exprs[..1], None),
-            "SELECT \"ID\" FROM \"APP\".\"T\""
+            select_sql("APP", "T", &exprs[..1], None, Some("\"N\" > 0")),
+            "SELECT \"ID\" FROM (SELECT * FROM \"APP\".\"T\" WHERE \"N\" > 0) stage_filtered"
         );
         assert_eq!(
             lookup_candidates("app", "orders"),

@@ -178,7 +178,7 @@ impl CxReader {
     ) -> Result<u64> {
         let name = info.table.display();
         let d = self.dialect;
-        let from = d.qualify(info.table.schema.as_deref(), &info.table.name);
+        let from = info.from_clause(d.qualify(info.table.schema.as_deref(), &info.table.name));
         // Columns ConnectorX would read lossily on a server database (decimals through
         // rust_decimal's 28 digits, text-like types it formats itself) are selected as text.
         let select: Vec<String> = info

@@ -79,6 +79,15 @@ pub struct ColumnInfo {
 pub struct TableInfo {
     pub table: TableRef,
     pub columns: Vec<ColumnInfo>,
+    /// `[table:NAME] WHERE`: only the rows it keeps are counted and read.
+    pub filter: Option<String>,
+}
+
+impl TableInfo {
+    /// The `FROM` target of this table's reads: the table, filtered when a filter is set.
+    pub fn from_clause(&self, qualified: String) -> String {
+        crate::dialect::filtered(qualified, self.filter.as_deref())
+    }
 }
 
 impl TableInfo {

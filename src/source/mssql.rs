@@ -134,6 +134,7 @@ impl Source for MssqlSource {
         Ok(TableInfo {
             table: table.clone(),
             columns,
+            filter: None,
         })
     }
 
@@ -141,7 +142,9 @@ impl Source for MssqlSource {
         let schema = self.schema_of(&table.table).to_string();
         let sql = format!(
             "SELECT COUNT_BIG(*) FROM {}",
-            crate::dialect::Dialect::Mssql.qualify(Some(&schema), &table.table.name)
+            table.from_clause(
+                crate::dialect::Dialect::Mssql.qualify(Some(&schema), &table.table.name)
+            )
         );
         let ctx = format!("table {}: counting rows", table.table.display());
         let deadline = Deadline::after(self.spec.statement_timeout);
@@ -180,7 +183,13 @@ impl MssqlSource {
             .iter()
             .map(|c| read_expr(c, &name))
             .collect::<Result<Vec<_>>>()?;
-        let sql = ty::select_sql(&schema_name, &table.table.name, &exprs, opts.row_limit);
+        let sql = ty::select_sql(
+            &schema_name,
+            &table.table.name,
+            &exprs,
+            opts.row_limit,
+            table.filter.as_deref(),
+        );
         let mut batch = BatchBuilder::new(table, opts.chunk_rows, "SQL Server")?;
         // One deadline from the start of the statement to its last row, time in the sink
         // included (as a server-side statement timeout counts it).

@@ -115,11 +115,15 @@ impl Source for MysqlSource {
         Ok(TableInfo {
             table: table.clone(),
             columns,
+            filter: None,
         })
     }
 
     fn count_rows(&mut self, table: &TableInfo) -> Result<u64> {
-        let sql = format!("SELECT count(*) FROM {}", self.qualified(&table.table)?);
+        let sql = format!(
+            "SELECT count(*) FROM {}",
+            table.from_clause(self.qualified(&table.table)?)
+        );
         let ctx = format!("table {}: counting rows", table.table.display());
         let mut row: Row = self
             .conn
@@ -139,7 +143,7 @@ impl Source for MysqlSource {
         let mut sql = format!(
             "SELECT {} FROM {}",
             cols.join(", "),
-            self.qualified(&table.table)?
+            table.from_clause(self.qualified(&table.table)?)
         );
         if let Some(limit) = opts.row_limit {
             sql.push_str(&format!(" LIMIT {limit}"));

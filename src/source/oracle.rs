@@ -186,6 +186,7 @@ impl Source for OracleSource {
         Ok(TableInfo {
             table: table.clone(),
             columns,
+            filter: None,
         })
     }
 
@@ -193,7 +194,7 @@ impl Source for OracleSource {
         let (o, t) = self.resolved(&table.table)?.clone();
         let sql = format!(
             "SELECT COUNT(*) FROM {}",
-            crate::dialect::Dialect::Oracle.qualify(Some(&o), &t)
+            table.from_clause(crate::dialect::Dialect::Oracle.qualify(Some(&o), &t))
         );
         let row = self.conn.query_row(&sql, &[]).map_err(db_err(format!(
             "table {}: counting rows",
@@ -222,7 +223,7 @@ impl Source for OracleSource {
             exprs.push(db::select_expr(&c.name, m.extract_utc));
             fetches.push((m.fetch, m.note.is_some()));
         }
-        let sql = db::select_sql(&o, &t, &exprs, opts.row_limit);
+        let sql = db::select_sql(&o, &t, &exprs, opts.row_limit, table.filter.as_deref());
         let chunk = opts.chunk_rows.max(1);
         let array = chunk.min(MAX_FETCH_ARRAY) as u32;
         let mut stmt = self

@@ -162,7 +162,11 @@ impl Source for PgSource {
         let mut t = table.clone();
         t.name = real_name;
         self.plans.insert(Self::qualified(&t), plans);
-        Ok(TableInfo { table: t, columns })
+        Ok(TableInfo {
+            table: t,
+            columns,
+            filter: None,
+        })
     }
 
     fn estimate_rows(&mut self, table: &TableRef) -> Option<u64> {
@@ -175,7 +179,10 @@ impl Source for PgSource {
     }
 
     fn count_rows(&mut self, table: &TableInfo) -> Result<u64> {
-        let sql = format!("SELECT count(*) FROM {}", Self::qualified(&table.table));
+        let sql = format!(
+            "SELECT count(*) FROM {}",
+            table.from_clause(Self::qualified(&table.table))
+        );
         let row = self.conn.query_one(&sql).map_err(db_err(format!(
             "table {}: counting rows",
             table.table.display()
@@ -219,11 +226,12 @@ impl Source for PgSource {
         let select = format!(
             "SELECT {} FROM {}",
             select.join(", "),
-            Self::qualified(&table.table)
+            table.from_clause(Self::qualified(&table.table))
         );
         let kinds: Vec<ReadAs> = plans.iter().map(|p| p.kind).collect();
         let chunk = opts.chunk_rows.max(1);
-        if opts.connections > 1 && opts.row_limit.is_none() {
+        // Parallel reads split the table by page (ctid), which a filtered read has not.
+        if opts.connections > 1 && opts.row_limit.is_none() && table.filter.is_none() {
             if let Some(pages) = self.parallel_pages(&table.table, opts.connections)? {
                 return self.read_parallel(table, &select, &kinds, pages, opts, sink);
             }

@@ -108,6 +108,7 @@ impl Source for SqliteSource {
         Ok(TableInfo {
             table: table.clone(),
             columns,
+            filter: None,
         })
     }
 
@@ -133,7 +134,10 @@ impl Source for SqliteSource {
     }
 
     fn count_rows(&mut self, table: &TableInfo) -> Result<u64> {
-        let sql = format!("SELECT count(*) FROM {}", Self::qualified(&table.table));
+        let sql = format!(
+            "SELECT count(*) FROM {}",
+            table.from_clause(Self::qualified(&table.table))
+        );
         let n: i64 = self
             .conn
             .query_row(&sql, [], |r| r.get(0))
@@ -155,7 +159,7 @@ impl Source for SqliteSource {
         let mut sql = format!(
             "SELECT {} FROM {}",
             cols.join(", "),
-            Self::qualified(&table.table)
+            table.from_clause(Self::qualified(&table.table))
         );
         if let Some(limit) = opts.row_limit {
             sql.push_str(&format!(" LIMIT {limit}"));

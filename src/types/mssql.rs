@@ -231,7 +231,13 @@ pub fn select_expr(column: &str, read_as: &ReadAs) -> String {
 }
 
 /// `SELECT [TOP (n)] cols FROM [schema].[table]`.
-pub fn select_sql(schema: &str, table: &str, exprs: &[String], row_limit: Option<u64>) -> String {
+pub fn select_sql(
+    schema: &str,
+    table: &str,
+    exprs: &[String],
+    row_limit: Option<u64>,
+    filter: Option<&str>,
+) -> String {
     let top = match row_limit {
         Some(n) => format!("TOP ({n}) "),
         None => String::new(),
@@ -239,7 +245,7 @@ pub fn select_sql(schema: &str, table: &str, exprs: &[String], row_limit: Option
     format!(
         "SELECT {top}{} FROM {}",
         exprs.join(", "),
-        Dialect::Mssql.qualify(Some(schema), table)
+        crate::dialect::filtered(Dialect::Mssql.qualify(Some(schema), table), filter)
     )
 }
 
@@ -460,12 +466,16 @@ mod tests {
             select_expr("Node", &ReadAs::Method("ToString")),
         ];
         assert_eq!(
-            select_sql("dbo", "Order Lines", &exprs, Some(5)),
+            select_sql("dbo", "Order Lines", &exprs, Some(5), None),
             "SELECT TOP (5) [Id], CAST([Price]]x] AS DECIMAL(19,4)) AS [Price]]x], [Node].ToString() AS [Node] FROM [dbo].[Order Lines]"
         );
         assert_eq!(
-            select_sql("s]", "t", &["[a]".into()], None),
+            select_sql("s]", "t", &["[a]".into()], None, None),
             "SELECT [a] FROM [s]]].[t]"
+        );
+        assert_eq!(
+            select_sql("dbo", "t", &["[a]".into()], Some(2), Some("[a] > 1")),
+            "SELECT TOP (2) [a] FROM (SELECT * FROM [dbo].[t] WHERE [a] > 1) stage_filtered"
         );
     }
 

@@ -119,3 +119,42 @@ fn an_invalid_section_is_one_line_and_exit_code_2() {
         assert_eq!(r.code, code, "{section}: {}", r.all());
     }
 }
+
+#[test]
+fn where_reads_only_the_rows_it_keeps_and_is_logged_verbatim() {
+    for mode in ["DIRECT", "DUMP"] {
+        let dir = tempfile::tempdir().unwrap();
+        let dir = dir.path();
+        let src = source(dir);
+        let dst = dir.join("dst.sqlite");
+        let ini = sqlite_ini(
+            &src,
+            &dst.display().to_string(),
+            &format!(
+                "SRC_TABLES = a, b\nTRANSFER_MODE = {mode}\nOUTPUT_DIR = {}\nROW_LIMIT = 5\n\n[table:a]\nWHERE = name <> 'two' AND id < 10\n",
+                dir.join("out").display()
+            ),
+        );
+        let cfg = write(dir, "stage.ini", &ini);
+        let r = stage(dir, &["--config", cfg.to_str().unwrap()], &[]);
+        assert_eq!(r.code, 0, "{mode}: {}", r.all());
+        assert!(
+            r.all()
+                .contains("reading only the rows of [table:a] WHERE name <> 'two' AND id < 10"),
+            "{}",
+            r.all()
+        );
+        assert_eq!(
+            sqlite_rows(&dst, "SELECT id, name FROM a ORDER BY id"),
+            vec![
+                vec!["INTEGER:1".to_string(), "TEXT:one".into()],
+                vec!["INTEGER:3".into(), "TEXT:three".into()],
+            ],
+            "{mode}"
+        );
+        assert_eq!(
+            sqlite_rows(&dst, "SELECT count(*) FROM b"),
+            vec![vec!["INTEGER:2".to_string()]]
+        );
+    }
+}

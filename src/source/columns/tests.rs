@@ -178,6 +178,7 @@ fn table(types: &[DataType]) -> TableInfo {
                 note: None,
             })
             .collect(),
+        filter: None,
     }
 }
 
