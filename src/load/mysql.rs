@@ -24,7 +24,7 @@ use arrow::record_batch::RecordBatch;
 use mysql::prelude::Queryable;
 use mysql::{Conn, Row};
 
-use super::{Destination, LoadReport, LoadTarget, TableLoad};
+use super::{Destination, LoadReport, LoadTarget, RunLogRows, TableLoad};
 use crate::config::{Endpoint, WriteMode};
 use crate::db::mysql::{self as db, connect, db_err, is_transient, take};
 use crate::dialect::Dialect;
@@ -193,6 +193,7 @@ impl Destination for MysqlDestination {
             rows_written: 0,
             open: true,
             broken: false,
+            log_rows: RunLogRows::default(),
         }))
     }
 
@@ -329,6 +330,9 @@ struct MysqlLoad<'a> {
     open: bool,
     /// The connection was lost (replace mode reconnects before a retry).
     broken: bool,
+    /// The run log's rows: written in the load's transaction (truncate, append), or in one
+    /// of their own right after the swap's `RENAME TABLE`, which commits implicitly (replace).
+    log_rows: RunLogRows,
 }
 
 impl MysqlLoad<'_> {
@@ -474,6 +478,7 @@ impl TableLoad for MysqlLoad<'_> {
                     &ctx,
                 )?;
                 self.open = false;
+                self.write_log_rows(true);
                 crate::interrupt::pause_point("swap");
                 if let Err(e) = self.dst.run(&format!("DROP TABLE {}", D.quote(&old)), &ctx) {
                     tracing::warn!(table = %old, error = %e, "the new staging table is in place but the old one could not be dropped");
@@ -488,8 +493,10 @@ impl TableLoad for MysqlLoad<'_> {
                     &ctx,
                 )?;
                 self.open = false;
+                self.write_log_rows(true);
             }
         } else {
+            self.write_log_rows(false);
             crate::interrupt::pause_point("swap");
             self.dst.run("COMMIT", &ctx)?;
             self.open = false;
@@ -498,6 +505,43 @@ impl TableLoad for MysqlLoad<'_> {
             rows: loaded,
             nul_stripped: Vec::new(),
         })
+    }
+
+    fn log_on_commit(&mut self, rows: RunLogRows) {
+        self.log_rows = rows;
+    }
+}
+
+impl MysqlLoad<'_> {
+    /// Writes the run log's rows: in a transaction of their own after the swap's
+    /// `RENAME TABLE` (`own_transaction`; MySQL's DDL commits, so they cannot share it), else
+    /// inside the load's open transaction under a savepoint. A failure is rolled back and
+    /// logged; the load still commits.
+    fn write_log_rows(&mut self, own_transaction: bool) {
+        let rows = std::mem::take(&mut self.log_rows);
+        if rows.is_empty() {
+            return;
+        }
+        let (begin, end, undo) = if own_transaction {
+            ("START TRANSACTION", "COMMIT", "ROLLBACK")
+        } else {
+            (
+                "SAVEPOINT stage_run_log",
+                "RELEASE SAVEPOINT stage_run_log",
+                "ROLLBACK TO SAVEPOINT stage_run_log",
+            )
+        };
+        let mut run = || -> std::result::Result<(), mysql::Error> {
+            self.dst.conn.query_drop(begin)?;
+            for sql in &rows.statements {
+                self.dst.conn.query_drop(sql)?;
+            }
+            self.dst.conn.query_drop(end)
+        };
+        if let Err(e) = run() {
+            let _ = self.dst.conn.query_drop(undo);
+            tracing::warn!(table = %self.table, "the run log's row could not be written with the swap (the load goes on): {e}");
+        }
     }
 }
 
