@@ -33,7 +33,7 @@ use crate::types;
 
 const D: Dialect = Dialect::Mysql;
 
-const SESSION_INIT: &[&str] = &[
+pub(crate) const SESSION_INIT: &[&str] = &[
     "SET time_zone = '+00:00'",
     "SET NAMES utf8mb4",
     "SET sql_mode = 'STRICT_ALL_TABLES,NO_ENGINE_SUBSTITUTION,NO_AUTO_VALUE_ON_ZERO'",
@@ -49,24 +49,26 @@ pub struct MysqlDestination {
     statement_bytes: usize,
 }
 
+/// The staging database: `DST_DB`, else `DST_SCHEMA` (MySQL has no schemas inside a
+/// database).
+pub(crate) fn staging_database(endpoint: &Endpoint) -> Result<String> {
+    match (&endpoint.database, &endpoint.schema) {
+        (Some(db), _) => Ok(db.clone()),
+        (None, Some(schema)) => Ok(schema.clone()),
+        (None, None) => Err(Error::config(format!(
+            "{} is required for {}: the staging database",
+            endpoint.key("DB"),
+            endpoint.driver
+        ))),
+    }
+}
+
 impl MysqlDestination {
     pub fn open(endpoint: &Endpoint) -> Result<Self> {
-        let database = match (&endpoint.database, &endpoint.schema) {
-            (Some(db), schema) => {
-                if let Some(s) = schema {
-                    tracing::info!("[database-destination] DST_SCHEMA = \"{s}\" is not used for {}: it has no schemas inside a database, staging tables go into DST_DB ({db})", endpoint.driver);
-                }
-                db.clone()
-            }
-            (None, Some(schema)) => schema.clone(),
-            (None, None) => {
-                return Err(Error::config(format!(
-                    "{} is required for {}: the staging database",
-                    endpoint.key("DB"),
-                    endpoint.driver
-                )))
-            }
-        };
+        let database = staging_database(endpoint)?;
+        if let (Some(db), Some(s)) = (&endpoint.database, &endpoint.schema) {
+            tracing::info!("[database-destination] DST_SCHEMA = \"{s}\" is not used for {}: it has no schemas inside a database, staging tables go into DST_DB ({db})", endpoint.driver);
+        }
         let mut conn = connect(endpoint, "destination", None, SESSION_INIT)?;
         let create = format!(
             "CREATE DATABASE IF NOT EXISTS {} CHARACTER SET utf8mb4 COLLATE utf8mb4_bin",
