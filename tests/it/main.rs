@@ -12,6 +12,8 @@ mod no_server;
 mod pg_copy;
 mod pg_e2e;
 mod readers;
+mod runlog;
+mod runlog_queries;
 mod server_words;
 mod smoke_local;
 mod sqlite_e2e;
