@@ -38,6 +38,9 @@ pub enum Command {
     Verify(ManifestArgs),
     /// Create the demo SQLite source (if absent) and stage it: SQLite → Parquet → SQLite.
     Demo(DemoArgs),
+    /// Show the last run of every table from the run log in the destination (exit 3: the
+    /// destination cannot be reached; 2: [settings] RUN_LOG is off).
+    Status(StatusArgs),
 }
 
 #[derive(Debug, Args, Default, Clone)]
@@ -75,6 +78,18 @@ pub struct ManifestArgs {
     pub manifest: PathBuf,
     #[command(flatten)]
     pub config: ConfigArg,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub config: ConfigArg,
+    /// Show this run's tables (and its etl_runs row) instead of every table's last run.
+    #[arg(long, value_name = "RUN_ID")]
+    pub run: Option<String>,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args, Clone)]

@@ -4,7 +4,7 @@ use std::io::IsTerminal;
 use std::path::Path;
 
 use crate::archive::{Manifest, Store};
-use crate::cli::{Cli, Command, DemoArgs, ManifestArgs, PlanArgs, RunArgs};
+use crate::cli::{Cli, Command, DemoArgs, ManifestArgs, PlanArgs, RunArgs, StatusArgs};
 use crate::config::{Config, Driver, Needs};
 use crate::error::{Error, Result};
 use crate::load;
@@ -26,6 +26,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Some(Command::Load(a)) => load_cmd(&a),
         Some(Command::Verify(a)) => verify(&a),
         Some(Command::Demo(a)) => demo(&a),
+        Some(Command::Status(a)) => status(&a),
     }
 }
 
@@ -366,4 +367,26 @@ fn demo(args: &DemoArgs) -> Result<i32> {
         dir.join("data").display()
     );
     Ok(code)
+}
+
+/// `stage status`: the run log's last row per table, or one run's rows.
+fn status(args: &StatusArgs) -> Result<i32> {
+    let cfg = setup(args.config.as_deref(), Needs { source: false })?;
+    if !cfg.settings.run_log {
+        return Err(Error::config(
+            "[settings] RUN_LOG is off, so there is no run log to show (set RUN_LOG = true to keep one)",
+        ));
+    }
+    let status = crate::runlog::status::read(&cfg, args.run.as_deref())?;
+    if args.json {
+        println!("{}", status.to_json());
+    } else if !status.exists {
+        println!("no run has been logged yet in {}", status.location);
+    } else if let (Some(run), None) = (&args.run, &status.run) {
+        println!("run {run} is not in the run log ({})", status.location);
+    } else {
+        print!("{}", status.to_text());
+    }
+    let unknown_run = args.run.is_some() && status.run.is_none();
+    Ok(if unknown_run { 1 } else { 0 })
 }

@@ -24,6 +24,9 @@
 //! * [`source`] (readers, one file per database, plus CONNECTORX) · [`archive`] (part writer,
 //!   manifest, part reader, debris) · [`load`] (loaders, one file per database). A loader
 //!   never imports a source, a source never imports a loader, the archive imports neither.
+//! * [`runlog`] — the run log in the destination (`etl_runs`, `etl_logs`, `sync_metadata`):
+//!   the run opens it, each table's `ok` row rides its loader's commit, `stage status`
+//!   reads it. Above [`load`] (it hands loaders the rows to commit), beside [`monitoring`].
 //! * [`db`] — per database: connecting, classifying errors (transient or not), the server
 //!   version. Sources and loaders both use it.
 //! * [`config`] — the INI + environment, parsed once into a typed [`config::Config`].
@@ -71,6 +74,7 @@ pub mod load;
 pub mod logging;
 pub mod monitoring;
 pub mod progress;
+pub mod runlog;
 pub mod source;
 pub mod transfer;
 pub mod types;

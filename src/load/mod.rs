@@ -93,6 +93,27 @@ pub struct LoadReport {
     pub nul_stripped: Vec<(String, u64)>,
 }
 
+/// Statements a table's commit runs inside its own transaction, after the swap and before
+/// `COMMIT`: the run log's `ok` row in `etl_logs` and the table's `sync_metadata` upsert
+/// (built by [`crate::runlog::RunLog::commit_rows`]). A loader runs them as they are, under
+/// a savepoint where the database has one: if they fail, they are rolled back, a warning
+/// is logged, and the load still commits (the run log never fails a load).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunLogRows {
+    pub statements: Vec<String>,
+}
+
+impl RunLogRows {
+    pub fn is_empty(&self) -> bool {
+        self.statements.is_empty()
+    }
+
+    /// The statements as one batch (`;`-separated).
+    pub fn batch(&self) -> String {
+        self.statements.join(";\n")
+    }
+}
+
 /// A connection to the staging database.
 pub trait Destination: Send {
     fn server_version(&mut self) -> Result<String>;
@@ -123,6 +144,13 @@ pub trait TableLoad {
 
     /// Checks the rows loaded against `rows_read` and makes the new table visible.
     fn commit(self: Box<Self>, rows_read: u64) -> Result<LoadReport>;
+
+    /// Rows to write inside the commit's transaction, after the swap and before `COMMIT`
+    /// (see [`RunLogRows`]); called before [`TableLoad::commit`]. They are not written when
+    /// the load is dropped or its commit fails. The default ignores them.
+    fn log_on_commit(&mut self, rows: RunLogRows) {
+        let _ = rows;
+    }
 }
 
 /// Connects to the configured destination.

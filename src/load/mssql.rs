@@ -21,7 +21,7 @@ mod sql;
 use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
 
-use super::{Destination, LoadReport, LoadTarget, TableLoad};
+use super::{Destination, LoadReport, LoadTarget, RunLogRows, TableLoad};
 use crate::config::{Endpoint, Secret, WriteMode, DEFAULT_DST_SCHEMA};
 use crate::db::mssql::{self as db, cell, db_err, Client, ConnectSpec};
 use crate::dialect::Dialect;
@@ -29,7 +29,7 @@ use crate::error::{Error, Result};
 use bulk_rows::bulk_rows;
 use sql::{
     applock_sql, create_database_sql, create_schema_sql, create_table_sql, drop_if_exists_sql,
-    stale_helpers_sql, swap_sql, IDENTIFIER_BYTES,
+    log_rows_commit_sql, stale_helpers_sql, swap_open_sql, swap_sql, IDENTIFIER_BYTES,
 };
 
 const D: Dialect = Dialect::Mssql;
@@ -229,6 +229,7 @@ impl Destination for MssqlDestination {
             rows_written: 0,
             in_tx,
             done: false,
+            log_rows: RunLogRows::default(),
         }))
     }
 
@@ -254,6 +255,8 @@ struct MssqlLoad<'a> {
     /// truncate/append: the transaction is open (rolled back on drop).
     in_tx: bool,
     done: bool,
+    /// The run log's rows, written in the commit's transaction.
+    log_rows: RunLogRows,
 }
 
 impl TableLoad for MssqlLoad<'_> {
@@ -323,14 +326,32 @@ impl TableLoad for MssqlLoad<'_> {
             "staging table {}.{}: swapping in the new table",
             self.schema, self.table
         );
+        let log_rows = std::mem::take(&mut self.log_rows);
         match self.mode {
             WriteMode::Replace => {
                 crate::interrupt::pause_point("swap");
-                let sql = swap_sql(&self.schema, &self.table, &self.load_into);
-                self.dst.run(&sql, &ctx)?;
+                if log_rows.is_empty() {
+                    let sql = swap_sql(&self.schema, &self.table, &self.load_into);
+                    self.dst.run(&sql, &ctx)?;
+                } else {
+                    let sql = format!(
+                        "{} {}",
+                        swap_open_sql(&self.schema, &self.table, &self.load_into),
+                        log_rows_commit_sql(&log_rows)
+                    );
+                    let failed = self.dst.scalar_names(&sql, &ctx)?;
+                    warn_log_rows(&self.table, &failed);
+                }
             }
             WriteMode::Truncate | WriteMode::Append => {
-                self.dst.run("COMMIT TRANSACTION", &ctx)?;
+                if log_rows.is_empty() {
+                    self.dst.run("COMMIT TRANSACTION", &ctx)?;
+                } else {
+                    let failed = self
+                        .dst
+                        .scalar_names(&log_rows_commit_sql(&log_rows), &ctx)?;
+                    warn_log_rows(&self.table, &failed);
+                }
                 self.in_tx = false;
             }
         }
@@ -339,6 +360,17 @@ impl TableLoad for MssqlLoad<'_> {
             rows: loaded,
             nul_stripped: Vec::new(),
         })
+    }
+
+    fn log_on_commit(&mut self, rows: RunLogRows) {
+        self.log_rows = rows;
+    }
+}
+
+/// Warns when the run log's rows were rolled back inside a commit that went on.
+fn warn_log_rows(table: &str, failed: &[String]) {
+    for e in failed {
+        tracing::warn!(table = %table, "the run log's row could not be written with the swap (the load goes on): {e}");
     }
 }
 

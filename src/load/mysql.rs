@@ -24,7 +24,7 @@ use arrow::record_batch::RecordBatch;
 use mysql::prelude::Queryable;
 use mysql::{Conn, Row};
 
-use super::{Destination, LoadReport, LoadTarget, TableLoad};
+use super::{Destination, LoadReport, LoadTarget, RunLogRows, TableLoad};
 use crate::config::{Endpoint, WriteMode};
 use crate::db::mysql::{self as db, connect, db_err, is_transient, take};
 use crate::dialect::Dialect;
@@ -33,7 +33,7 @@ use crate::types;
 
 const D: Dialect = Dialect::Mysql;
 
-const SESSION_INIT: &[&str] = &[
+pub(crate) const SESSION_INIT: &[&str] = &[
     "SET time_zone = '+00:00'",
     "SET NAMES utf8mb4",
     "SET sql_mode = 'STRICT_ALL_TABLES,NO_ENGINE_SUBSTITUTION,NO_AUTO_VALUE_ON_ZERO'",
@@ -49,24 +49,26 @@ pub struct MysqlDestination {
     statement_bytes: usize,
 }
 
+/// The staging database: `DST_DB`, else `DST_SCHEMA` (MySQL has no schemas inside a
+/// database).
+pub(crate) fn staging_database(endpoint: &Endpoint) -> Result<String> {
+    match (&endpoint.database, &endpoint.schema) {
+        (Some(db), _) => Ok(db.clone()),
+        (None, Some(schema)) => Ok(schema.clone()),
+        (None, None) => Err(Error::config(format!(
+            "{} is required for {}: the staging database",
+            endpoint.key("DB"),
+            endpoint.driver
+        ))),
+    }
+}
+
 impl MysqlDestination {
     pub fn open(endpoint: &Endpoint) -> Result<Self> {
-        let database = match (&endpoint.database, &endpoint.schema) {
-            (Some(db), schema) => {
-                if let Some(s) = schema {
-                    tracing::info!("[database-destination] DST_SCHEMA = \"{s}\" is not used for {}: it has no schemas inside a database, staging tables go into DST_DB ({db})", endpoint.driver);
-                }
-                db.clone()
-            }
-            (None, Some(schema)) => schema.clone(),
-            (None, None) => {
-                return Err(Error::config(format!(
-                    "{} is required for {}: the staging database",
-                    endpoint.key("DB"),
-                    endpoint.driver
-                )))
-            }
-        };
+        let database = staging_database(endpoint)?;
+        if let (Some(db), Some(s)) = (&endpoint.database, &endpoint.schema) {
+            tracing::info!("[database-destination] DST_SCHEMA = \"{s}\" is not used for {}: it has no schemas inside a database, staging tables go into DST_DB ({db})", endpoint.driver);
+        }
         let mut conn = connect(endpoint, "destination", None, SESSION_INIT)?;
         let create = format!(
             "CREATE DATABASE IF NOT EXISTS {} CHARACTER SET utf8mb4 COLLATE utf8mb4_bin",
@@ -193,6 +195,7 @@ impl Destination for MysqlDestination {
             rows_written: 0,
             open: true,
             broken: false,
+            log_rows: RunLogRows::default(),
         }))
     }
 
@@ -329,6 +332,9 @@ struct MysqlLoad<'a> {
     open: bool,
     /// The connection was lost (replace mode reconnects before a retry).
     broken: bool,
+    /// The run log's rows: written in the load's transaction (truncate, append), or in one
+    /// of their own right after the swap's `RENAME TABLE`, which commits implicitly (replace).
+    log_rows: RunLogRows,
 }
 
 impl MysqlLoad<'_> {
@@ -474,6 +480,7 @@ impl TableLoad for MysqlLoad<'_> {
                     &ctx,
                 )?;
                 self.open = false;
+                self.write_log_rows(true);
                 crate::interrupt::pause_point("swap");
                 if let Err(e) = self.dst.run(&format!("DROP TABLE {}", D.quote(&old)), &ctx) {
                     tracing::warn!(table = %old, error = %e, "the new staging table is in place but the old one could not be dropped");
@@ -488,8 +495,10 @@ impl TableLoad for MysqlLoad<'_> {
                     &ctx,
                 )?;
                 self.open = false;
+                self.write_log_rows(true);
             }
         } else {
+            self.write_log_rows(false);
             crate::interrupt::pause_point("swap");
             self.dst.run("COMMIT", &ctx)?;
             self.open = false;
@@ -498,6 +507,43 @@ impl TableLoad for MysqlLoad<'_> {
             rows: loaded,
             nul_stripped: Vec::new(),
         })
+    }
+
+    fn log_on_commit(&mut self, rows: RunLogRows) {
+        self.log_rows = rows;
+    }
+}
+
+impl MysqlLoad<'_> {
+    /// Writes the run log's rows: in a transaction of their own after the swap's
+    /// `RENAME TABLE` (`own_transaction`; MySQL's DDL commits, so they cannot share it), else
+    /// inside the load's open transaction under a savepoint. A failure is rolled back and
+    /// logged; the load still commits.
+    fn write_log_rows(&mut self, own_transaction: bool) {
+        let rows = std::mem::take(&mut self.log_rows);
+        if rows.is_empty() {
+            return;
+        }
+        let (begin, end, undo) = if own_transaction {
+            ("START TRANSACTION", "COMMIT", "ROLLBACK")
+        } else {
+            (
+                "SAVEPOINT stage_run_log",
+                "RELEASE SAVEPOINT stage_run_log",
+                "ROLLBACK TO SAVEPOINT stage_run_log",
+            )
+        };
+        let mut run = || -> std::result::Result<(), mysql::Error> {
+            self.dst.conn.query_drop(begin)?;
+            for sql in &rows.statements {
+                self.dst.conn.query_drop(sql)?;
+            }
+            self.dst.conn.query_drop(end)
+        };
+        if let Err(e) = run() {
+            let _ = self.dst.conn.query_drop(undo);
+            tracing::warn!(table = %self.table, "the run log's row could not be written with the swap (the load goes on): {e}");
+        }
     }
 }
 

@@ -35,7 +35,7 @@ use arrow::record_batch::RecordBatch;
 use postgres::error::SqlState;
 use postgres::Client;
 
-use super::{Destination, LoadReport, LoadTarget, TableLoad};
+use super::{Destination, LoadReport, LoadTarget, RunLogRows, TableLoad};
 use crate::config::{Endpoint, WriteMode};
 use crate::db::postgres::{self as db, connect, db_err};
 use crate::dialect::Dialect;
@@ -263,6 +263,7 @@ impl Destination for PgDestination {
             done: false,
             buf: Vec::new(),
             nul_stripped,
+            log_rows: RunLogRows::default(),
         }))
     }
 
@@ -297,6 +298,8 @@ struct PgLoad<'a> {
     done: bool,
     buf: Vec<u8>,
     nul_stripped: Vec<(String, u64)>,
+    /// The run log's rows, written in the commit's transaction.
+    log_rows: RunLogRows,
 }
 
 impl PgLoad<'_> {
@@ -447,7 +450,9 @@ impl TableLoad for PgLoad<'_> {
             ),
             _ => String::new(),
         };
+        let log_rows = std::mem::take(&mut self.log_rows);
         let swapped = self.dest.client.batch_execute(&swap).and_then(|()| {
+            write_log_rows(&mut self.dest.client, &log_rows, &shown);
             crate::interrupt::pause_point("swap");
             self.dest.client.batch_execute("COMMIT")
         });
@@ -466,6 +471,27 @@ impl TableLoad for PgLoad<'_> {
                 .cloned()
                 .collect(),
         })
+    }
+
+    fn log_on_commit(&mut self, rows: RunLogRows) {
+        self.log_rows = rows;
+    }
+}
+
+/// Runs the run log's rows inside the open commit transaction under a savepoint; when they
+/// fail they are rolled back and the swap still commits.
+fn write_log_rows(client: &mut Client, rows: &RunLogRows, shown: &str) {
+    if rows.is_empty() {
+        return;
+    }
+    let sql = format!(
+        "SAVEPOINT stage_run_log; {}; RELEASE SAVEPOINT stage_run_log",
+        rows.batch()
+    );
+    if let Err(e) = client.batch_execute(&sql) {
+        let _ = client
+            .batch_execute("ROLLBACK TO SAVEPOINT stage_run_log; RELEASE SAVEPOINT stage_run_log");
+        tracing::warn!(table = %shown, "the run log's row could not be written with the swap (the load goes on): {}", crate::error::server_words(&e));
     }
 }
 

@@ -10,7 +10,7 @@ use rusqlite::Connection;
 use std::time::Duration;
 
 use super::columns::{utc_datetime, Binary, ColumnReader, Unsigned, Values};
-use super::{Destination, LoadReport, LoadTarget, TableLoad};
+use super::{Destination, LoadReport, LoadTarget, RunLogRows, TableLoad};
 use crate::config::{Endpoint, WriteMode};
 use crate::dialect::Dialect;
 use crate::error::{Error, Result};
@@ -153,6 +153,7 @@ impl Destination for SqliteDestination {
             rows_before: 0,
             rows_written: 0,
             open: true,
+            log_rows: RunLogRows::default(),
         };
         let setup = || -> Result<u64> {
             let c = &load.conn;
@@ -241,6 +242,8 @@ struct SqliteLoad<'a> {
     rows_written: u64,
     /// The transaction is still open (rolled back on drop).
     open: bool,
+    /// The run log's rows, written in the commit's transaction.
+    log_rows: RunLogRows,
 }
 
 impl TableLoad for SqliteLoad<'_> {
@@ -280,6 +283,7 @@ impl TableLoad for SqliteLoad<'_> {
                 ))
                 .map_err(db_err(&ctx))?;
         }
+        self.write_log_rows();
         crate::interrupt::pause_point("swap");
         self.conn.execute_batch("COMMIT").map_err(db_err(&ctx))?;
         self.open = false;
@@ -288,9 +292,31 @@ impl TableLoad for SqliteLoad<'_> {
             nul_stripped: Vec::new(),
         })
     }
+
+    fn log_on_commit(&mut self, rows: RunLogRows) {
+        self.log_rows = rows;
+    }
 }
 
 impl SqliteLoad<'_> {
+    /// Runs the run log's rows inside the load's transaction under a savepoint; when they
+    /// fail they are rolled back and the load still commits.
+    fn write_log_rows(&self) {
+        if self.log_rows.is_empty() {
+            return;
+        }
+        let sql = format!(
+            "SAVEPOINT stage_run_log; {}; RELEASE stage_run_log",
+            self.log_rows.batch()
+        );
+        if let Err(e) = self.conn.execute_batch(&sql) {
+            let _ = self
+                .conn
+                .execute_batch("ROLLBACK TO stage_run_log; RELEASE stage_run_log");
+            tracing::warn!(table = %self.table, "the run log's row could not be written with the swap (the load goes on): {e}");
+        }
+    }
+
     fn insert(&self, batch: &RecordBatch) -> Result<()> {
         let mut stmt = self
             .conn

@@ -15,6 +15,8 @@ mod pg_copy;
 mod pg_e2e;
 mod readers;
 mod reconnect;
+mod runlog;
+mod runlog_queries;
 mod server_words;
 mod smoke_local;
 mod sqlite_e2e;

@@ -5,7 +5,7 @@ use arrow::datatypes::SchemaRef;
 
 use crate::dialect::Dialect;
 use crate::error::{Error, Result};
-use crate::load::{helper_prefix, like_prefix};
+use crate::load::{helper_prefix, like_prefix, RunLogRows};
 use crate::types::mssql as ty;
 
 const D: Dialect = Dialect::Mssql;
@@ -45,16 +45,40 @@ pub(crate) fn create_table_sql(schema: &str, table: &str, arrow: &SchemaRef) -> 
 
 /// Drops the old table and renames the shadow in one transaction.
 pub(crate) fn swap_sql(schema: &str, table: &str, shadow: &str) -> String {
+    format!(
+        "{} COMMIT TRANSACTION;",
+        swap_open_sql(schema, table, shadow)
+    )
+}
+
+/// [`swap_sql`] without its `COMMIT`: the transaction is left open.
+pub(crate) fn swap_open_sql(schema: &str, table: &str, shadow: &str) -> String {
     let old = D.qualify(Some(schema), table);
     format!(
         "SET XACT_ABORT ON; BEGIN TRANSACTION; \
          IF OBJECT_ID({old_lit}, N'U') IS NOT NULL DROP TABLE {old}; \
-         EXEC sp_rename {shadow_lit}, {new_lit}, N'OBJECT'; \
-         COMMIT TRANSACTION;",
+         EXEC sp_rename {shadow_lit}, {new_lit}, N'OBJECT';",
         old_lit = D.quote_literal(&old),
         shadow_lit = D.quote_literal(&D.qualify(Some(schema), shadow)),
         // sp_rename takes the new name as it is: no brackets.
         new_lit = D.quote_literal(table),
+    )
+}
+
+/// Runs the run log's rows inside the open transaction, then commits it, and returns one
+/// row: NULL, or the error that made the rows roll back to their savepoint (the
+/// transaction still commits). The rows run through `EXEC` so that even a missing table
+/// (a name resolution error) is caught by the `CATCH` one level up; `XACT_ABORT` is off
+/// around them so their error does not doom the load's transaction.
+pub(crate) fn log_rows_commit_sql(rows: &RunLogRows) -> String {
+    format!(
+        "DECLARE @stage_run_log NVARCHAR(4000) = NULL; SET XACT_ABORT OFF; \
+         SAVE TRANSACTION stage_run_log; \
+         BEGIN TRY EXEC({}); END TRY \
+         BEGIN CATCH SET @stage_run_log = ERROR_MESSAGE(); \
+         IF XACT_STATE() = 1 ROLLBACK TRANSACTION stage_run_log; END CATCH; \
+         SET XACT_ABORT ON; COMMIT TRANSACTION; SELECT @stage_run_log;",
+        D.quote_literal(&rows.batch())
     )
 }
 
@@ -108,6 +132,12 @@ mod tests {
         assert_eq!(
             swap_sql("staging", "orders", "orders__stage_new"),
             "SET XACT_ABORT ON; BEGIN TRANSACTION; IF OBJECT_ID(N'[staging].[orders]', N'U') IS NOT NULL DROP TABLE [staging].[orders]; EXEC sp_rename N'[staging].[orders__stage_new]', N'orders', N'OBJECT'; COMMIT TRANSACTION;"
+        );
+        assert_eq!(
+            log_rows_commit_sql(&RunLogRows {
+                statements: vec!["INSERT INTO [s].[etl_logs] ([status]) VALUES (N'ok')".into()]
+            }),
+            "DECLARE @stage_run_log NVARCHAR(4000) = NULL; SET XACT_ABORT OFF; SAVE TRANSACTION stage_run_log; BEGIN TRY EXEC(N'INSERT INTO [s].[etl_logs] ([status]) VALUES (N''ok'')'); END TRY BEGIN CATCH SET @stage_run_log = ERROR_MESSAGE(); IF XACT_STATE() = 1 ROLLBACK TRANSACTION stage_run_log; END CATCH; SET XACT_ABORT ON; COMMIT TRANSACTION; SELECT @stage_run_log;"
         );
         assert_eq!(
             drop_if_exists_sql("staging", "a]b"),
