@@ -469,6 +469,19 @@ impl RunLog {
         config_path: Option<&Path>,
         heartbeat: Duration,
     ) -> Result<RunLog> {
+        RunLog::open_since(cfg, run_id, mode, config_path, heartbeat, Utc::now())
+    }
+
+    /// [`RunLog::open_with`] for a run that started at `started_at` (DUMP opens the run log
+    /// only when its load phase begins).
+    fn open_since(
+        cfg: &Config,
+        run_id: &str,
+        mode: &str,
+        config_path: Option<&Path>,
+        heartbeat: Duration,
+        started_at: DateTime<Utc>,
+    ) -> Result<RunLog> {
         let sql = sql_for(cfg)?;
         let mut store = connect(&cfg.destination, SQLITE_BUSY, true)?;
         prepare(store.as_mut(), &sql)?;
@@ -486,7 +499,7 @@ impl RunLog {
         let host = host_name();
         let row = RunRow {
             run_id,
-            started_at: now,
+            started_at: started_at.min(now),
             mode,
             host: &host,
             pid: std::process::id(),
@@ -522,11 +535,13 @@ impl RunLog {
         run_id: &str,
         mode: &str,
         config_path: Option<&Path>,
+        started_at: DateTime<Utc>,
     ) -> Option<RunLog> {
         if !cfg.settings.run_log {
             return None;
         }
-        match RunLog::open(cfg, run_id, mode, config_path) {
+        let beat = heartbeat_interval();
+        match RunLog::open_since(cfg, run_id, mode, config_path, beat, started_at) {
             Ok(log) => Some(log),
             Err(e) => {
                 tracing::warn!("the run log could not be opened; the run goes on without it ([settings] RUN_LOG = false turns it off): {e:#}");

@@ -17,6 +17,7 @@ mod direct;
 mod dump;
 mod from_manifest;
 mod heal;
+mod ledger;
 mod outcome;
 mod parallel;
 mod relay;
@@ -62,6 +63,7 @@ pub fn run(cfg: &Config, finish: Finish) -> Result<RunSummary> {
     }
     interrupt::install();
     let run_id = crate::archive::new_run_id();
+    let started_at = chrono::Utc::now();
     tracing::info!(run_id = %run_id, "run started");
     let mut links = Links::new(cfg);
     // The source is connected at once, so that a run that cannot reach it ends at once
@@ -87,27 +89,33 @@ pub fn run(cfg: &Config, finish: Finish) -> Result<RunSummary> {
                 // Each worker opens its own; these only proved both ends reachable.
                 links.close();
             }
+            let log = ledger::open(cfg, &run_id, started_at);
+            let book = ledger::Ledger(log.as_ref());
             let outcomes = parallel::each(cfg, workers, &mut links, &order, |i, links| {
                 let job = &tables[i];
                 match interrupt::received() {
                     Some(signal) => outcome::not_started(job.table.display(), signal),
                     None => {
                         links.before_table(&job.table.display());
-                        direct::direct_table(cfg, &run_id, links, job, i, &progress)
+                        direct::direct_table(cfg, &run_id, links, job, i, &progress, book)
                     }
                 }
             });
-            Ok(RunSummary {
+            let summary = RunSummary {
                 run_id: run_id.clone(),
                 tables: outcomes,
                 manifest: None,
-            })
+            };
+            ledger::finish(log, &summary, None);
+            Ok(summary)
         }
         _ => {
             if workers > 1 {
                 links.close();
             }
-            dump::dump_and_load(cfg, &run_id, &mut links, finish, &tables, &order, &progress)
+            dump::dump_and_load(
+                cfg, &run_id, started_at, &mut links, finish, &tables, &order, &progress,
+            )
         }
     }
 }

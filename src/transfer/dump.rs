@@ -6,6 +6,7 @@ use arrow::record_batch::RecordBatch;
 
 use super::from_manifest::load_tables;
 use super::heal::{with_source_retries, Blame, Links, Side};
+use super::ledger;
 use super::outcome::{RunSummary, TableOutcome};
 use super::parallel::each;
 use super::relay::pipe;
@@ -17,10 +18,12 @@ use crate::config::Config;
 use crate::error::{signal_name, Error, ErrorClass, Result};
 use crate::interrupt;
 use crate::progress::Progress;
+use crate::runlog::FailureClass;
 
 pub(super) fn dump_and_load(
     cfg: &Config,
     run_id: &str,
+    run_started_at: chrono::DateTime<chrono::Utc>,
     links: &mut Links<'_>,
     finish: Finish,
     tables: &[Job],
@@ -46,6 +49,7 @@ pub(super) fn dump_and_load(
                     Dumped {
                         seconds: 0.0,
                         attempts: 0,
+                        class: Some(FailureClass::Interrupted),
                     },
                 ),
                 None => {
@@ -101,7 +105,18 @@ pub(super) fn dump_and_load(
         tracing::warn!(manifest = %shown_manifest, "kept this run's parts and manifest for: stage load --manifest {shown_manifest}");
         return Err(e);
     }
-    summary.tables = load_tables(cfg, &manifest, &store, links, progress);
+    let log = ledger::open(cfg, run_id, run_started_at);
+    let dumps: Vec<(u32, Option<FailureClass>)> =
+        dumped.iter().map(|d| (d.attempts, d.class)).collect();
+    summary.tables = load_tables(
+        cfg,
+        &manifest,
+        &store,
+        links,
+        progress,
+        ledger::Ledger(log.as_ref()),
+        &dumps,
+    );
     for (o, d) in summary.tables.iter_mut().zip(&dumped) {
         d.add_to(o);
     }
@@ -119,6 +134,13 @@ pub(super) fn dump_and_load(
         }
         summary.manifest = Some(shown_manifest);
     }
+    let bytes = manifest
+        .tables
+        .iter()
+        .flat_map(|e| &e.parts)
+        .map(|p| p.bytes)
+        .sum();
+    ledger::finish(log, &summary, Some(bytes));
     Ok(summary)
 }
 
@@ -190,6 +212,7 @@ fn dump_table(
             }
         }
     });
+    let mut class = None;
     match result {
         Ok((rows, parts)) => {
             entry.status = TableStatus::Complete;
@@ -199,6 +222,7 @@ fn dump_table(
         Err(e) => {
             tracing::error!(table = %shown, "{e:#}");
             entry.error = Some(format!("{e:#}"));
+            class = Some(FailureClass::of(&e));
         }
     }
     (
@@ -206,6 +230,7 @@ fn dump_table(
         Dumped {
             seconds: started.elapsed().as_secs_f64(),
             attempts,
+            class,
         },
     )
 }
@@ -215,6 +240,8 @@ fn dump_table(
 struct Dumped {
     seconds: f64,
     attempts: u32,
+    /// The run log's class of the dump's failure.
+    class: Option<FailureClass>,
 }
 
 impl Dumped {

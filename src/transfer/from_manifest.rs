@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use super::heal::{Links, Side};
+use super::ledger::Ledger;
 use super::outcome::{not_started, outcome, TableOutcome};
 use super::parallel::{each, largest_first};
 use super::relay::relay;
@@ -16,6 +17,7 @@ use crate::error::{Error, ErrorClass, Result};
 use crate::interrupt;
 use crate::load::{self, Destination, LoadTarget};
 use crate::progress::Progress;
+use crate::runlog::FailureClass;
 use crate::source::TableRef;
 
 /// Loads exactly the parts a manifest lists (`stage load`) over `dst`, reopened when it
@@ -34,6 +36,9 @@ pub fn load_manifest(
         store,
         &mut Links::with_destination(cfg, dst),
         progress,
+        // `stage load` re-loads a run that may already be in the run log under its id.
+        Ledger(None),
+        &[],
     )
 }
 
@@ -46,6 +51,8 @@ pub(super) fn load_tables(
     store: &Store,
     links: &mut Links<'_>,
     progress: &Progress,
+    ledger: Ledger<'_>,
+    dumps: &[(u32, Option<FailureClass>)],
 ) -> Vec<TableOutcome> {
     let workers = cfg.settings.parallel_tables;
     let order: Vec<usize> = if workers > 1 {
@@ -55,7 +62,10 @@ pub(super) fn load_tables(
         (0..manifest.tables.len()).collect()
     };
     each(cfg, workers, links, &order, |i, links| {
-        load_entry(cfg, manifest, store, links, progress, i)
+        let (tries, class) = dumps.get(i).copied().unwrap_or((1, None));
+        load_entry(
+            cfg, manifest, store, links, progress, i, ledger, tries, class,
+        )
     })
 }
 
@@ -67,6 +77,9 @@ fn load_entry(
     links: &mut Links<'_>,
     progress: &Progress,
     i: usize,
+    ledger: Ledger<'_>,
+    tries: u32,
+    dump_class: Option<FailureClass>,
 ) -> TableOutcome {
     let entry = &manifest.tables[i];
     {
@@ -74,7 +87,23 @@ fn load_entry(
         if let Some(signal) = interrupt::received() {
             return not_started(entry.source_table.clone(), signal);
         }
+        let started_at = chrono::Utc::now();
+        let ts = settings_for_display(cfg, &entry.source_table);
+        let target = target(cfg, &manifest.run_id, entry.staging_table.clone(), &ts);
         if entry.status == TableStatus::Failed {
+            let message = entry
+                .error
+                .clone()
+                .unwrap_or_else(|| "the dump of this table failed".into());
+            let class = dump_class.unwrap_or(FailureClass::Source);
+            ledger.dump_failed(
+                &entry.source_table,
+                &target,
+                started_at,
+                tries,
+                class,
+                &message,
+            );
             return TableOutcome {
                 table: entry.source_table.clone(),
                 rows: 0,
@@ -94,8 +123,6 @@ fn load_entry(
         let result = (|| {
             let dst = links.destination()?;
             let bar = progress.table(i, &entry.source_table, Some(entry.rows));
-            let ts = settings_for_display(cfg, &entry.source_table);
-            let target = target(cfg, &manifest.run_id, entry.staging_table.clone(), &ts);
             let name = &entry.source_table;
             let schema = entry.schema()?;
             let parts = TableParts::open(store, entry, schema.clone(), ts.chunk_size.min(65_536))?;
@@ -121,6 +148,17 @@ fn load_entry(
                 )));
             }
             interrupt::check()?;
+            let bytes = entry.parts.iter().map(|p| p.bytes).sum();
+            ledger.on_commit(
+                loading.as_mut(),
+                name,
+                &target,
+                started_at,
+                rows,
+                tries,
+                &staging,
+                Some((bytes, entry.parts.len() as u64)),
+            );
             let report = loading.commit(rows)?;
             report_nuls(&table, &report);
             bar.finish(rows);
@@ -129,6 +167,7 @@ fn load_entry(
         if let Err(e) = &result {
             // Only the destination fails with transient errors here.
             links.after_failure(&entry.source_table, Side::Destination, e);
+            ledger.failed(&entry.source_table, &target, started_at, tries, e);
         }
         outcome(&table, result).timed(started, 1)
     }

@@ -16,6 +16,7 @@ mod pg_e2e;
 mod readers;
 mod reconnect;
 mod runlog;
+mod runlog_e2e;
 mod runlog_queries;
 mod server_words;
 mod smoke_local;
