@@ -97,8 +97,19 @@ fn connect_timed_out(endpoint: &Endpoint) -> String {
 /// `*_CONNECT_TIMEOUT_SECONDS`; should the server answer later, the thread drops the
 /// connection.
 pub fn connect(endpoint: &Endpoint, dbname: &str) -> std::result::Result<Client, ConnectError> {
+    connect_as(endpoint, dbname, APPLICATION_NAME)
+}
+
+/// [`connect`] under another `application_name` (the run log's own connections say
+/// `stage run log`, so an operator — and a test — tells them from the loads).
+pub fn connect_as(
+    endpoint: &Endpoint,
+    dbname: &str,
+    application_name: &str,
+) -> std::result::Result<Client, ConnectError> {
     let tls = tls::connector(endpoint).map_err(ConnectError::Other)?;
-    let cfg = postgres::Config::from(config(endpoint, dbname));
+    let mut cfg = postgres::Config::from(config(endpoint, dbname));
+    cfg.application_name(application_name);
     let session = session_settings(endpoint);
     let (tx, rx) = mpsc::channel();
     std::thread::Builder::new()

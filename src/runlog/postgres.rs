@@ -4,7 +4,7 @@ use postgres::{Client, SimpleQueryMessage};
 
 use super::Store;
 use crate::config::Endpoint;
-use crate::db::postgres::{connect, db_err};
+use crate::db::postgres::{connect_as, db_err};
 use crate::error::{Error, Result};
 
 pub(super) struct PgStore {
@@ -17,7 +17,7 @@ impl PgStore {
             .database
             .clone()
             .unwrap_or_else(|| "postgres".into());
-        let client = connect(endpoint, &db).map_err(|e| Error::Connect {
+        let client = connect_as(endpoint, &db, "stage run log").map_err(|e| Error::Connect {
             side: "destination",
             target: endpoint.describe(),
             message: crate::error::server_words(&e),

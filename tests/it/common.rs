@@ -105,3 +105,6 @@ pub fn sqlite_rows(db: &Path, sql: &str) -> Vec<Vec<String>> {
         .unwrap();
     rows
 }
+
+/// The tables of a MariaDB staging database but the run log's (`SHOW TABLES`' order).
+pub const MARIA_STAGED_TABLES: &str = "SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name NOT IN ('etl_runs', 'etl_logs', 'sync_metadata') ORDER BY table_name";

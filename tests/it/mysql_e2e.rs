@@ -157,7 +157,7 @@ fn type_zoo_mariadb_to_mariadb_direct_and_dump_keeps_every_value() {
         // Running again (replace) swaps in a fresh copy and leaves no helper tables.
         let r = stage(dir.path(), &["--config", "a.ini"], &[]);
         assert_eq!(r.code, 0, "{mode} again: {}", r.all());
-        let tables = mariadb().query(Some(&dst), "SHOW TABLES");
+        let tables = mariadb().query(Some(&dst), crate::common::MARIA_STAGED_TABLES);
         assert_eq!(tables.trim(), "zoo", "{mode}");
         assert_eq!(zoo_text(&dst, true), got);
         if mode == "DUMP" {
@@ -326,7 +326,7 @@ fn zero_dates_are_an_error_naming_the_column_unless_read_as_null() {
     assert!(r.all().contains("column d, row 2"), "{}", r.all());
     assert!(r.all().contains("MYSQL_ZERO_DATES"), "{}", r.all());
     assert_eq!(
-        mariadb().query(Some(&dst), "SHOW TABLES"),
+        mariadb().query(Some(&dst), crate::common::MARIA_STAGED_TABLES),
         "",
         "nothing staged"
     );

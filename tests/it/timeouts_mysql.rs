@@ -104,7 +104,7 @@ fn a_source_table_behind_a_write_lock_fails_after_the_lock_timeout_naming_table_
         assert_equal(&src, &dst, "a", 3);
         assert_equal(&src, &dst, "c", 5);
         assert_eq!(
-            mariadb().query(Some(&dst), "SHOW TABLES"),
+            mariadb().query(Some(&dst), crate::common::MARIA_STAGED_TABLES),
             "a\nc\n",
             "{mode}: b is not staged"
         );
@@ -145,7 +145,10 @@ fn a_staging_table_held_by_a_reader_fails_the_swap_after_the_lock_timeout() {
     // a keeps the old rows, b has the new ones; no helper table is left.
     assert_eq!(mariadb().query(Some(&dst), "SELECT count(*) FROM a"), "3\n");
     assert_equal(&src, &dst, "b", 5);
-    assert_eq!(mariadb().query(Some(&dst), "SHOW TABLES"), "a\nb\n");
+    assert_eq!(
+        mariadb().query(Some(&dst), crate::common::MARIA_STAGED_TABLES),
+        "a\nb\n"
+    );
 }
 
 #[test]
@@ -183,7 +186,7 @@ fn a_read_longer_than_the_statement_timeout_fails_naming_table_and_key() {
         assert_equal(&src, &dst, "a", 3);
         assert_equal(&src, &dst, "c", 5);
         assert_eq!(
-            mariadb().query(Some(&dst), "SHOW TABLES"),
+            mariadb().query(Some(&dst), crate::common::MARIA_STAGED_TABLES),
             "a\nc\n",
             "{mode}"
         );

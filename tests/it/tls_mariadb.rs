@@ -190,7 +190,9 @@ fn sslmode_disable_is_refused_by_the_server_with_its_own_message() {
             .replace("mariadb://", "mysql://");
         assert!(r.stderr.contains(&want), "{mode}: {want}\n{}", r.all());
         assert_eq!(
-            fixture().server.query(Some(&dst), "SHOW TABLES"),
+            fixture()
+                .server
+                .query(Some(&dst), crate::common::MARIA_STAGED_TABLES),
             "",
             "{mode}"
         );
