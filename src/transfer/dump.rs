@@ -20,6 +20,8 @@ use crate::interrupt;
 use crate::progress::Progress;
 use crate::runlog::FailureClass;
 
+// The run's pieces, each used in one phase; a struct of them would only be unpacked here.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn dump_and_load(
     cfg: &Config,
     run_id: &str,

@@ -70,6 +70,8 @@ pub(super) fn load_tables(
 }
 
 /// Loads the `i`th table of the manifest (or reports why not).
+// One table's load with its share of the run (ledger, dump facts); called in one place.
+#[allow(clippy::too_many_arguments)]
 fn load_entry(
     cfg: &Config,
     manifest: &Manifest,
