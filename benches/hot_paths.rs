@@ -236,6 +236,8 @@ fn sqlite_paths(c: &mut Criterion) {
             row_limit: None,
             zero_dates: Default::default(),
             connections: 1,
+            partition_column: None,
+            partition_num: 1,
         };
         b.iter(|| {
             let mut rows = 0;

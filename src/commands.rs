@@ -188,9 +188,10 @@ fn plan(args: &PlanArgs) -> Result<i32> {
     );
     for listed in &cfg.settings.tables {
         let table = TableRef::new(listed, cfg.source.schema.as_deref());
+        let ts = cfg.table(listed);
         let target = match &cfg.destination.schema {
-            Some(s) if dst_driver != Driver::Sqlite => format!("{s}.{}", table.staging_name()),
-            _ => table.staging_name(),
+            Some(s) if dst_driver != Driver::Sqlite => format!("{s}.{}", ts.staging),
+            _ => ts.staging.clone(),
         };
         let info = match src
             .describe(&table)
@@ -208,6 +209,13 @@ fn plan(args: &PlanArgs) -> Result<i32> {
             Err(e) => format!("row count unavailable: {e}"),
         };
         println!("\ntable {} → {target} ({rows})", table.display());
+        if let Some(o) = cfg.table_sections.get(&listed.to_ascii_lowercase()) {
+            let set: Vec<String> = o.shown.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            println!("  [table:{listed}]: {}", set.join(", "));
+        }
+        if !ts.enabled {
+            println!("  skipped by the run: ENABLED = false");
+        }
         let mut lines = vec![[
             "column".to_string(),
             "source type".into(),

@@ -226,6 +226,8 @@ fn read_options(cfg: &Config, ts: &TableSettings) -> ReadOptions {
         row_limit: ts.row_limit,
         zero_dates: cfg.settings.zero_dates,
         connections: ts.read_connections,
+        partition_column: ts.partition_column.clone(),
+        partition_num: ts.partition_num,
     }
 }
 

@@ -34,7 +34,7 @@ pub use self::connection::check;
 use self::connection::connection_url;
 use self::partition::{partition_column, waves, KeyStats, WAVE_CHUNKS};
 use super::{BatchSink, ReadOptions, Source, TableInfo, TableRef};
-use crate::config::{Endpoint, Settings};
+use crate::config::Endpoint;
 use crate::dialect::Dialect;
 use crate::error::{Error, Result};
 
@@ -43,10 +43,6 @@ use crate::error::{Error, Result};
 pub struct CxSource {
     catalog: Box<dyn Source>,
     endpoint: Endpoint,
-    /// `PARTITION_COLUMN`.
-    partition_column: Option<String>,
-    /// `PARTITION_NUM`.
-    partition_num: usize,
     /// The last row count taken, and of which table: ConnectorX cannot type an empty
     /// SQLite result, so a table counted empty is not read at all.
     counted: Option<(TableRef, u64)>,
@@ -54,12 +50,10 @@ pub struct CxSource {
 
 impl CxSource {
     /// ConnectorX over `catalog`, the database's own source for `endpoint`.
-    pub fn new(catalog: Box<dyn Source>, endpoint: &Endpoint, settings: &Settings) -> Self {
+    pub fn new(catalog: Box<dyn Source>, endpoint: &Endpoint) -> Self {
         CxSource {
             catalog,
             endpoint: endpoint.clone(),
-            partition_column: settings.partition_column.clone(),
-            partition_num: settings.partition_num,
             counted: None,
         }
     }
@@ -103,13 +97,13 @@ impl Source for CxSource {
             return Ok(0);
         }
         let column = partition_column(
-            self.partition_column.as_deref(),
-            self.partition_num,
+            opts.partition_column.as_deref(),
+            opts.partition_num,
             self.catalog.as_mut(),
             info,
         )?;
         let reader = CxReader::new(&self.endpoint)?;
-        let partition = column.as_deref().map(|c| (c, self.partition_num));
+        let partition = column.as_deref().map(|c| (c, opts.partition_num));
         reader.read(info, opts, partition, sink)
     }
 }

@@ -131,7 +131,7 @@ impl TableInfo {
     }
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct ReadOptions {
     /// Rows per batch (upper bound).
     pub chunk_rows: usize,
@@ -141,6 +141,10 @@ pub struct ReadOptions {
     pub zero_dates: ZeroDates,
     /// PostgreSQL: connections that read one table together (`READ_CONNECTIONS`).
     pub connections: usize,
+    /// CONNECTORX: `PARTITION_COLUMN` (else the rules of `connectorx::partition`).
+    pub partition_column: Option<String>,
+    /// CONNECTORX: `PARTITION_NUM`.
+    pub partition_num: usize,
 }
 
 /// Receives each finished batch; an error stops the read.
@@ -210,11 +214,7 @@ pub fn open_for_run(cfg: &Config) -> Result<Box<dyn Source>> {
     #[cfg(feature = "connectorx")]
     if cfg.settings.mode == TransferMode::Connectorx {
         connectorx::check(&cfg.source)?;
-        return Ok(Box::new(connectorx::CxSource::new(
-            catalog,
-            &cfg.source,
-            &cfg.settings,
-        )));
+        return Ok(Box::new(connectorx::CxSource::new(catalog, &cfg.source)));
     }
     Ok(catalog)
 }

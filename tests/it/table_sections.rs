@@ -158,3 +158,28 @@ fn where_reads_only_the_rows_it_keeps_and_is_logged_verbatim() {
         );
     }
 }
+
+#[test]
+fn plan_shows_each_tables_section_and_staging_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let src = source(dir);
+    let dst = dir.join("dst.sqlite");
+    let ini = sqlite_ini(&src, &dst.display().to_string(), "SRC_TABLES = a, c\n")
+        + "[table:a]\nSTAGING_NAME = people\nWRITE_MODE = append\n[table:c]\nENABLED = no\n";
+    let cfg = write(dir, "stage.ini", &ini);
+    let r = stage(dir, &["plan", "--config", cfg.to_str().unwrap()], &[]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert!(r.stdout.contains("table a → people"), "{}", r.stdout);
+    assert!(
+        r.stdout
+            .contains("  [table:a]: STAGING_NAME=people, WRITE_MODE=append"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("  skipped by the run: ENABLED = false"),
+        "{}",
+        r.stdout
+    );
+}
