@@ -11,6 +11,7 @@ pyarrow writing zstd Parquet. Prints wall time, rows/s, peak RSS and each stage 
 ratio to the matching COPY reference, and writes benches/RESULTS.md.
 
     python3 benches/e2e.py --rows 5000000 --rounds 2 [--refs-python /work/bench-venv/bin/python]
+    python3 benches/e2e.py --rows 500000 --parallel     # 8 tables, PARALLEL_TABLES 1/2/4
 
 Needs: PostgreSQL server binaries (scripts/install-test-deps.sh), GNU time (/usr/bin/time),
 and a release build of stage with the connectorx feature (built if --stage is not given).
@@ -190,6 +191,9 @@ def main():
     ap.add_argument("--chunk", type=int, default=100_000)
     ap.add_argument("--tls", action="store_true",
                     help="server with ssl=on; adds the TLS cases (sslmode=require) beside the plain ones")
+    ap.add_argument("--parallel", action="store_true",
+                    help="instead of the single-table cases: 8 copies of the table (--rows each), staged"
+                         " PostgreSQL → PostgreSQL with PARALLEL_TABLES 1, 2 and 4 (DIRECT and DUMP)")
     ap.add_argument("--only", help="run only the cases whose name contains one of these comma-separated words"
                     " (their references are always kept)")
     a = ap.parse_args()
@@ -237,6 +241,21 @@ def main():
             ("stage CONNECTORX, 1 partition", "psql → psql binary COPY pipe", f"{stage} --config {work}/cx1.ini", None),
             ("stage CONNECTORX, 2 partitions", "psql → psql binary COPY pipe", f"{stage} --config {work}/cx2.ini", None),
         ]
+        if a.parallel:
+            copies = [f"bench_p{i}" for i in range(1, 9)]
+            for t in copies:
+                pg.psql("bench", f"CREATE TABLE {t} AS TABLE bench_src; ALTER TABLE {t} ADD PRIMARY KEY (id)")
+            pg.psql("bench", "VACUUM ANALYZE")
+            cases = []
+            for mode in ("DIRECT", "DUMP"):
+                for n in (1, 2, 4):
+                    name = f"{mode.lower()}P{n}"
+                    text = ini(pg, mode, work / f"out-{name}", chunk + f"\nPARALLEL_TABLES = {n}\nCLEANUP_PARQUET_FILES = true")
+                    text = text.replace("SRC_TABLES = bench_src", "SRC_TABLES = " + ", ".join(copies))
+                    (work / f"{name}.ini").write_text(text)
+                    ref = f"stage {mode}, 8 tables, PARALLEL_TABLES=1"
+                    cases.append((f"stage {mode}, 8 tables, PARALLEL_TABLES={n}", None if n == 1 else ref,
+                                  f"{stage} --config {work}/{name}.ini", None))
         if a.tls:
             for name, mode, extra in (("dumpTLS", "DUMP", chunk), ("directTLS", "DIRECT", chunk)):
                 (work / f"{name}.ini").write_text(
@@ -300,9 +319,9 @@ def main():
 
         best = {k: min(v) for k, v in results.items() if v}
         lines = [
-            f"# End-to-end results ({a.rows:,} rows{', TLS against plain' if a.tls else ''}{', only ' + a.only if a.only else ''})",
+            f"# End-to-end results ({a.rows:,} rows{' × 8 tables, PARALLEL_TABLES' if a.parallel else ''}{', TLS against plain' if a.tls else ''}{', only ' + a.only if a.only else ''})",
             "",
-            f"Run {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC by `benches/e2e.py --rows {a.rows} --rounds {a.rounds}{' --tls' if a.tls else ''}{' --only ' + repr(a.only) if a.only else ''}`"
+            f"Run {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC by `benches/e2e.py --rows {a.rows} --rounds {a.rounds}{' --tls' if a.tls else ''}{' --parallel' if a.parallel else ''}{' --only ' + repr(a.only) if a.only else ''}`"
             f" on {platform.node()}: {os.cpu_count()} cores, {cpu_model()}, {mem_gb():.0f} GB RAM, PostgreSQL {pg_version(pg)},"
             f" stage release build, SRC_CHUNK_SIZE={a.chunk}. Best of {a.rounds} alternating rounds;"
             " the last column is the median over rounds of each round's own ratio, which is steadier"
@@ -321,7 +340,7 @@ def main():
             rounds = sorted(r[name] / r[ref] for r in per_round if ref and name in r and ref in r)
             median = f"{statistics.median(rounds):.2f}×" if rounds else ""
             lines.append(
-                f"| {name} | {wall:.2f} | {a.rows / wall:,.0f} | {rss / 2**20:.0f} | {ratio} | {size} | {median} |"
+                f"| {name} | {wall:.2f} | {a.rows * (8 if a.parallel else 1) / wall:,.0f} | {rss / 2**20:.0f} | {ratio} | {size} | {median} |"
             )
         text = "\n".join(lines) + "\n"
         print(text)
