@@ -305,8 +305,9 @@ fn load_cmd(args: &ManifestArgs) -> Result<i32> {
     crate::interrupt::install();
     let dst = load::open(&cfg.destination)?;
     let progress = Progress::new(manifest.tables.len());
-    let outcomes = transfer::load_manifest(&cfg, &manifest, &store, dst, &progress);
-    Ok(report(&outcomes, "loaded"))
+    let shown = args.manifest.display().to_string();
+    let summary = transfer::load_manifest(&cfg, &manifest, &shown, &store, dst, &progress);
+    Ok(report(&summary.tables, "loaded"))
 }
 
 fn verify(args: &ManifestArgs) -> Result<i32> {

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use super::heal::{Links, Side};
 use super::ledger::Ledger;
-use super::outcome::{not_started, outcome, TableOutcome};
+use super::outcome::{not_started, outcome, RunSummary, TableOutcome};
 use super::parallel::{each, largest_first};
 use super::relay::relay;
 use super::retry::with_retry;
@@ -17,29 +17,51 @@ use crate::error::{Error, ErrorClass, Result};
 use crate::interrupt;
 use crate::load::{self, Destination, LoadTarget};
 use crate::progress::Progress;
-use crate::runlog::FailureClass;
+use crate::runlog::{FailureClass, RunLog};
 use crate::source::TableRef;
 
 /// Loads exactly the parts a manifest lists (`stage load`) over `dst`, reopened when it
 /// breaks. Each staging table is created from the manifest's columns; every part must hold
-/// exactly that schema.
+/// exactly that schema. The load is a run of its own in the run log (mode `load`, a new run
+/// id, the manifest's path), so a night's failed load and its later repair are both on record.
 pub fn load_manifest(
     cfg: &Config,
     manifest: &Manifest,
+    manifest_path: &str,
     store: &Store,
     dst: Box<dyn Destination>,
     progress: &Progress,
-) -> Vec<TableOutcome> {
-    load_tables(
+) -> RunSummary {
+    let run_id = crate::archive::new_run_id();
+    let log = RunLog::open_if_enabled(
+        cfg,
+        &run_id,
+        "load",
+        cfg.ini_path.as_deref(),
+        chrono::Utc::now(),
+    );
+    let tables = load_tables(
         cfg,
         manifest,
         store,
         &mut Links::with_destination(cfg, dst),
         progress,
-        // `stage load` re-loads a run that may already be in the run log under its id.
-        Ledger(None),
+        Ledger(log.as_ref()),
         &[],
-    )
+    );
+    let summary = RunSummary {
+        run_id,
+        tables,
+        manifest: Some(manifest_path.to_string()),
+    };
+    let bytes = manifest
+        .tables
+        .iter()
+        .flat_map(|e| &e.parts)
+        .map(|p| p.bytes)
+        .sum();
+    super::ledger::finish(log, &summary, Some(bytes));
+    summary
 }
 
 /// [`load_manifest`] over the run's connections (the load half of DUMP): before each table

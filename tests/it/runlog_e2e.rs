@@ -6,7 +6,7 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use crate::common::{sqlite_ini, sqlite_rows, stage, write};
+use crate::common::{only_manifest, sqlite_ini, sqlite_rows, stage, write};
 use crate::pg_e2e::{pg_env, run};
 use crate::support::pg;
 
@@ -161,4 +161,57 @@ fn a_run_killed_mid_load_is_marked_interrupted_by_the_next_on_postgres() {
         .unwrap()
         .get(0);
     assert_eq!(n, 1, "only the second run's table is logged ok");
+}
+
+#[test]
+fn stage_load_of_a_kept_manifest_is_a_run_of_its_own_in_the_run_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let src = source(dir);
+    let dst = dir.join("dst.sqlite");
+    let out = dir.join("out");
+    let ini = sqlite_ini(
+        &src,
+        &dst.display().to_string(),
+        &format!(
+            "SRC_TABLES = good\nTRANSFER_MODE = DUMP\nOUTPUT_DIR = {}\n",
+            out.display()
+        ),
+    );
+    let cfg = write(dir, "nightly.ini", &ini);
+    let cfg = cfg.to_str().unwrap();
+    let r = stage(dir, &["dump", "--config", cfg], &[]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    let (manifest, _) = only_manifest(&out);
+    let manifest = manifest.to_str().unwrap();
+    // `stage dump` loads nothing, so writes no run log.
+    assert!(
+        !dst.exists()
+            || sqlite_rows(
+                &dst,
+                "SELECT name FROM sqlite_master WHERE name = 'etl_runs'"
+            )
+            .is_empty()
+    );
+    let r = stage(dir, &["load", "--manifest", manifest, "--config", cfg], &[]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    let runs = text(sqlite_rows(
+        &dst,
+        "SELECT status, exit_code, mode, tables_ok, rows_total, manifest_path FROM etl_runs",
+    ));
+    assert_eq!(
+        runs,
+        [format!(
+            "TEXT:ok|INTEGER:0|TEXT:load|INTEGER:1|INTEGER:3|TEXT:{manifest}"
+        )]
+    );
+    let logs = text(sqlite_rows(
+        &dst,
+        "SELECT l.table_name, l.status, l.records_loaded FROM etl_logs l JOIN etl_runs r ON r.run_id = l.run_id",
+    ));
+    assert_eq!(logs, ["TEXT:good|TEXT:ok|INTEGER:3"]);
+    assert_eq!(
+        sqlite_rows(&dst, "SELECT id, v FROM good ORDER BY id").len(),
+        3
+    );
 }
