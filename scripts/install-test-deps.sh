@@ -55,11 +55,16 @@ missing_packages() {
 # DuckDB from a virtual environment outside the clone, shared by later runs.
 venv=${STAGE_TEST_VENV:-$HOME/.cache/stage/test-venv}
 python_readers=(pyarrow==26.0.1 duckdb==1.4.4)
+# deploy/k8s/ is checked offline against the Kubernetes schemas (tests/it/deploy_k8s.rs).
+python_tools=(kubernetes-validate==1.37.0)
 ensure_python_readers() {
-  "$venv/bin/python" -c 'import pyarrow, duckdb' 2>/dev/null && return 0
-  echo "creating $venv with ${python_readers[*]}"
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install -q "${python_readers[@]}"
+  if ! "$venv/bin/python" -c 'import pyarrow, duckdb' 2>/dev/null; then
+    echo "creating $venv with ${python_readers[*]}"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install -q "${python_readers[@]}"
+  fi
+  "$venv/bin/python" -c 'import kubernetes_validate' 2>/dev/null ||
+    "$venv/bin/pip" install -q "${python_tools[@]}"
 }
 
 mapfile -t missing < <(missing_packages)

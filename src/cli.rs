@@ -38,6 +38,10 @@ pub enum Command {
     Verify(ManifestArgs),
     /// Create the demo SQLite source (if absent) and stage it: SQLite → Parquet → SQLite.
     Demo(DemoArgs),
+    /// Commit a sharded run: wait for every shard's file, merge them into the run's manifest
+    /// (create-only), then load the staging tables (exit 5: shards missing after --wait;
+    /// 4: the run is committed already).
+    Commit(CommitArgs),
     /// Show the last run of every table from the run log in the destination (exit 3: the
     /// destination cannot be reached; 2: [settings] RUN_LOG is off).
     Status(StatusArgs),
@@ -60,6 +64,37 @@ pub struct RunArgs {
     /// Transfer mode, instead of [settings] TRANSFER_MODE.
     #[arg(long, value_enum)]
     pub mode: Option<ModeArg>,
+    /// Read one shard of a planned run: I/N (e.g. 0/3), or N with the index taken from
+    /// JOB_COMPLETION_INDEX, CLOUD_RUN_TASK_INDEX or AWS_BATCH_JOB_ARRAY_INDEX.
+    #[arg(long, value_name = "I/N", requires = "no_load")]
+    pub shard: Option<String>,
+    /// With --shard: write the parts and the shard file only (`stage commit` loads).
+    #[arg(long, requires = "shard")]
+    pub no_load: bool,
+    #[command(flatten)]
+    pub run_id: RunIdArgs,
+}
+
+/// The run id of a sharded run: given, or derived from a key every pod of a Job shares.
+#[derive(Debug, Args, Default, Clone)]
+pub struct RunIdArgs {
+    /// The sharded run's id.
+    #[arg(long, value_name = "RUN_ID", conflicts_with = "run_key")]
+    pub run_id: Option<String>,
+    /// Derive the run id from this key (e.g. the Kubernetes Job's name).
+    #[arg(long, value_name = "KEY")]
+    pub run_key: Option<String>,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct CommitArgs {
+    #[command(flatten)]
+    pub config: ConfigArg,
+    #[command(flatten)]
+    pub run_id: RunIdArgs,
+    /// Wait up to this many seconds for missing shard files (default: do not wait).
+    #[arg(long, value_name = "SECONDS", default_value_t = 0)]
+    pub wait: u64,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -69,6 +104,12 @@ pub struct PlanArgs {
     /// Comma-separated tables, instead of [settings] SRC_TABLES.
     #[arg(long, value_name = "A,B")]
     pub tables: Option<String>,
+    /// Split the run into N shards and write its plan to the archive (create-only; a
+    /// second plan of the same run and configuration reuses it). Needs --run-id or --run-key.
+    #[arg(long, value_name = "N")]
+    pub shards: Option<usize>,
+    #[command(flatten)]
+    pub run_id: RunIdArgs,
 }
 
 #[derive(Debug, Args, Clone)]

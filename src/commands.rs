@@ -13,6 +13,7 @@ use crate::progress::Progress;
 use crate::source::{self, TableRef};
 use crate::transfer::{self, Finish, TableOutcome};
 
+mod shards;
 mod tell;
 
 /// Runs the parsed command line. Errors that end the whole run come back as `Err`.
@@ -27,6 +28,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Some(Command::Verify(a)) => verify(&a),
         Some(Command::Demo(a)) => demo(&a),
         Some(Command::Status(a)) => status(&a),
+        Some(Command::Commit(a)) => shards::commit(&a),
     }
 }
 
@@ -115,6 +117,9 @@ fn ask_passwords(cfg: &mut Config) -> Result<()> {
 }
 
 fn run(args: &RunArgs, finish: Finish) -> Result<i32> {
+    if args.shard.is_some() || args.run_id.run_id.is_some() || args.run_id.run_key.is_some() {
+        return shards::run_shard(args, finish);
+    }
     let mut cfg = setup(args.config.as_deref(), Needs { source: true })?;
     if let Some(t) = &args.tables {
         cfg.override_tables(t)?;
@@ -150,7 +155,7 @@ fn run(args: &RunArgs, finish: Finish) -> Result<i32> {
 }
 
 /// Prints one line per table and returns the run's exit code ([`transfer::exit_code`]).
-fn report(tables: &[TableOutcome], verb: &str) -> i32 {
+pub(crate) fn report(tables: &[TableOutcome], verb: &str) -> i32 {
     let failed = tables.iter().filter(|t| t.error.is_some()).count();
     for t in tables {
         match &t.error {
@@ -172,6 +177,9 @@ fn report(tables: &[TableOutcome], verb: &str) -> i32 {
 }
 
 fn plan(args: &PlanArgs) -> Result<i32> {
+    if args.shards.is_some() || args.run_id.run_id.is_some() || args.run_id.run_key.is_some() {
+        return shards::plan(args);
+    }
     let mut cfg = setup(args.config.as_deref(), Needs { source: true })?;
     if let Some(t) = &args.tables {
         cfg.override_tables(t)?;

@@ -98,6 +98,22 @@ pub enum Error {
         holder: String,
     },
 
+    /// `stage commit --wait`: shards of the run had not written their shard files in time.
+    /// Exit code 5.
+    #[error("run {run_id}: shard(s) {missing} of {shards} have not finished after waiting {waited_seconds} s (no shard file in {where_}); nothing was committed — start or retry those shards, then run stage commit again")]
+    ShardsMissing {
+        run_id: String,
+        missing: String,
+        shards: usize,
+        waited_seconds: u64,
+        where_: String,
+    },
+
+    /// `stage commit`: the run's manifest exists already (another committer wrote it).
+    /// Exit code 4: nothing was done.
+    #[error("run {run_id} is already committed ({manifest} exists): nothing was done by this commit; to load it again: stage load --manifest {manifest}")]
+    AlreadyCommitted { run_id: String, manifest: String },
+
     /// SIGINT or SIGTERM arrived: the table in flight was abandoned like a failed one.
     #[error("interrupted by {}: the table in flight was abandoned and the old staging table kept", signal_name(*.signal))]
     Interrupted { signal: i32 },
@@ -209,7 +225,8 @@ impl Error {
         match self {
             Error::Config(_) => 2,
             Error::Connect { .. } => 3,
-            Error::Locked { .. } => 4,
+            Error::Locked { .. } | Error::AlreadyCommitted { .. } => 4,
+            Error::ShardsMissing { .. } => 5,
             Error::Interrupted { signal } => 128 + signal,
             _ => 1,
         }

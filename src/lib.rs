@@ -75,6 +75,7 @@ pub mod logging;
 pub mod monitoring;
 pub mod progress;
 pub mod runlog;
+pub mod shard;
 pub mod source;
 pub mod transfer;
 pub mod types;

@@ -142,7 +142,9 @@ impl FailureClass {
             Error::Database {
                 transient: true, ..
             }
-            | Error::Locked { .. } => FailureClass::Transient,
+            | Error::Locked { .. }
+            | Error::ShardsMissing { .. }
+            | Error::AlreadyCommitted { .. } => FailureClass::Transient,
             Error::Database { context, .. } if destination_words(context) => {
                 FailureClass::Destination
             }

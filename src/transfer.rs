@@ -22,10 +22,12 @@ mod outcome;
 mod parallel;
 mod relay;
 mod retry;
+mod sharded;
 
 pub use from_manifest::{load_manifest, verify};
 pub use outcome::{exit_code, RunSummary, TableOutcome};
 pub use retry::{backoff, with_retry};
+pub use sharded::{commit, run_shard};
 
 use heal::Links;
 
@@ -124,6 +126,8 @@ pub fn run(cfg: &Config, finish: Finish) -> Result<RunSummary> {
 pub(crate) struct Job {
     pub table: TableRef,
     pub settings: TableSettings,
+    /// A sharded run's unit id (`u0003`): part names carry it, so units never collide.
+    pub unit: Option<String>,
 }
 
 /// The run's tables in `SRC_TABLES` order, without those a section turns off.
@@ -139,6 +143,7 @@ fn jobs(cfg: &Config) -> Vec<Job> {
         .map(|settings| Job {
             table: TableRef::new(&settings.name, cfg.source.schema.as_deref()),
             settings,
+            unit: None,
         })
         .collect()
 }

@@ -135,6 +135,16 @@ pub fn clean(store: &Store, current_run: &str) -> Result<Vec<String>> {
             if run_id == current_run {
                 continue;
             }
+            // A sharded run's folders fill from many processes until its commit; they
+            // are left to `stage commit` (and to retention), not taken for debris.
+            if root
+                .join(crate::shard::RUNS_DIR)
+                .join(run_id)
+                .join("plan.json")
+                .is_file()
+            {
+                continue;
+            }
             let Some(_claimed) = claim_dead(root, run_id) else {
                 continue;
             };

@@ -8,6 +8,7 @@
 //! Every object is written whole by one `put` (the local store writes a temporary file
 //! and renames it), so a reader never sees half a part or half a manifest.
 
+mod conditional;
 pub mod debris;
 pub mod manifest;
 pub mod part_writer;

@@ -34,6 +34,8 @@ pub const DEFAULT_READ_CONNECTIONS: usize = 1;
 /// Tables in flight at once (`PARALLEL_TABLES`), and the most it accepts.
 pub const DEFAULT_PARALLEL_TABLES: usize = 1;
 pub const MAX_PARALLEL_TABLES: usize = 16;
+/// `SHARD_MIN_ROWS`: a table estimated larger is split into key ranges by `stage plan --shards`.
+pub const DEFAULT_SHARD_MIN_ROWS: usize = 5_000_000;
 /// The most `READ_CONNECTIONS` accepts.
 pub const MAX_READ_CONNECTIONS: usize = 16;
 
@@ -100,6 +102,8 @@ pub(super) const KNOWN_KEYS: &[(&str, &str)] = &[
     (SETTINGS, "PARALLEL_TABLES"),
     (SETTINGS, "RUN_LOG"),
     (SETTINGS, "RUN_LOG_SCHEMA"),
+    (SETTINGS, "SHARD_MIN_ROWS"),
+    (SETTINGS, "SOURCE_MAX_CONNECTIONS"),
     (LOGGING, "LOG_LEVEL"),
     (LOGGING, "LOG_TO_FILE"),
     (LOGGING, "LOG_FILE"),

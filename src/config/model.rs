@@ -278,6 +278,12 @@ pub struct Settings {
     /// `RUN_LOG_SCHEMA`: their schema (default the staging schema; none on SQLite/MariaDB,
     /// which use the staging database).
     pub run_log_schema: Option<String>,
+    /// `SHARD_MIN_ROWS`: tables estimated above this many rows are split into key-range
+    /// units by `stage plan --shards`.
+    pub shard_min_rows: u64,
+    /// `SOURCE_MAX_CONNECTIONS`: the source connections all shards of a run may hold at
+    /// once (`None` = no limit).
+    pub source_max_connections: Option<usize>,
 }
 
 #[cfg(test)]

@@ -13,7 +13,8 @@ use super::keys::{
     DEFAULT_BACKOFF_BASE_SECONDS, DEFAULT_BACKOFF_MAX_SECONDS, DEFAULT_CHUNK_SIZE,
     DEFAULT_LOG_BACKUP_COUNT, DEFAULT_LOG_FILE, DEFAULT_LOG_ROTATE_BYTES, DEFAULT_MAX_RETRIES,
     DEFAULT_OUTPUT_DIR, DEFAULT_PARALLEL_TABLES, DEFAULT_PARTITION_NUM, DEFAULT_READ_CONNECTIONS,
-    LOGGING, MAX_PARALLEL_TABLES, MAX_READ_CONNECTIONS, SECRET_KEYS, SETTINGS,
+    DEFAULT_SHARD_MIN_ROWS, LOGGING, MAX_PARALLEL_TABLES, MAX_READ_CONNECTIONS, SECRET_KEYS,
+    SETTINGS,
 };
 use super::model::{
     Compression, LogFormat, Logging, RetryPolicy, Settings, TransferMode, WriteMode, ZeroDates,
@@ -246,6 +247,9 @@ impl Parser<'_> {
         }
         let run_log = self.boolean(SETTINGS, "RUN_LOG", true)?;
         let run_log_schema = self.string(SETTINGS, "RUN_LOG_SCHEMA");
+        let shard_min_rows =
+            self.whole(SETTINGS, "SHARD_MIN_ROWS", DEFAULT_SHARD_MIN_ROWS, 1)? as u64;
+        let max_connections = self.whole(SETTINGS, "SOURCE_MAX_CONNECTIONS", 0, 0)?;
         Ok(Settings {
             tables,
             chunk_size,
@@ -273,6 +277,8 @@ impl Parser<'_> {
             parallel_tables,
             run_log,
             run_log_schema,
+            shard_min_rows,
+            source_max_connections: (max_connections > 0).then_some(max_connections),
         })
     }
 

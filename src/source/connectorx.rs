@@ -83,6 +83,10 @@ impl Source for CxSource {
         self.catalog.estimate_rows(table)
     }
 
+    fn key_bounds(&mut self, table: &TableInfo, column: &str) -> Result<Option<(i64, i64)>> {
+        self.catalog.key_bounds(table, column)
+    }
+
     /// Reads through ConnectorX (partitioned when a partition column applies).
     fn read(
         &mut self,

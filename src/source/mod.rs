@@ -179,6 +179,17 @@ pub trait Source: Send {
         Ok(Vec::new())
     }
 
+    /// The smallest and largest value of integer column `column` among the rows the table's
+    /// reads take (its filter applied), `None` when no row has one; splits a big table
+    /// into key ranges for `stage plan --shards`.
+    fn key_bounds(&mut self, table: &TableInfo, column: &str) -> Result<Option<(i64, i64)>> {
+        let _ = column;
+        Err(Error::Check(format!(
+            "table {}: this source cannot split a table into key ranges",
+            table.table.display()
+        )))
+    }
+
     /// Reads the table in batches of `opts.chunk_rows` rows shaped exactly as
     /// `table.schema()`, pushing each to `sink`. Returns the rows read.
     fn read(

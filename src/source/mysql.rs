@@ -133,6 +133,21 @@ impl Source for MysqlSource {
         take(&mut row, 0, "count")
     }
 
+    fn key_bounds(&mut self, table: &TableInfo, column: &str) -> Result<Option<(i64, i64)>> {
+        let c = D.quote(column);
+        let sql = format!(
+            "SELECT CAST(MIN({c}) AS SIGNED), CAST(MAX({c}) AS SIGNED) FROM {}",
+            table.from_clause(self.qualified(&table.table)?)
+        );
+        let ctx = format!(
+            "table {}: the bounds of key {column}",
+            table.table.display()
+        );
+        let row: Option<(Option<i64>, Option<i64>)> =
+            self.conn.query_first(sql).map_err(db_err(&ctx))?;
+        Ok(row.and_then(|(lo, hi)| lo.zip(hi)))
+    }
+
     fn read(
         &mut self,
         table: &TableInfo,

@@ -190,6 +190,20 @@ impl Source for PgSource {
         Ok(row.get::<_, i64>(0) as u64)
     }
 
+    fn key_bounds(&mut self, table: &TableInfo, column: &str) -> Result<Option<(i64, i64)>> {
+        let c = Dialect::Postgres.quote(column);
+        let sql = format!(
+            "SELECT min({c})::bigint, max({c})::bigint FROM {}",
+            table.from_clause(Self::qualified(&table.table))
+        );
+        let row = self.conn.query_one(&sql).map_err(db_err(format!(
+            "table {}: the bounds of key {column}",
+            table.table.display()
+        )))?;
+        let (lo, hi): (Option<i64>, Option<i64>) = (row.get(0), row.get(1));
+        Ok(lo.zip(hi))
+    }
+
     fn read(
         &mut self,
         table: &TableInfo,

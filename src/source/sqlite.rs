@@ -148,6 +148,22 @@ impl Source for SqliteSource {
         Ok(n as u64)
     }
 
+    fn key_bounds(&mut self, table: &TableInfo, column: &str) -> Result<Option<(i64, i64)>> {
+        let c = Dialect::Sqlite.quote(column);
+        let sql = format!(
+            "SELECT min({c}), max({c}) FROM {}",
+            table.from_clause(Self::qualified(&table.table))
+        );
+        let bounds: (Option<i64>, Option<i64>) = self
+            .conn
+            .query_row(&sql, [], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(db_err(format!(
+                "table {}: the bounds of key {column}",
+                table.table.display()
+            )))?;
+        Ok(bounds.0.zip(bounds.1))
+    }
+
     fn read(
         &mut self,
         table: &TableInfo,

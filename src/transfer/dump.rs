@@ -155,7 +155,7 @@ fn not_dumped(job: &Job, signal: i32) -> TableEntry {
     )
 }
 
-fn dump_table(
+pub(super) fn dump_table(
     cfg: &Config,
     links: &mut Links<'_>,
     store: &Store,
@@ -177,7 +177,10 @@ fn dump_table(
         let schema = info.schema();
         *columns = columns_entry(&schema);
         let bar = progress.table(index, &shown, expected);
-        let stem = archive::path_segment(&staging_table);
+        let stem = match &job.unit {
+            Some(unit) => format!("{}_{unit}", archive::path_segment(&staging_table)),
+            None => archive::path_segment(&staging_table),
+        };
         let mut writer = PartWriter::new(
             store,
             archive::table_dir(&staging_table, run_id),
@@ -239,9 +242,9 @@ fn dump_table(
 
 /// What the dump of one table took, added to its outcome after the load.
 #[derive(Clone, Copy)]
-struct Dumped {
-    seconds: f64,
-    attempts: u32,
+pub(super) struct Dumped {
+    pub(super) seconds: f64,
+    pub(super) attempts: u32,
     /// The run log's class of the dump's failure.
     class: Option<FailureClass>,
 }

@@ -5,6 +5,7 @@ mod common;
 mod config_cli;
 #[cfg(feature = "connectorx")]
 mod connectorx_e2e;
+mod deploy_k8s;
 mod faults;
 mod manifest_schema;
 mod monitoring;
@@ -19,6 +20,7 @@ mod runlog;
 mod runlog_e2e;
 mod runlog_queries;
 mod server_words;
+mod shards;
 mod smoke_local;
 mod sqlite_e2e;
 mod support;
