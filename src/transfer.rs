@@ -22,6 +22,7 @@ mod outcome;
 mod parallel;
 mod relay;
 mod retry;
+mod sync;
 
 pub use from_manifest::{load_manifest, verify};
 pub use outcome::{exit_code, RunSummary, TableOutcome};
@@ -70,7 +71,9 @@ pub fn run(cfg: &Config, finish: Finish) -> Result<RunSummary> {
     // (exit code 3); DIRECT connects the destination too. DUMP connects the destination
     // only for its load phase, and `stage dump` never.
     links.source()?;
-    let tables = jobs(cfg);
+    cfg.check_sync()?;
+    let mut tables = jobs(cfg);
+    sync::resolve_keys(links.source()?, &mut tables)?;
     let progress = Progress::new(tables.len());
     let workers = cfg.settings.parallel_tables;
     let order: Vec<usize> = if workers > 1 {
@@ -124,6 +127,8 @@ pub fn run(cfg: &Config, finish: Finish) -> Result<RunSummary> {
 pub(crate) struct Job {
     pub table: TableRef,
     pub settings: TableSettings,
+    /// The merge key and cursor (`WRITE_MODE = merge`, or an incremental table).
+    pub merge: Option<crate::load::merge::MergeSpec>,
 }
 
 /// The run's tables in `SRC_TABLES` order, without those a section turns off.
@@ -139,6 +144,7 @@ fn jobs(cfg: &Config) -> Vec<Job> {
         .map(|settings| Job {
             table: TableRef::new(&settings.name, cfg.source.schema.as_deref()),
             settings,
+            merge: None,
         })
         .collect()
 }

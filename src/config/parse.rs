@@ -178,7 +178,7 @@ impl Parser<'_> {
             SETTINGS,
             "WRITE_MODE",
             WriteMode::Replace,
-            "replace, truncate or append",
+            "replace, truncate, append or merge",
             WriteMode::parse,
         )?;
         self.default_shown("WRITE_MODE", "replace");
@@ -246,6 +246,14 @@ impl Parser<'_> {
         }
         let run_log = self.boolean(SETTINGS, "RUN_LOG", true)?;
         let run_log_schema = self.string(SETTINGS, "RUN_LOG_SCHEMA");
+        let mut sync = super::sync::SyncOverrides::default();
+        for key in super::sync::SYNC_KEYS {
+            if let Some(raw) = self.raw(SETTINGS, key) {
+                sync.set(key, &raw.text)
+                    .map_err(|expected| invalid(SETTINGS, key, &raw, &expected))?;
+            }
+        }
+        let sync = sync.apply(&Default::default());
         Ok(Settings {
             tables,
             chunk_size,
@@ -273,6 +281,7 @@ impl Parser<'_> {
             parallel_tables,
             run_log,
             run_log_schema,
+            sync,
         })
     }
 

@@ -4,6 +4,7 @@
 //! `append` load inside one transaction where the database allows it.
 
 pub(crate) mod columns;
+pub mod merge;
 pub mod mssql;
 pub mod mysql;
 pub mod postgres;
@@ -30,6 +31,9 @@ pub struct LoadTarget {
     pub run_tag: String,
     /// How long to wait for another run's lock on the staging table (`LOCK_WAIT_SECONDS`).
     pub lock_wait: Duration,
+    /// The key and tie-break of a merge load ([`merge`]); with `replace`, the new table
+    /// gets the key as its primary key, so that later merges find it.
+    pub merge: Option<merge::MergeSpec>,
 }
 
 impl LoadTarget {
@@ -46,7 +50,14 @@ impl LoadTarget {
             write_mode,
             run_tag: run_tag(run_id),
             lock_wait,
+            merge: None,
         }
+    }
+
+    /// With a merge key (see [`LoadTarget::merge`]).
+    pub fn with_merge(mut self, merge: Option<merge::MergeSpec>) -> Self {
+        self.merge = merge;
+        self
     }
 
     /// The shadow table `replace` loads before the swap: unique to this run and table,

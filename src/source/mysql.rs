@@ -119,6 +119,21 @@ impl Source for MysqlSource {
         })
     }
 
+    fn primary_key(&mut self, table: &TableInfo) -> Result<Vec<String>> {
+        let database = self.database_of(&table.table)?;
+        self.conn
+            .exec(
+                "SELECT COLUMN_NAME FROM information_schema.KEY_COLUMN_USAGE \
+                 WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND CONSTRAINT_NAME = 'PRIMARY' \
+                 ORDER BY ORDINAL_POSITION",
+                (database.as_str(), table.table.name.as_str()),
+            )
+            .map_err(db_err(format!(
+                "table {}: reading the primary key",
+                table.table.display()
+            )))
+    }
+
     fn count_rows(&mut self, table: &TableInfo) -> Result<u64> {
         let sql = format!(
             "SELECT count(*) FROM {}",

@@ -26,7 +26,8 @@ pub(super) fn direct_table(
     let shown = table.display();
     let started = std::time::Instant::now();
     let started_at = chrono::Utc::now();
-    let load_target = target(cfg, run_id, job.settings.staging.clone(), &job.settings);
+    let load_target = target(cfg, run_id, job.settings.staging.clone(), &job.settings)
+        .with_merge(job.merge.clone());
     let tries = std::cell::Cell::new(0u32);
     let mut attempts = 0;
     let result = with_source_retries(cfg, links, &shown, &mut attempts, |links| {

@@ -6,6 +6,7 @@ mod config_cli;
 #[cfg(feature = "connectorx")]
 mod connectorx_e2e;
 mod faults;
+mod incremental;
 mod manifest_schema;
 mod monitoring;
 mod mysql_e2e;

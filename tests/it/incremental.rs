@@ -1,0 +1,4 @@
+//! #16: merge loads, incremental windows and their watermark, full refreshes, schema
+//! drift — one child per destination pair.
+
+mod sqlite;
