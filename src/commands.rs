@@ -13,6 +13,7 @@ use crate::progress::Progress;
 use crate::source::{self, TableRef};
 use crate::transfer::{self, Finish, TableOutcome};
 
+mod state;
 mod tell;
 
 /// Runs the parsed command line. Errors that end the whole run come back as `Err`.
@@ -27,6 +28,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Some(Command::Verify(a)) => verify(&a),
         Some(Command::Demo(a)) => demo(&a),
         Some(Command::Status(a)) => status(&a),
+        Some(Command::State(a)) => state::state(&a),
     }
 }
 
@@ -122,6 +124,7 @@ fn run(args: &RunArgs, finish: Finish) -> Result<i32> {
     if let Some(m) = args.mode {
         cfg.override_mode(m.into());
     }
+    cfg.settings.full_refresh = args.full_refresh;
     let started = chrono::Utc::now();
     let clock = std::time::Instant::now();
     let summary = match transfer::run(&cfg, finish) {

@@ -69,6 +69,7 @@ pub mod db;
 pub mod demo;
 pub mod dialect;
 pub mod error;
+pub mod incremental;
 pub mod interrupt;
 pub mod load;
 pub mod logging;

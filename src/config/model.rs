@@ -285,6 +285,8 @@ pub struct Settings {
     pub run_log_schema: Option<String>,
     /// `SYNC_MODE`, `INCREMENTAL_*`, `PRIMARY_KEY`, `FULL_REFRESH_EVERY`, `SCHEMA_CHANGE`.
     pub sync: super::sync::SyncSettings,
+    /// `stage run --full-refresh`: incremental tables are reloaded whole this run.
+    pub full_refresh: bool,
 }
 
 #[cfg(test)]

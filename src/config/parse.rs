@@ -282,6 +282,7 @@ impl Parser<'_> {
             run_log,
             run_log_schema,
             sync,
+            full_refresh: false,
         })
     }
 

@@ -29,6 +29,7 @@ fn row(ok: bool) -> TableLogRow {
         parts: Some(1),
         schema_hash: Some("ab".into()),
         failure: (!ok).then(|| (FailureClass::Source, "it's\0 bad".to_string())),
+        sync: None,
     }
 }
 

@@ -160,6 +160,7 @@ fn load_entry(
                 tries,
                 &staging,
                 Some((bytes, entry.parts.len() as u64)),
+                None,
             );
             let report = loading.commit(rows)?;
             report_nuls(&table, &report);

@@ -1,12 +1,18 @@
 //! A run's sync settings turned into what its tables need: each merging table's key
 //! (`PRIMARY_KEY`, else the source's primary key), resolved before anything is read, so
-//! that a merge without a key ends the run as a configuration error.
+//! that a merge without a key ends the run as a configuration error; an incremental
+//! table's stored state, full-refresh decision and window ([`crate::incremental`]).
 
+use super::ledger::Ledger;
 use super::Job;
-use crate::config::WriteMode;
+use crate::config::sync::SyncMode;
+use crate::config::{Config, WriteMode};
 use crate::error::{Error, Result};
+use crate::incremental::{self, Stored, Window};
 use crate::load::merge::MergeSpec;
-use crate::source::Source;
+use crate::load::LoadTarget;
+use crate::runlog::SyncState;
+use crate::source::{Source, TableInfo};
 
 /// Sets [`Job::merge`] for every table that merges; a table without a key is a
 /// configuration error (exit code 2). A table the source cannot describe is left to fail
@@ -39,4 +45,95 @@ pub(super) fn resolve_keys(src: &mut dyn Source, jobs: &mut [Job]) -> Result<()>
         job.merge = Some(MergeSpec::new(&key, &ts.sync.columns));
     }
     Ok(())
+}
+
+/// An incremental table's run: its stored state and whether it is reloaded whole.
+pub(super) struct Incremental {
+    pub stored: Stored,
+    pub full_refresh: bool,
+}
+
+/// For an incremental table: its stored state (from the run log, which must be open) and
+/// whether this run reloads it whole (`--full-refresh`, or `FULL_REFRESH_EVERY` has passed
+/// since the last one). `None` for a table that is not incremental.
+pub(super) fn incremental(
+    cfg: &Config,
+    job: &Job,
+    target: &LoadTarget,
+    ledger: Ledger<'_>,
+) -> Result<Option<Incremental>> {
+    let ts = &job.settings;
+    if ts.sync.mode != SyncMode::Incremental {
+        return Ok(None);
+    }
+    let log = ledger.0.ok_or_else(|| {
+        Error::Check(format!(
+            "staging table {}: SYNC_MODE = incremental keeps its watermark in the run log, which could not be opened (see the warning above); nothing was read",
+            target.display()
+        ))
+    })?;
+    let stored = log.stored_state(target.schema.as_deref(), &target.table)?;
+    let due = ts.sync.full_refresh_every.is_some_and(|every| {
+        stored.watermark.is_some()
+            && stored
+                .last_full_refresh_at
+                .as_deref()
+                .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+                .is_none_or(|last| {
+                    let age = chrono::Utc::now() - last.with_timezone(&chrono::Utc);
+                    age.to_std().unwrap_or_default() >= every
+                })
+    });
+    let full_refresh = cfg.settings.full_refresh || due;
+    if full_refresh {
+        let why = if cfg.settings.full_refresh {
+            "--full-refresh"
+        } else {
+            "FULL_REFRESH_EVERY has passed"
+        };
+        tracing::info!(table = %ts.name, "full refresh ({why}): the table is reloaded whole and swapped in; the watermark is set again");
+    }
+    Ok(Some(Incremental {
+        stored,
+        full_refresh,
+    }))
+}
+
+/// Inside a new source snapshot, fixes the table's window and narrows `info` to it (a full
+/// refresh reads every row but still fixes `U`, its new watermark).
+pub(super) fn open_window(
+    cfg: &Config,
+    src: &mut dyn Source,
+    info: &mut TableInfo,
+    job: &Job,
+    inc: &Incremental,
+) -> Result<Window> {
+    src.snapshot(true)?;
+    let mut sync = job.settings.sync.clone();
+    if inc.full_refresh {
+        // Every row is read: NULL cursors are no reason to fail.
+        sync.nulls = crate::config::sync::CursorNulls::Exclude;
+    }
+    let window = incremental::open(cfg.source.driver, src, info, &sync, &inc.stored)?;
+    if !inc.full_refresh {
+        if let Some(cond) = &window.condition {
+            info.filter = Some(incremental::and_filter(info.filter.as_deref(), cond));
+        }
+    }
+    Ok(window)
+}
+
+/// What the table's `ok` row records of its state.
+pub(super) fn state(window: &Window, full_refresh: bool) -> SyncState {
+    SyncState {
+        mode: "incremental".into(),
+        cursor_columns: Some(window.cursor.names()),
+        cursor_type: Some(window.cursor.ty.name().into()),
+        watermark: if window.is_empty() && !full_refresh {
+            None
+        } else {
+            window.watermark()
+        },
+        full_refresh,
+    }
 }

@@ -135,3 +135,214 @@ fn merge_without_any_key_is_a_configuration_error_and_moves_nothing() {
     };
     assert!(tables.is_empty(), "{tables:?}");
 }
+
+fn inc_ini(dir: &Path, src: &Path, extra: &str) {
+    write(
+        dir,
+        "i.ini",
+        &format!(
+            "{}\n[table:items]\nSYNC_MODE = incremental\nINCREMENTAL_COLUMN = updated_at\nINCREMENTAL_SETTLE_SECONDS = 0\n{extra}",
+            sqlite_ini(
+                &src.to_string_lossy(),
+                "stg.sqlite",
+                "SRC_TABLES = items\nWRITE_MODE = merge",
+            )
+        ),
+    );
+}
+
+fn watermark(stg: &Path) -> Vec<Vec<String>> {
+    sqlite_rows(
+        stg,
+        "SELECT watermark, cursor_type, cursor_columns, sync_mode FROM sync_metadata WHERE table_name = 'items'",
+    )
+}
+
+/// Runs `stage` and returns how many rows it reports for `items`.
+fn run_rows(dir: &Path, args: &[&str]) -> u64 {
+    let r = stage(dir, args, &[]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    let line = r
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("ok      items: "))
+        .unwrap_or_else(|| panic!("{}", r.all()));
+    line["ok      items: ".len()..]
+        .split(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+const ALL: &str = "SELECT id, name, updated_at FROM items";
+
+#[test]
+fn five_incremental_runs_end_equal_to_the_source_and_read_only_their_window() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src.sqlite");
+    let stg = dir.path().join("stg.sqlite");
+    exec(
+        &src,
+        "CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT, updated_at TIMESTAMP);
+         INSERT INTO items VALUES (1,'a','2024-01-01 10:00:00.000001'),
+                                  (2,'b','2024-01-01 10:00:00.000002'),
+                                  (3,'c','2024-01-01 10:00:00.000002');",
+    );
+    inc_ini(dir.path(), &src, "");
+    let args = ["--config", "i.ini"];
+    // 1: everything up to the newest value; two rows share the edge value.
+    assert_eq!(run_rows(dir.path(), &args), 3);
+    same(&src, &stg, ALL);
+    assert_eq!(
+        watermark(&stg),
+        [[
+            "TEXT:2024-01-01 10:00:00.000002",
+            "TEXT:timestamp",
+            "TEXT:updated_at",
+            "TEXT:incremental"
+        ]]
+    );
+    // 2: nothing new: nothing read, the watermark stays (never emptied).
+    assert_eq!(run_rows(dir.path(), &args), 0);
+    assert_eq!(watermark(&stg)[0][0], "TEXT:2024-01-01 10:00:00.000002");
+    same(&src, &stg, ALL);
+    // 3: one microsecond later than the watermark is in the next window; the edge rows
+    // are not read again.
+    exec(
+        &src,
+        "INSERT INTO items VALUES (4,'d','2024-01-01 10:00:00.000003');
+         UPDATE items SET name = 'A', updated_at = '2024-01-02 00:00:00.000000' WHERE id = 1;",
+    );
+    assert_eq!(run_rows(dir.path(), &args), 2);
+    same(&src, &stg, ALL);
+    // 4: an update and an insert with the same new value.
+    exec(
+        &src,
+        "UPDATE items SET name = 'B', updated_at = '2024-01-03 00:00:00.000000' WHERE id = 2;
+         INSERT INTO items VALUES (5,'e','2024-01-03 00:00:00.000000');",
+    );
+    assert_eq!(run_rows(dir.path(), &args), 2);
+    same(&src, &stg, ALL);
+    // 5: a row younger than the settle time waits for a later run.
+    exec(
+        &src,
+        "INSERT INTO items VALUES (6,'f',strftime('%Y-%m-%d %H:%M:%f','now') || '000');",
+    );
+    inc_ini(dir.path(), &src, "INCREMENTAL_SETTLE_SECONDS = 3600\n");
+    assert_eq!(run_rows(dir.path(), &args), 0);
+    assert_eq!(
+        sqlite_rows(&stg, "SELECT count(*) FROM items WHERE id = 6"),
+        [["INTEGER:0"]]
+    );
+    inc_ini(dir.path(), &src, "");
+    assert_eq!(run_rows(dir.path(), &args), 1);
+    same(&src, &stg, ALL);
+    // The run log kept one row per run.
+    assert_eq!(
+        sqlite_rows(
+            &stg,
+            "SELECT count(*) FROM etl_logs WHERE table_name = 'items' AND status = 'ok'"
+        ),
+        [["INTEGER:6"]]
+    );
+}
+
+#[test]
+fn null_cursors_fail_by_default_and_are_read_with_include() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src.sqlite");
+    let stg = dir.path().join("stg.sqlite");
+    exec(
+        &src,
+        "CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT, updated_at TIMESTAMP);
+         INSERT INTO items VALUES (1,'a','2024-01-01 10:00:00.000000'),(2,'b',NULL),(3,'c',NULL);",
+    );
+    inc_ini(dir.path(), &src, "");
+    let r = stage(dir.path(), &["--config", "i.ini"], &[]);
+    assert_eq!(r.code, 1, "{}", r.all());
+    assert!(
+        r.all().contains("2 rows have a NULL updated_at")
+            && r.all().contains("INCREMENTAL_NULLS = include"),
+        "{}",
+        r.all()
+    );
+    inc_ini(dir.path(), &src, "INCREMENTAL_NULLS = include\n");
+    assert_eq!(run_rows(dir.path(), &["--config", "i.ini"]), 3);
+    same(&src, &stg, ALL);
+    inc_ini(dir.path(), &src, "INCREMENTAL_NULLS = exclude\n");
+    exec(&src, "INSERT INTO items VALUES (4,'d',NULL)");
+    assert_eq!(run_rows(dir.path(), &["--config", "i.ini"]), 0);
+}
+
+#[test]
+fn state_show_reset_and_full_refresh() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src.sqlite");
+    let stg = dir.path().join("stg.sqlite");
+    exec(
+        &src,
+        "CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT, updated_at INTEGER);
+         INSERT INTO items VALUES (1,'a',10),(2,'b',20);",
+    );
+    inc_ini(dir.path(), &src, "");
+    let args = ["--config", "i.ini"];
+    assert_eq!(run_rows(dir.path(), &args), 2);
+    let r = stage(dir.path(), &["state", "show", "--config", "i.ini"], &[]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert!(
+        r.stdout
+            .contains("items  incremental  updated_at  integer  20"),
+        "{}",
+        r.stdout
+    );
+    // A deleted row reaches staging only through a full refresh.
+    exec(&src, "DELETE FROM items WHERE id = 1");
+    assert_eq!(run_rows(dir.path(), &args), 0);
+    assert_eq!(
+        sqlite_rows(&stg, "SELECT count(*) FROM items"),
+        [["INTEGER:2"]]
+    );
+    assert_eq!(
+        run_rows(dir.path(), &["run", "--full-refresh", "--config", "i.ini"]),
+        1
+    );
+    same(&src, &stg, ALL);
+    assert_eq!(
+        sqlite_rows(
+            &stg,
+            "SELECT watermark, last_full_refresh_at IS NOT NULL FROM sync_metadata"
+        ),
+        [["TEXT:20", "INTEGER:1"]]
+    );
+    // The full refresh kept the merge key as the table's primary key.
+    assert_eq!(
+        sqlite_rows(
+            &stg,
+            "SELECT name FROM pragma_table_info('items') WHERE pk > 0"
+        ),
+        [["TEXT:id"]]
+    );
+    let r = stage(
+        dir.path(),
+        &["state", "reset", "--table", "items", "--config", "i.ini"],
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert!(
+        r.stdout.contains("reset items: watermark 20 cleared"),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(watermark(&stg)[0][0], "NULL");
+    assert_eq!(
+        sqlite_rows(
+            &stg,
+            "SELECT count(*) FROM etl_logs WHERE status = 'state_reset'"
+        ),
+        [["INTEGER:1"]]
+    );
+    // From the start again: every row is read.
+    assert_eq!(run_rows(dir.path(), &args), 1);
+    assert_eq!(watermark(&stg)[0][0], "TEXT:20");
+}
