@@ -1,4 +1,6 @@
 //! #16: merge loads, incremental windows and their watermark, full refreshes, schema
-//! drift — one child per destination pair.
+//! drift — SQLite on its own, and pairs of real servers.
 
+mod pairs;
+mod servers;
 mod sqlite;
