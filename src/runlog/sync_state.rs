@@ -11,6 +11,7 @@ use super::{connect, logged_name, sql_for, RunLog, Store, TableLogRow};
 use crate::config::{Config, DEFAULT_DST_SCHEMA};
 use crate::error::Result;
 use crate::incremental::Stored;
+use crate::load::{LoadTarget, RunLogRows};
 
 /// What a table's `ok` row sets of its state.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -219,4 +220,48 @@ pub fn reset(cfg: &Config, table: Option<&str>) -> Result<Vec<(String, Option<St
         done.push((name, row.watermark));
     }
     Ok(done)
+}
+
+/// How the run log names the staging table of `target`.
+fn target_name(sql: &Sql, target: &LoadTarget) -> String {
+    let default = match sql.flavor {
+        Flavor::Postgres => Some("public"),
+        Flavor::Mssql => Some(DEFAULT_DST_SCHEMA),
+        Flavor::Mysql | Flavor::Sqlite => None,
+    };
+    logged_name(
+        default,
+        sql.schema.as_deref(),
+        target.schema.as_deref(),
+        &target.table,
+    )
+}
+
+/// The stored state of `target`, read over a connection of its own (DUMP reads before its
+/// load phase opens the run log; `stage load` has none). No run log yet: no state.
+pub fn stored_for(cfg: &Config, target: &LoadTarget) -> Result<Stored> {
+    let sql = sql_for(cfg)?;
+    let mut store = connect(&cfg.destination, super::SQLITE_BUSY, true)?;
+    if store.query(&sql.columns_of(SYNC))?.is_empty() {
+        return Ok(Stored::default());
+    }
+    let name = target_name(&sql, target);
+    let rows = rows_of(store.as_mut(), &sql.state_query(Some(&name)))?;
+    Ok(rows.into_iter().next().map(stored).unwrap_or_default())
+}
+
+/// The `sync_metadata` upsert alone, for a load that has no open run log (`stage load`):
+/// it commits with the load's rows like the run log's rows do.
+pub fn standalone_rows(cfg: &Config, target: &LoadTarget, state: SyncState) -> RunLogRows {
+    let Ok(sql) = sql_for(cfg) else {
+        return RunLogRows::default();
+    };
+    let name = target_name(&sql, target);
+    let mut row = TableLogRow::new(&target.table, target, Utc::now());
+    row.sync = Some(state);
+    let mut sets = vec![("updated_at", sql.time(row.ended_at))];
+    sets.extend(sql.sync_state_sets(&row));
+    RunLogRows {
+        statements: vec![sql.upsert(SYNC, ("table_name", sql.text(&name)), &sets)],
+    }
 }

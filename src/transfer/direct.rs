@@ -85,6 +85,13 @@ pub(super) fn direct_table(
             None,
             window.as_ref().map(|w| sync::state(w, full)),
         );
+        sync::commit_state_alone(
+            cfg,
+            loading.as_mut(),
+            &load_target,
+            ledger,
+            window.as_ref().map(|w| sync::state(w, full)),
+        );
         let report = loading.commit(rows).on(Side::Destination)?;
         report_nuls(table, &report);
         bar.finish(rows);

@@ -5,6 +5,7 @@
 
 use super::ledger::Ledger;
 use super::Job;
+use crate::archive::manifest::SyncEntry;
 use crate::config::sync::SyncMode;
 use crate::config::{Config, WriteMode};
 use crate::error::{Error, Result};
@@ -66,13 +67,10 @@ pub(super) fn incremental(
     if ts.sync.mode != SyncMode::Incremental {
         return Ok(None);
     }
-    let log = ledger.0.ok_or_else(|| {
-        Error::Check(format!(
-            "staging table {}: SYNC_MODE = incremental keeps its watermark in the run log, which could not be opened (see the warning above); nothing was read",
-            target.display()
-        ))
-    })?;
-    let stored = log.stored_state(target.schema.as_deref(), &target.table)?;
+    let stored = match ledger.0 {
+        Some(log) => log.stored_state(target.schema.as_deref(), &target.table)?,
+        None => crate::runlog::sync_state::stored_for(cfg, target)?,
+    };
     let due = ts.sync.full_refresh_every.is_some_and(|every| {
         stored.watermark.is_some()
             && stored
@@ -136,4 +134,87 @@ pub(super) fn state(window: &Window, full_refresh: bool) -> SyncState {
         },
         full_refresh,
     }
+}
+
+/// Hands `load` the table's state to commit with it when no run log is open (its rows then
+/// carry it otherwise: [`Ledger::on_commit`]).
+pub(super) fn commit_state_alone(
+    cfg: &Config,
+    load: &mut dyn crate::load::TableLoad,
+    target: &LoadTarget,
+    ledger: Ledger<'_>,
+    state: Option<SyncState>,
+) {
+    if let (None, Some(state)) = (ledger.0, state) {
+        load.log_on_commit(crate::runlog::sync_state::standalone_rows(
+            cfg, target, state,
+        ));
+    }
+}
+
+/// The manifest's record of a table's key and window.
+pub(super) fn entry(job: &Job, window: Option<&Window>, full_refresh: bool) -> Option<SyncEntry> {
+    let merge = job.merge.as_ref();
+    if merge.is_none() && window.is_none() {
+        return None;
+    }
+    Some(SyncEntry {
+        merge_key: merge.map(|m| m.key.clone()).unwrap_or_default(),
+        cursor_columns: window
+            .map(|w| w.cursor.columns.iter().map(|c| c.to_lowercase()).collect())
+            .unwrap_or_default(),
+        cursor_type: window.map(|w| w.cursor.ty.name().to_string()),
+        window_from: window.and_then(|w| w.lower.clone()),
+        window_to: window.and_then(|w| w.watermark()),
+        moved: window.is_some_and(|w| !w.is_empty()),
+        full_refresh,
+    })
+}
+
+/// The state a manifest entry's load commits (incremental tables only).
+pub(super) fn entry_state(e: &SyncEntry) -> Option<SyncState> {
+    let ty = e.cursor_type.clone()?;
+    Some(SyncState {
+        mode: "incremental".into(),
+        cursor_columns: Some(e.cursor_columns.join(", ")),
+        cursor_type: Some(ty),
+        watermark: if e.moved || e.full_refresh {
+            e.window_to.clone()
+        } else {
+            None
+        },
+        full_refresh: e.full_refresh,
+    })
+}
+
+/// The merge spec of a manifest entry.
+pub(super) fn entry_merge(e: &SyncEntry) -> Option<MergeSpec> {
+    (!e.merge_key.is_empty()).then(|| MergeSpec::new(&e.merge_key, &e.cursor_columns))
+}
+
+/// A manifest's window must start at the stored watermark: a load of an older (or
+/// another) run's window would move the watermark back or skip rows.
+pub(super) fn check_follows(
+    cfg: &Config,
+    e: &SyncEntry,
+    target: &LoadTarget,
+    ledger: Ledger<'_>,
+) -> Result<()> {
+    if e.cursor_type.is_none() || e.full_refresh {
+        return Ok(());
+    }
+    let stored = match ledger.0 {
+        Some(log) => log.stored_state(target.schema.as_deref(), &target.table)?,
+        None => crate::runlog::sync_state::stored_for(cfg, target)?,
+    };
+    if stored.watermark != e.window_from {
+        return Err(Error::Check(format!(
+            "staging table {}: this manifest holds the window ({}, {}] but the stored watermark is {}: another run committed since; load a newer run, or reload with stage run --full-refresh",
+            target.display(),
+            e.window_from.as_deref().unwrap_or("start"),
+            e.window_to.as_deref().unwrap_or("-"),
+            stored.watermark.as_deref().unwrap_or("(none)")
+        )));
+    }
+    Ok(())
 }

@@ -346,3 +346,74 @@ fn state_show_reset_and_full_refresh() {
     assert_eq!(run_rows(dir.path(), &args), 1);
     assert_eq!(watermark(&stg)[0][0], "TEXT:20");
 }
+
+#[test]
+fn dump_mode_records_the_window_in_the_manifest_and_its_load_commits_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src.sqlite");
+    let stg = dir.path().join("stg.sqlite");
+    exec(
+        &src,
+        "CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT, updated_at INTEGER);
+         INSERT INTO items VALUES (1,'a',10),(2,'b',20);",
+    );
+    let ini = |extra: &str| {
+        write(
+            dir.path(),
+            "d.ini",
+            &format!(
+                "{}\n[table:items]\nSYNC_MODE = incremental\nINCREMENTAL_COLUMN = updated_at\n",
+                sqlite_ini(
+                    &src.to_string_lossy(),
+                    "stg.sqlite",
+                    &format!("SRC_TABLES = items\nWRITE_MODE = merge\nTRANSFER_MODE = DUMP\nOUTPUT_DIR = out\n{extra}"),
+                )
+            ),
+        )
+    };
+    ini("");
+    let args = ["--config", "d.ini"];
+    assert_eq!(run_rows(dir.path(), &args), 2);
+    exec(&src, "UPDATE items SET name = 'B', updated_at = 30 WHERE id = 2; INSERT INTO items VALUES (3,'c',30);");
+    assert_eq!(run_rows(dir.path(), &args), 2);
+    same(&src, &stg, ALL);
+    assert_eq!(watermark(&stg)[0][0], "TEXT:30");
+    // `stage dump`: the window goes into the manifest; nothing is loaded.
+    exec(&src, "INSERT INTO items VALUES (4,'d',40);");
+    ini("CLEANUP_PARQUET_FILES = false\n");
+    let r = stage(dir.path(), &["dump", "--config", "d.ini"], &[]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert_eq!(watermark(&stg)[0][0], "TEXT:30");
+    let manifests: Vec<_> = std::fs::read_dir(dir.path().join("out/_manifests"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(manifests.len(), 1, "{manifests:?}");
+    let m: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&manifests[0]).unwrap()).unwrap();
+    let sync = &m["tables"][0]["sync"];
+    assert_eq!(sync["window_from"], "30");
+    assert_eq!(sync["window_to"], "40");
+    assert_eq!(sync["merge_key"], serde_json::json!(["id"]));
+    let manifest = manifests[0].to_string_lossy().into_owned();
+    let r = stage(
+        dir.path(),
+        &["load", "--manifest", &manifest, "--config", "d.ini"],
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}", r.all());
+    same(&src, &stg, ALL);
+    assert_eq!(watermark(&stg)[0][0], "TEXT:40");
+    // Loading the same window again would not follow the stored watermark: refused.
+    let r = stage(
+        dir.path(),
+        &["load", "--manifest", &manifest, "--config", "d.ini"],
+        &[],
+    );
+    assert_eq!(r.code, 1, "{}", r.all());
+    assert!(
+        r.all().contains("the stored watermark is 40"),
+        "{}",
+        r.all()
+    );
+}
