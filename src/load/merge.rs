@@ -9,6 +9,7 @@
 use arrow::datatypes::SchemaRef;
 
 use super::LoadTarget;
+use crate::config::sync::SchemaChange;
 use crate::dialect::Dialect;
 use crate::error::{Error, Result};
 
@@ -23,6 +24,11 @@ pub struct MergeSpec {
     /// Cursor columns (lowercase): of two rows with one key, the greater value wins; when
     /// empty or equal, the one loaded later.
     pub order: Vec<String>,
+    /// `SCHEMA_CHANGE` ([`super::drift`]).
+    pub schema_change: SchemaChange,
+    /// Staging columns the source no longer has: set NULL by every merged row (filled in
+    /// by the loader from [`super::drift::plan`]).
+    pub dropped: Vec<String>,
 }
 
 impl MergeSpec {
@@ -31,6 +37,8 @@ impl MergeSpec {
         MergeSpec {
             key: key.iter().map(|k| k.to_lowercase()).collect(),
             order: order.iter().map(|k| k.to_lowercase()).collect(),
+            schema_change: SchemaChange::Evolve,
+            dropped: Vec::new(),
         }
     }
 }
@@ -143,6 +151,11 @@ pub fn upsert(d: Dialect, table: &str, side: &str, columns: &[String], spec: &Me
     let set = |f: &dyn Fn(&str) -> String| {
         rest.iter()
             .map(|c| format!("{} = {}", d.quote(c), f(&d.quote(c))))
+            .chain(
+                spec.dropped
+                    .iter()
+                    .map(|c| format!("{} = NULL", d.quote(c))),
+            )
             .collect::<Vec<_>>()
             .join(", ")
     };
@@ -184,6 +197,11 @@ pub fn upsert(d: Dialect, table: &str, side: &str, columns: &[String], spec: &Me
                     " WHEN MATCHED THEN UPDATE SET {}",
                     rest.iter()
                         .map(|c| format!("stage_t.{0} = stage_s.{0}", d.quote(c)))
+                        .chain(
+                            spec.dropped
+                                .iter()
+                                .map(|c| format!("stage_t.{} = NULL", d.quote(c)))
+                        )
                         .collect::<Vec<_>>()
                         .join(", ")
                 )

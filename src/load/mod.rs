@@ -4,6 +4,7 @@
 //! `append` load inside one transaction where the database allows it.
 
 pub(crate) mod columns;
+pub mod drift;
 pub mod merge;
 pub mod mssql;
 pub mod mysql;
@@ -102,6 +103,8 @@ pub struct LoadReport {
     pub rows: u64,
     /// Per column, how many text values had NUL characters stripped (PostgreSQL).
     pub nul_stripped: Vec<(String, u64)>,
+    /// Changes a merge made to the staging table's columns ([`drift`]).
+    pub schema_changes: Vec<String>,
 }
 
 /// Statements a table's commit runs inside its own transaction, after the swap and before
@@ -222,7 +225,9 @@ pub fn check_kept_columns(
     schema: &SchemaRef,
 ) -> Result<Vec<String>> {
     let wanted: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
-    if target.write_mode != WriteMode::Replace && !existing.is_empty() && existing != wanted {
+    // A merge reconciles the columns itself ([`drift`]).
+    let kept = !matches!(target.write_mode, WriteMode::Replace | WriteMode::Merge);
+    if kept && !existing.is_empty() && existing != wanted {
         return Err(Error::Check(format!(
             "staging table {} has columns ({}) but the source now has ({}); with WRITE_MODE={} the table is kept as it is — use WRITE_MODE=replace to rebuild it",
             target.display(),

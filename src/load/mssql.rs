@@ -369,6 +369,7 @@ impl TableLoad for MssqlLoad<'_> {
         Ok(LoadReport {
             rows: loaded,
             nul_stripped: Vec::new(),
+            ..LoadReport::default()
         })
     }
 

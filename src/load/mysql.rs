@@ -202,6 +202,7 @@ impl Destination for MysqlDestination {
             broken: false,
             log_rows: RunLogRows::default(),
             merge: pending,
+            schema_changes: Vec::new(),
         }))
     }
 
@@ -347,6 +348,8 @@ struct MysqlLoad<'a> {
     log_rows: RunLogRows,
     /// A merge load's key and the staging table it creates (`merge`).
     merge: Option<merge::Pending>,
+    /// What a merge changed of the staging table's columns.
+    schema_changes: Vec<String>,
 }
 
 impl MysqlLoad<'_> {
@@ -520,6 +523,7 @@ impl TableLoad for MysqlLoad<'_> {
         Ok(LoadReport {
             rows: loaded,
             nul_stripped: Vec::new(),
+            schema_changes: std::mem::take(&mut self.schema_changes),
         })
     }
 

@@ -473,8 +473,10 @@ impl TableLoad for PgLoad<'_> {
         }
         let ctx = format!("staging table {shown}: making the new rows visible");
         if self.mode == WriteMode::Merge {
-            self.commit_merge(loaded)?;
-            return Ok(self.report(loaded));
+            let changes = self.commit_merge(loaded)?;
+            let mut report = self.report(loaded);
+            report.schema_changes = changes;
+            return Ok(report);
         }
         let swap = match self.mode {
             WriteMode::Replace => format!(
@@ -550,6 +552,7 @@ impl PgLoad<'_> {
                 .filter(|(_, n)| *n > 0)
                 .cloned()
                 .collect(),
+            ..LoadReport::default()
         }
     }
 

@@ -164,6 +164,7 @@ impl Destination for SqliteDestination {
             create: create.clone(),
             columns: schema.fields().iter().map(|f| f.name().clone()).collect(),
             merge: merge_spec,
+            schema_changes: Vec::new(),
         };
         let setup = || -> Result<u64> {
             let c = &load.conn;
@@ -264,6 +265,8 @@ struct SqliteLoad<'a> {
     /// Staging column names.
     columns: Vec<String>,
     merge: Option<super::merge::MergeSpec>,
+    /// What a merge changed of the staging table's columns.
+    schema_changes: Vec<String>,
 }
 
 impl TableLoad for SqliteLoad<'_> {
@@ -313,6 +316,7 @@ impl TableLoad for SqliteLoad<'_> {
         Ok(LoadReport {
             rows: loaded,
             nul_stripped: Vec::new(),
+            schema_changes: std::mem::take(&mut self.schema_changes),
         })
     }
 

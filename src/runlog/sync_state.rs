@@ -265,3 +265,37 @@ pub fn standalone_rows(cfg: &Config, target: &LoadTarget, state: SyncState) -> R
         statements: vec![sql.upsert(SYNC, ("table_name", sql.text(&name)), &sets)],
     }
 }
+
+impl RunLog {
+    /// Records what a merge changed of the staging table's columns: one `etl_logs` row with
+    /// status `schema_change`, the changes in its message.
+    pub fn schema_changed(
+        &self,
+        target: &LoadTarget,
+        source_table: &str,
+        changes: &[String],
+    ) -> Result<()> {
+        if changes.is_empty() {
+            return Ok(());
+        }
+        let name = self.table_name(target.schema.as_deref(), &target.table);
+        let now = self.sql.time(Utc::now());
+        let row = self.sql.insert(
+            LOGS,
+            &[
+                ("execution_date", now.clone()),
+                ("table_name", self.sql.text(&name)),
+                ("records_extracted", "0".into()),
+                ("records_loaded", "0".into()),
+                ("status", self.sql.text("schema_change")),
+                ("error_message", self.sql.text(&changes.join("; "))),
+                ("run_id", self.sql.text(self.run_id())),
+                ("source_table", self.sql.text(source_table)),
+                ("write_mode", self.sql.text(target.write_mode.name())),
+                ("started_at", now.clone()),
+                ("ended_at", now),
+            ],
+        );
+        self.store().execute(&[row])
+    }
+}

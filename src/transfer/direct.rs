@@ -93,6 +93,7 @@ pub(super) fn direct_table(
             window.as_ref().map(|w| sync::state(w, full)),
         );
         let report = loading.commit(rows).on(Side::Destination)?;
+        ledger.schema_changed(&shown, &load_target, &report.schema_changes);
         report_nuls(table, &report);
         bar.finish(rows);
         Ok(rows)

@@ -93,6 +93,9 @@ fn load_entry(
         let ts = settings_for_display(cfg, &entry.source_table);
         let mut target = target(cfg, &manifest.run_id, entry.staging_table.clone(), &ts)
             .with_merge(entry.sync.as_ref().and_then(sync::entry_merge));
+        if let Some(m) = target.merge.as_mut() {
+            m.schema_change = ts.sync.schema_change;
+        }
         if entry.sync.as_ref().is_some_and(|e| e.full_refresh) {
             target.write_mode = crate::config::WriteMode::Replace;
         }
@@ -178,6 +181,7 @@ fn load_entry(
             );
             sync::commit_state_alone(cfg, loading.as_mut(), &target, ledger, state.clone());
             let report = loading.commit(rows)?;
+            ledger.schema_changed(name, &target, &report.schema_changes);
             report_nuls(&table, &report);
             bar.finish(rows);
             Ok(rows)

@@ -62,6 +62,19 @@ impl Ledger<'_> {
         }
     }
 
+    /// Records a merge's changes to the staging table's columns (after its commit).
+    pub(super) fn schema_changed(
+        self,
+        source_table: &str,
+        target: &LoadTarget,
+        changes: &[String],
+    ) {
+        let Some(log) = self.0 else { return };
+        if let Err(e) = log.schema_changed(target, source_table, changes) {
+            tracing::warn!(table = %source_table, "the run log could not record the schema change: {e:#}");
+        }
+    }
+
     /// Writes the row of a table whose dump failed (the manifest keeps only its message).
     pub(super) fn dump_failed(
         self,

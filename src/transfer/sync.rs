@@ -43,7 +43,10 @@ pub(super) fn resolve_keys(src: &mut dyn Source, jobs: &mut [Job]) -> Result<()>
             )));
         }
         tracing::info!(table = %ts.name, key = %key.join(", "), "merge key");
-        job.merge = Some(MergeSpec::new(&key, &ts.sync.columns));
+        job.merge = Some(MergeSpec {
+            schema_change: ts.sync.schema_change,
+            ..MergeSpec::new(&key, &ts.sync.columns)
+        });
     }
     Ok(())
 }

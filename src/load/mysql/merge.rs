@@ -13,6 +13,7 @@ use mysql::prelude::Queryable;
 use super::{MysqlDestination, MysqlLoad, D};
 use crate::db::mysql::db_err;
 use crate::error::{Error, Result};
+use crate::load::drift::{self, CatalogColumn};
 use crate::load::merge::{self, MergeSpec, SEQ_COLUMN};
 use crate::load::LoadTarget;
 use crate::types;
@@ -78,6 +79,26 @@ pub(super) fn side_sql(plain: &str) -> String {
 }
 
 impl MysqlDestination {
+    /// A table's columns as the catalog spells them.
+    fn catalog(&mut self, table: &str) -> Result<Vec<CatalogColumn>> {
+        let rows: Vec<(String, String, String)> = self
+            .conn
+            .exec(
+                "SELECT LOWER(COLUMN_NAME), COLUMN_TYPE, IS_NULLABLE FROM information_schema.COLUMNS \
+                 WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION",
+                (self.database.as_str(), table),
+            )
+            .map_err(db_err(format!("staging table {table}: reading the catalog")))?;
+        Ok(rows
+            .into_iter()
+            .map(|(name, ty, nullable)| CatalogColumn {
+                name,
+                ty,
+                not_null: nullable.eq_ignore_ascii_case("NO"),
+            })
+            .collect())
+    }
+
     /// Whether `table` has a unique index on exactly the `key` columns.
     fn has_unique_key(&mut self, table: &str, key: &[String]) -> Result<bool> {
         let rows: Vec<(String, String)> = self
@@ -100,7 +121,7 @@ impl MysqlLoad<'_> {
     /// Applies the side table (`rows` rows, counted) to the staging table in one
     /// transaction with the run log's rows, then drops the side table.
     pub(super) fn commit_merge(&mut self, rows: u64) -> Result<()> {
-        let p = self.merge.clone().expect("a merge load has its spec");
+        let mut p = self.merge.clone().expect("a merge load has its spec");
         let ctx = format!("staging table {}: merging the new rows", self.table);
         let table = D.quote(&self.table);
         let side = D.quote(&self.load_into);
@@ -116,6 +137,28 @@ impl MysqlLoad<'_> {
                 &ctx,
             )?;
         }
+        let staging = self.dst.catalog(&self.table)?;
+        let mut side_cols = self.dst.catalog(&self.load_into)?;
+        side_cols.retain(|c| c.name != SEQ_COLUMN);
+        let drift = drift::plan(
+            D,
+            &self.table,
+            &table,
+            &staging,
+            &side_cols,
+            &p.spec.key,
+            p.spec.schema_change,
+        )?;
+        for alter in &drift.alters {
+            // DDL commits in MySQL: the changes stand even if the merge then fails; each is
+            // one a later run would make again.
+            self.dst.run(alter, &ctx)?;
+        }
+        for c in &drift.changes {
+            tracing::warn!(table = %self.table, "schema change: {c}");
+        }
+        p.spec.dropped = drift.dropped;
+        self.schema_changes = drift.changes;
         let distinct: Option<u64> = self
             .dst
             .conn

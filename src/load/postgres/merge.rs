@@ -8,6 +8,7 @@ use postgres::error::SqlState;
 use super::{write_log_rows, PgLoad, D};
 use crate::db::postgres::db_err;
 use crate::error::Result;
+use crate::load::drift::{self, CatalogColumn};
 use crate::load::merge::{self, SEQ_COLUMN};
 
 /// The side table: the staging columns and the load order, unlogged (a crash loses it,
@@ -23,8 +24,8 @@ pub(super) fn side_table(shadow: &str, defs: &[String]) -> String {
 impl PgLoad<'_> {
     /// Applies the side table (`rows` rows, counted) to the staging table in one
     /// transaction with the run log's rows, then drops it. On failure nothing is applied.
-    pub(super) fn commit_merge(&mut self, rows: u64) -> Result<()> {
-        let spec = self
+    pub(super) fn commit_merge(&mut self, rows: u64) -> Result<Vec<String>> {
+        let mut spec = self
             .target
             .merge
             .clone()
@@ -37,8 +38,8 @@ impl PgLoad<'_> {
             .map(|k| D.quote(k))
             .collect::<Vec<_>>()
             .join(", ");
-        let upsert = merge::upsert(D, &self.table, &self.shadow, &self.columns, &spec);
         let client = &mut self.dest.client;
+        let mut changes = Vec::new();
         let result = (|| -> Result<()> {
             let distinct = client
                 .query_one(&merge::distinct_keys(D, &self.shadow, &spec), &[])
@@ -51,6 +52,27 @@ impl PgLoad<'_> {
                     self.table, self.create_defs
                 ))
                 .map_err(db_err(&ctx))?;
+            let staging = catalog(client, &self.table, &ctx)?;
+            let mut side = catalog(client, &self.shadow, &ctx)?;
+            side.retain(|c| c.name != SEQ_COLUMN);
+            let drift = drift::plan(
+                D,
+                &shown,
+                &self.table,
+                &staging,
+                &side,
+                &spec.key,
+                spec.schema_change,
+            )?;
+            for alter in &drift.alters {
+                client.batch_execute(alter).map_err(db_err(&ctx))?;
+            }
+            for c in &drift.changes {
+                tracing::warn!(table = %shown, "schema change: {c}");
+            }
+            changes = drift.changes;
+            spec.dropped = drift.dropped;
+            let upsert = merge::upsert(D, &self.table, &self.shadow, &self.columns, &spec);
             match client.batch_execute(&upsert) {
                 Ok(()) => {}
                 // The table was made by another write mode, without this key: give it one.
@@ -83,6 +105,26 @@ impl PgLoad<'_> {
         }
         self.done = true;
         self.locked.release(&mut self.dest.client);
-        Ok(())
+        Ok(changes)
     }
+}
+
+/// A table's columns as the catalog spells them (`table`: quoted and qualified).
+fn catalog(client: &mut postgres::Client, table: &str, ctx: &str) -> Result<Vec<CatalogColumn>> {
+    let rows = client
+        .query(
+            "SELECT a.attname::text, pg_catalog.format_type(a.atttypid, a.atttypmod), a.attnotnull \
+             FROM pg_catalog.pg_attribute a WHERE a.attrelid = $1::text::regclass \
+             AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
+            &[&table],
+        )
+        .map_err(db_err(ctx))?;
+    Ok(rows
+        .iter()
+        .map(|r| CatalogColumn {
+            name: r.get(0),
+            ty: r.get(1),
+            not_null: r.get(2),
+        })
+        .collect())
 }

@@ -4,6 +4,7 @@
 
 use super::{db_err, SqliteLoad, D};
 use crate::error::Result;
+use crate::load::drift::{self, CatalogColumn};
 use crate::load::merge::{self, MergeSpec};
 
 /// `create` (a `CREATE TABLE t (…)`) with the merge key as primary key.
@@ -18,11 +19,29 @@ pub(super) fn with_key(create: &str, spec: Option<&MergeSpec>) -> String {
     }
 }
 
+/// A table's columns as declared.
+fn catalog(c: &rusqlite::Connection, table: &str, ctx: &str) -> Result<Vec<CatalogColumn>> {
+    let mut stmt = c
+        .prepare("SELECT lower(name), type, \"notnull\" FROM pragma_table_info(?1)")
+        .map_err(db_err(ctx))?;
+    let rows = stmt
+        .query_map([table], |r| {
+            Ok(CatalogColumn {
+                name: r.get(0)?,
+                ty: r.get(1)?,
+                not_null: r.get::<_, i64>(2)? != 0,
+            })
+        })
+        .and_then(|rows| rows.collect::<std::result::Result<Vec<_>, _>>())
+        .map_err(db_err(ctx))?;
+    Ok(rows)
+}
+
 impl SqliteLoad<'_> {
     /// Applies the side table (`rows` rows) to the staging table and drops it, inside the
     /// load's open transaction.
     pub(super) fn apply_merge(&mut self, rows: u64) -> Result<()> {
-        let spec = self.merge.clone().expect("a merge load has its spec");
+        let mut spec = self.merge.clone().expect("a merge load has its spec");
         let ctx = format!("staging table {}: merging the new rows", self.table);
         let table = D.quote(&self.table);
         let side = D.quote(&self.load_into);
@@ -37,6 +56,25 @@ impl SqliteLoad<'_> {
             .create
             .replacen("CREATE TABLE", "CREATE TABLE IF NOT EXISTS", 1);
         c.execute_batch(&create).map_err(db_err(&ctx))?;
+        let staging = catalog(c, &self.table, &ctx)?;
+        let side_cols = catalog(c, &self.load_into, &ctx)?;
+        let drift = drift::plan(
+            D,
+            &self.table,
+            &table,
+            &staging,
+            &side_cols,
+            &spec.key,
+            spec.schema_change,
+        )?;
+        for alter in &drift.alters {
+            c.execute_batch(alter).map_err(db_err(&ctx))?;
+        }
+        for change in &drift.changes {
+            tracing::warn!(table = %self.table, "schema change: {change}");
+        }
+        spec.dropped = drift.dropped;
+        self.schema_changes = drift.changes;
         let upsert = merge::upsert(D, &table, &side, &self.columns, &spec);
         if let Err(e) = c.execute_batch(&upsert) {
             if !e
