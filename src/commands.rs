@@ -13,6 +13,7 @@ use crate::progress::Progress;
 use crate::source::{self, TableRef};
 use crate::transfer::{self, Finish, TableOutcome};
 
+mod plan_sync;
 mod state;
 mod tell;
 
@@ -218,6 +219,9 @@ fn plan(args: &PlanArgs) -> Result<i32> {
         }
         if !ts.enabled {
             println!("  skipped by the run: ENABLED = false");
+        }
+        if !plan_sync::print(&cfg, src.as_mut(), &info, &ts) {
+            sound = false;
         }
         let mut lines = vec![[
             "column".to_string(),

@@ -417,3 +417,31 @@ fn dump_mode_records_the_window_in_the_manifest_and_its_load_commits_it() {
         r.all()
     );
 }
+
+#[test]
+fn plan_shows_key_cursor_nulls_watermark_and_the_next_window() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src.sqlite");
+    exec(
+        &src,
+        "CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT, updated_at INTEGER);
+         INSERT INTO items VALUES (1,'a',10),(2,'b',20);",
+    );
+    inc_ini(dir.path(), &src, "INCREMENTAL_NULLS = exclude\n");
+    assert_eq!(run_rows(dir.path(), &["--config", "i.ini"]), 2);
+    exec(
+        &src,
+        "INSERT INTO items VALUES (3,'c',30),(4,'d',NULL),(5,'e',25);",
+    );
+    let r = stage(dir.path(), &["plan", "--config", "i.ini"], &[]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    for line in [
+        "merge key: id (the source's primary key)",
+        "incremental on updated_at (INTEGER, stored as integer)",
+        "rows with a NULL cursor: 1 (never read: INCREMENTAL_NULLS = exclude)",
+        "watermark: 20",
+        "next window: (20, 30] holding 2 rows",
+    ] {
+        assert!(r.stdout.contains(line), "{line}\n{}", r.stdout);
+    }
+}
