@@ -274,6 +274,31 @@ pub fn and_filter(filter: Option<&str>, condition: &str) -> String {
     }
 }
 
+/// For `stage plan`: the rows whose cursor is all NULL, and the rows `window` holds (call
+/// inside the snapshot the window was fixed in).
+pub fn counts(
+    driver: Driver,
+    src: &mut dyn Source,
+    info: &TableInfo,
+    window: &Window,
+) -> Result<(u64, u64)> {
+    let count = |src: &mut dyn Source, cond: &str| -> Result<u64> {
+        Ok(src
+            .select_text(info, &[sql::count_text(driver)], Some(cond))?
+            .into_iter()
+            .next()
+            .flatten()
+            .and_then(|n| n.trim().parse().ok())
+            .unwrap_or(0))
+    };
+    let nulls = count(src, &sql::all_null(driver, &window.cursor))?;
+    let rows = match &window.condition {
+        Some(c) => count(src, c)?,
+        None => 0,
+    };
+    Ok((nulls, rows))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -322,29 +347,4 @@ mod tests {
         };
         assert_eq!(moved.watermark().as_deref(), Some("9"));
     }
-}
-
-/// For `stage plan`: the rows whose cursor is all NULL, and the rows `window` holds (call
-/// inside the snapshot the window was fixed in).
-pub fn counts(
-    driver: Driver,
-    src: &mut dyn Source,
-    info: &TableInfo,
-    window: &Window,
-) -> Result<(u64, u64)> {
-    let count = |src: &mut dyn Source, cond: &str| -> Result<u64> {
-        Ok(src
-            .select_text(info, &[sql::count_text(driver)], Some(cond))?
-            .into_iter()
-            .next()
-            .flatten()
-            .and_then(|n| n.trim().parse().ok())
-            .unwrap_or(0))
-    };
-    let nulls = count(src, &sql::all_null(driver, &window.cursor))?;
-    let rows = match &window.condition {
-        Some(c) => count(src, c)?,
-        None => 0,
-    };
-    Ok((nulls, rows))
 }

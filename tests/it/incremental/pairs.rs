@@ -100,7 +100,7 @@ fn five_incremental_runs_mariadb_to_postgres() {
 
 /// A transaction on the source that stays open until `commit`.
 enum Open {
-    Pg(postgres::Client),
+    Pg(Box<postgres::Client>),
     Maria(mysql::Conn),
 }
 
@@ -110,7 +110,7 @@ impl Open {
             Db::Pg(db) => {
                 let mut c = crate::support::pg().client(db);
                 c.batch_execute(&format!("BEGIN; {sql}")).unwrap();
-                Open::Pg(c)
+                Open::Pg(Box::new(c))
             }
             Db::Maria(db) => {
                 use mysql::prelude::Queryable;
