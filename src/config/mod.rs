@@ -153,6 +153,13 @@ impl Config {
                 self.settings.mode,
                 self.settings.run_log,
             )?;
+            sync::check_drivers(
+                &where_,
+                &t.sync,
+                t.write_mode,
+                self.source.driver,
+                self.destination.driver,
+            )?;
         }
         Ok(())
     }

@@ -242,6 +242,32 @@ pub fn check(
     Ok(())
 }
 
+/// Merge loads go into PostgreSQL, MySQL/MariaDB and SQLite (SQL Server's `MERGE` is
+/// generated but not yet run); incremental reads come from PostgreSQL, MySQL/MariaDB and
+/// SQLite (the sources whose snapshot fixes the window).
+pub fn check_drivers(
+    where_: &str,
+    sync: &SyncSettings,
+    write_mode: WriteMode,
+    source: crate::dialect::Driver,
+    destination: crate::dialect::Driver,
+) -> Result<()> {
+    use crate::dialect::Driver::*;
+    if write_mode == WriteMode::Merge && !matches!(destination, Postgres | Mysql | Mariadb | Sqlite)
+    {
+        return Err(Error::config(format!(
+            "{where_} WRITE_MODE = merge is not available for {destination} staging in this version: use a PostgreSQL, MySQL/MariaDB or SQLite destination, or WRITE_MODE = replace"
+        )));
+    }
+    if sync.mode == SyncMode::Incremental && !matches!(source, Postgres | Mysql | Mariadb | Sqlite)
+    {
+        return Err(Error::config(format!(
+            "{where_} SYNC_MODE = incremental reads from PostgreSQL, MySQL/MariaDB and SQLite sources in this version, not {source}: use SYNC_MODE = full"
+        )));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -312,5 +338,28 @@ mod tests {
         .unwrap_err()
         .to_string()
         .contains("needs INCREMENTAL_COLUMN"));
+    }
+
+    #[test]
+    fn merge_and_incremental_name_the_databases_they_work_with() {
+        use crate::dialect::Driver::*;
+        let inc = SyncSettings {
+            mode: SyncMode::Incremental,
+            columns: vec!["u".into()],
+            ..SyncSettings::default()
+        };
+        assert!(check_drivers("[settings]", &inc, WriteMode::Merge, Postgres, Mariadb).is_ok());
+        let e = check_drivers("[settings]", &inc, WriteMode::Merge, Postgres, Mssql).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("WRITE_MODE = merge is not available for mssql"),
+            "{e}"
+        );
+        let e = check_drivers("[table:t]", &inc, WriteMode::Append, Oracle, Postgres).unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("[table:t] SYNC_MODE = incremental reads from"),
+            "{e}"
+        );
     }
 }
