@@ -237,3 +237,47 @@ fn a_run_killed_between_load_and_commit_keeps_the_watermark_postgres() {
 fn a_run_killed_between_load_and_commit_keeps_the_watermark_mariadb() {
     killed_before_commit(Db::maria("kill_src"), Db::maria("kill_dst"));
 }
+
+/// A source table without a key, merged by `PRIMARY_KEY`: a key twice in one window ends as
+/// its last version (by the cursor); without `PRIMARY_KEY` the run is a configuration error.
+fn duplicate_keys(src: Db, dst: Db) {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    src.exec(&format!(
+        "CREATE TABLE items (id INT NOT NULL, name VARCHAR(50), updated_at {})",
+        src.ts_type()
+    ));
+    src.exec(
+        "INSERT INTO items VALUES (1, 'first', '2024-01-01 00:00:01'), (1, 'last', '2024-01-01 00:00:03'), \
+         (1, 'middle', '2024-01-01 00:00:02'), (2, 'only', '2024-01-01 00:00:01')",
+    );
+    let cfg = ini(dir, &src, &dst, 0);
+    let r = stage(dir, &["--config", cfg.to_str().unwrap()], &[]);
+    assert_eq!(r.code, 2, "{}", r.all());
+    assert!(
+        r.all()
+            .contains("[table:items] WRITE_MODE = merge needs a key"),
+        "{}",
+        r.all()
+    );
+    let text = std::fs::read_to_string(&cfg).unwrap() + "PRIMARY_KEY = id\n";
+    std::fs::write(&cfg, text).unwrap();
+    assert_eq!(rows_read(dir, &cfg), 4);
+    assert_eq!(
+        dst.items(),
+        [
+            "1|last|2024-01-01 00:00:03.000000",
+            "2|only|2024-01-01 00:00:01.000000"
+        ]
+    );
+}
+
+#[test]
+fn a_key_twice_in_one_window_merges_to_its_last_version_postgres() {
+    duplicate_keys(Db::pg("dup_src"), Db::pg("dup_dst"));
+}
+
+#[test]
+fn a_key_twice_in_one_window_merges_to_its_last_version_mariadb() {
+    duplicate_keys(Db::maria("dup_src"), Db::maria("dup_dst"));
+}
