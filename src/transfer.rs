@@ -238,13 +238,15 @@ fn read_options(cfg: &Config, ts: &TableSettings) -> ReadOptions {
 }
 
 fn target(cfg: &Config, run_id: &str, staging_table: String, ts: &TableSettings) -> LoadTarget {
-    LoadTarget::new(
+    let mut t = LoadTarget::new(
         cfg.destination.schema.clone(),
         staging_table,
         ts.write_mode,
         run_id,
         cfg.settings.lock_wait,
-    )
+    );
+    t.schema_change = ts.sync.schema_change;
+    t
 }
 
 fn report_nuls(table: &TableRef, report: &LoadReport) {

@@ -144,6 +144,38 @@ pub fn plan(
     Ok(out)
 }
 
+/// `WRITE_MODE = append` with `SCHEMA_CHANGE = evolve` into an existing table: the source
+/// columns the staging table lacks, with their column types (`ddl`), to add as nullable
+/// columns before the load. Staging columns the source dropped stay and get NULL in the
+/// rows appended (their loads name only the source's columns). Types are not compared here:
+/// a changed type fails the load at the database, loudly.
+pub fn appended(
+    target: &super::LoadTarget,
+    existing: &[String],
+    schema: &arrow::datatypes::SchemaRef,
+    ddl: impl Fn(&arrow::datatypes::Field) -> Result<String>,
+) -> Result<Vec<(String, String)>> {
+    if target.write_mode != crate::config::WriteMode::Append
+        || target.schema_change != SchemaChange::Evolve
+        || existing.is_empty()
+    {
+        return Ok(Vec::new());
+    }
+    let mut out = Vec::new();
+    for f in schema.fields() {
+        if !existing.iter().any(|e| e == f.name()) {
+            out.push((f.name().clone(), ddl(f)?));
+            tracing::warn!(table = %target.display(), "schema change: column {} added ({})", f.name(), out.last().map(|c: &(String, String)| c.1.as_str()).unwrap_or(""));
+        }
+    }
+    for e in existing {
+        if schema.field_with_name(e).is_err() {
+            tracing::warn!(table = %target.display(), "schema change: column {e} is no longer in the source: kept, NULL in the rows appended from now on");
+        }
+    }
+    Ok(out)
+}
+
 fn norm(t: &str) -> String {
     t.trim().to_ascii_lowercase()
 }

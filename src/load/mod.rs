@@ -35,6 +35,8 @@ pub struct LoadTarget {
     /// The key and tie-break of a merge load ([`merge`]); with `replace`, the new table
     /// gets the key as its primary key, so that later merges find it.
     pub merge: Option<merge::MergeSpec>,
+    /// `SCHEMA_CHANGE` of an `append` load ([`drift::appended`]).
+    pub schema_change: crate::config::sync::SchemaChange,
 }
 
 impl LoadTarget {
@@ -52,6 +54,7 @@ impl LoadTarget {
             run_tag: run_tag(run_id),
             lock_wait,
             merge: None,
+            schema_change: Default::default(),
         }
     }
 
@@ -225,8 +228,13 @@ pub fn check_kept_columns(
     schema: &SchemaRef,
 ) -> Result<Vec<String>> {
     let wanted: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
-    // A merge reconciles the columns itself ([`drift`]).
-    let kept = !matches!(target.write_mode, WriteMode::Replace | WriteMode::Merge);
+    // A merge reconciles the columns itself, an evolving append adds the new ones ([`drift`]).
+    // A table sharing no column with the source is another table, not a drifted one.
+    let evolving_append = target.write_mode == WriteMode::Append
+        && target.schema_change == crate::config::sync::SchemaChange::Evolve
+        && existing.iter().any(|e| schema.field_with_name(e).is_ok());
+    let kept =
+        !matches!(target.write_mode, WriteMode::Replace | WriteMode::Merge) && !evolving_append;
     if kept && !existing.is_empty() && existing != wanted {
         return Err(Error::Check(format!(
             "staging table {} has columns ({}) but the source now has ({}); with WRITE_MODE={} the table is kept as it is — use WRITE_MODE=replace to rebuild it",

@@ -307,6 +307,21 @@ impl MysqlDestination {
                 (shadow, 0)
             }
             WriteMode::Truncate | WriteMode::Append => {
+                // DDL commits: the new columns are added before the load's transaction.
+                let added = super::drift::appended(target, &existing, schema, |f| {
+                    types::mysql::ddl_type(f.data_type())
+                        .map_err(|m| Error::column(&table, f.name(), m))
+                })?;
+                for (name, ty) in &added {
+                    self.run(
+                        &format!(
+                            "ALTER TABLE {} ADD COLUMN {} {ty} NULL",
+                            D.quote(&table),
+                            D.quote(name)
+                        ),
+                        &ctx,
+                    )?;
+                }
                 self.run("START TRANSACTION", &ctx)?;
                 if target.write_mode == WriteMode::Truncate {
                     if let Err(e) = self.run(&format!("DELETE FROM {}", D.quote(&table)), &ctx) {

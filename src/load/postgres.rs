@@ -240,12 +240,23 @@ impl Destination for PgDestination {
                 Ok(shadow.clone())
             })(),
             WriteMode::Truncate | WriteMode::Append => (|| {
-                let existing = self.existing_columns(sch, &target.table)?;
-                super::check_kept_columns(target, &existing.unwrap_or_default(), schema)?;
+                let existing = self
+                    .existing_columns(sch, &target.table)?
+                    .unwrap_or_default();
+                super::check_kept_columns(target, &existing, schema)?;
+                let added = super::drift::appended(target, &existing, schema, |f| {
+                    pgt::field_ddl_type(f).map_err(|m| Error::column(&shown, f.name(), m))
+                })?;
                 let mut sql = format!(
                     "BEGIN; CREATE TABLE IF NOT EXISTS {table} ({});",
                     defs.join(", ")
                 );
+                for (name, ty) in &added {
+                    sql.push_str(&format!(
+                        " ALTER TABLE {table} ADD COLUMN {} {ty};",
+                        D.quote(name)
+                    ));
+                }
                 if target.write_mode == WriteMode::Truncate {
                     sql.push_str(&format!(" TRUNCATE {table};"));
                 }

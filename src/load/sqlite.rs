@@ -184,6 +184,18 @@ impl Destination for SqliteDestination {
                     if existing.is_empty() {
                         c.execute_batch(&create).map_err(db_err(&ctx))?;
                     }
+                    let added = super::drift::appended(target, &existing, schema, |f| {
+                        types::sqlite::ddl_type(f.data_type())
+                            .map_err(|m| Error::column(&table, f.name(), m))
+                    })?;
+                    for (name, ty) in &added {
+                        c.execute_batch(&format!(
+                            "ALTER TABLE {} ADD COLUMN {} {ty}",
+                            D.quote(&table),
+                            D.quote(name)
+                        ))
+                        .map_err(db_err(&ctx))?;
+                    }
                     if target.write_mode == WriteMode::Truncate {
                         c.execute_batch(&format!("DELETE FROM {}", D.quote(&table)))
                             .map_err(db_err(&ctx))?;

@@ -445,3 +445,47 @@ fn plan_shows_key_cursor_nulls_watermark_and_the_next_window() {
         assert!(r.stdout.contains(line), "{line}\n{}", r.stdout);
     }
 }
+
+#[test]
+fn append_adds_a_new_source_column_and_keeps_a_dropped_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src.sqlite");
+    let stg = dir.path().join("stg.sqlite");
+    exec(
+        &src,
+        "CREATE TABLE log (id INTEGER, a TEXT, gone TEXT); INSERT INTO log VALUES (1,'x','g');",
+    );
+    let ini = |extra: &str| {
+        write(
+            dir.path(),
+            "a.ini",
+            &sqlite_ini(
+                &src.to_string_lossy(),
+                "stg.sqlite",
+                &format!("SRC_TABLES = log\nWRITE_MODE = append\n{extra}"),
+            ),
+        )
+    };
+    ini("");
+    assert_eq!(stage(dir.path(), &["--config", "a.ini"], &[]).code, 0);
+    exec(&src, "DELETE FROM log; ALTER TABLE log ADD COLUMN b INTEGER; ALTER TABLE log DROP COLUMN gone; INSERT INTO log VALUES (2,'y',7);");
+    let r = stage(dir.path(), &["--config", "a.ini"], &[]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert_eq!(
+        sqlite_rows(&stg, "SELECT id, a, gone, b FROM log ORDER BY id"),
+        [
+            ["INTEGER:1", "TEXT:x", "TEXT:g", "NULL"],
+            ["INTEGER:2", "TEXT:y", "NULL", "INTEGER:7"],
+        ]
+    );
+    // freeze keeps the old rule: the columns must match.
+    ini("SCHEMA_CHANGE = freeze\n");
+    exec(&src, "ALTER TABLE log ADD COLUMN c INTEGER;");
+    let r = stage(dir.path(), &["--config", "a.ini"], &[]);
+    assert_eq!(r.code, 1, "{}", r.all());
+    assert!(
+        r.all().contains("the table is kept as it is"),
+        "{}",
+        r.all()
+    );
+}
