@@ -171,7 +171,10 @@ fn prepare(cfg: &Config, src: &mut dyn Source, job: &Job) -> Result<(TableInfo, 
         info.filter = Some(f.clone());
     }
     info.check_staging_names()?;
-    let expected = if cfg.settings.log_row_count {
+    // An incremental table reads a window: counting the whole table would cost a scan
+    // for a number the progress bar cannot use.
+    let incremental = job.settings.sync.mode == crate::config::sync::SyncMode::Incremental;
+    let expected = if cfg.settings.log_row_count && !incremental {
         match src.count_rows(&info) {
             Ok(n) => Some(match job.settings.row_limit {
                 Some(limit) => n.min(limit),
