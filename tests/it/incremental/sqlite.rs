@@ -489,3 +489,33 @@ fn append_adds_a_new_source_column_and_keeps_a_dropped_one() {
         r.all()
     );
 }
+
+#[test]
+fn full_refresh_every_reloads_when_its_period_has_passed() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src.sqlite");
+    let stg = dir.path().join("stg.sqlite");
+    exec(
+        &src,
+        "CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT, updated_at INTEGER);
+         INSERT INTO items VALUES (1,'a',10),(2,'b',20),(3,'c',30);",
+    );
+    inc_ini(dir.path(), &src, "FULL_REFRESH_EVERY = 7d\n");
+    let args = ["--config", "i.ini"];
+    assert_eq!(run_rows(dir.path(), &args), 3);
+    exec(&src, "DELETE FROM items WHERE id = 1");
+    // A watermark but no full refresh yet: due now; the delete reaches staging.
+    assert_eq!(run_rows(dir.path(), &args), 2);
+    same(&src, &stg, ALL);
+    // Refreshed a moment ago: not due for 7 days; a delete stays behind until then.
+    exec(&src, "DELETE FROM items WHERE id = 2");
+    assert_eq!(run_rows(dir.path(), &args), 0);
+    assert_eq!(
+        sqlite_rows(&stg, "SELECT count(*) FROM items"),
+        [["INTEGER:2"]]
+    );
+    inc_ini(dir.path(), &src, "FULL_REFRESH_EVERY = 1s\n");
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    assert_eq!(run_rows(dir.path(), &args), 1);
+    same(&src, &stg, ALL);
+}
