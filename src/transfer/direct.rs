@@ -98,6 +98,11 @@ pub(super) fn direct_table(
         bar.finish(rows);
         Ok(rows)
     });
+    if inc.is_some() && result.is_err() {
+        // A failed attempt may have left the read's snapshot open: the next table must not
+        // read inside it.
+        sync::end_snapshot(links);
+    }
     if let Err(e) = &result {
         ledger.failed(&shown, &load_target, started_at, attempts, e);
     }

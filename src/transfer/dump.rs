@@ -237,6 +237,11 @@ fn dump_table(
             }
         }
     });
+    if matches!(inc, Ok(Some(_))) && result.is_err() {
+        // A failed attempt may have left the read's snapshot open: the next table must not
+        // read inside it.
+        sync::end_snapshot(links);
+    }
     let mut class = None;
     match result {
         Ok((rows, parts)) => {

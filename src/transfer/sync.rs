@@ -221,3 +221,13 @@ pub(super) fn check_follows(
     }
     Ok(())
 }
+
+/// Ends a snapshot a failed incremental attempt may have left open on the run's source
+/// connection (a failure here is for the next table to meet).
+pub(super) fn end_snapshot(links: &mut super::heal::Links<'_>) {
+    if let Ok(src) = links.source() {
+        if let Err(e) = src.snapshot(false) {
+            tracing::debug!("ending the source snapshot after a failed table: {e:#}");
+        }
+    }
+}
