@@ -45,6 +45,34 @@ pub enum Command {
     /// Show the last run of every table from the run log in the destination (exit 3: the
     /// destination cannot be reached; 2: [settings] RUN_LOG is off).
     Status(StatusArgs),
+    /// Show or clear incremental tables' watermarks (`sync_metadata`).
+    State(StateArgs),
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct StateArgs {
+    #[command(subcommand)]
+    pub action: StateAction,
+}
+
+#[derive(Debug, Subcommand, Clone)]
+pub enum StateAction {
+    /// Show each table's sync mode, cursor, watermark and last full refresh.
+    Show(StateTableArgs),
+    /// Clear a watermark: the table's next incremental run reads from the start (logged in etl_logs).
+    Reset(StateTableArgs),
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct StateTableArgs {
+    #[command(flatten)]
+    pub config: ConfigArg,
+    /// One table (as listed in SRC_TABLES); without it, every table.
+    #[arg(long, value_name = "T")]
+    pub table: Option<String>,
+    /// Print JSON instead of a table (show).
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args, Default, Clone)]
@@ -73,6 +101,10 @@ pub struct RunArgs {
     pub no_load: bool,
     #[command(flatten)]
     pub run_id: RunIdArgs,
+    /// Reload incremental tables whole through the atomic replace path and set their
+    /// watermark again (with --tables: only those).
+    #[arg(long)]
+    pub full_refresh: bool,
 }
 
 /// The run id of a sharded run: given, or derived from a key every pod of a Job shares.

@@ -13,7 +13,9 @@ use crate::progress::Progress;
 use crate::source::{self, TableRef};
 use crate::transfer::{self, Finish, TableOutcome};
 
+mod plan_sync;
 mod shards;
+mod state;
 mod tell;
 
 /// Runs the parsed command line. Errors that end the whole run come back as `Err`.
@@ -29,6 +31,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Some(Command::Demo(a)) => demo(&a),
         Some(Command::Status(a)) => status(&a),
         Some(Command::Commit(a)) => shards::commit(&a),
+        Some(Command::State(a)) => state::state(&a),
     }
 }
 
@@ -127,6 +130,7 @@ fn run(args: &RunArgs, finish: Finish) -> Result<i32> {
     if let Some(m) = args.mode {
         cfg.override_mode(m.into());
     }
+    cfg.settings.full_refresh = args.full_refresh;
     let started = chrono::Utc::now();
     let clock = std::time::Instant::now();
     let summary = match transfer::run(&cfg, finish) {
@@ -223,6 +227,9 @@ fn plan(args: &PlanArgs) -> Result<i32> {
         }
         if !ts.enabled {
             println!("  skipped by the run: ENABLED = false");
+        }
+        if !plan_sync::print(&cfg, src.as_mut(), &info, &ts) {
+            sound = false;
         }
         let mut lines = vec![[
             "column".to_string(),

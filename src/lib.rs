@@ -27,6 +27,9 @@
 //! * [`runlog`] — the run log in the destination (`etl_runs`, `etl_logs`, `sync_metadata`):
 //!   the run opens it, each table's `ok` row rides its loader's commit, `stage status`
 //!   reads it. Above [`load`] (it hands loaders the rows to commit), beside [`monitoring`].
+//! * [`incremental`] — an incremental table's window `(L, U]` and watermark: the SQL a
+//!   source runs inside its snapshot ([`source::Source::snapshot`]); merge loads are
+//!   [`load::merge`], schema drift [`load::drift`].
 //! * [`db`] — per database: connecting, classifying errors (transient or not), the server
 //!   version. Sources and loaders both use it.
 //! * [`config`] — the INI + environment, parsed once into a typed [`config::Config`].
@@ -69,6 +72,7 @@ pub mod db;
 pub mod demo;
 pub mod dialect;
 pub mod error;
+pub mod incremental;
 pub mod interrupt;
 pub mod load;
 pub mod logging;

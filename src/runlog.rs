@@ -37,6 +37,9 @@ mod postgres;
 mod sql;
 mod sqlite;
 pub mod status;
+pub mod sync_state;
+
+pub use sync_state::{StateRow, SyncState};
 
 use std::collections::HashSet;
 use std::path::Path;
@@ -207,6 +210,8 @@ pub struct TableLogRow {
     pub schema_hash: Option<String>,
     /// `None`: the table succeeded.
     pub failure: Option<(FailureClass, String)>,
+    /// An incremental (or merge) table's state, written with its `ok` row.
+    pub sync: Option<SyncState>,
 }
 
 impl TableLogRow {
@@ -226,6 +231,7 @@ impl TableLogRow {
             parts: None,
             schema_hash: None,
             failure: None,
+            sync: None,
         }
     }
 

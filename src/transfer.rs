@@ -23,6 +23,7 @@ mod parallel;
 mod relay;
 mod retry;
 mod sharded;
+mod sync;
 
 pub use from_manifest::{load_manifest, verify};
 pub use outcome::{exit_code, RunSummary, TableOutcome};
@@ -72,7 +73,9 @@ pub fn run(cfg: &Config, finish: Finish) -> Result<RunSummary> {
     // (exit code 3); DIRECT connects the destination too. DUMP connects the destination
     // only for its load phase, and `stage dump` never.
     links.source()?;
-    let tables = jobs(cfg);
+    cfg.check_sync()?;
+    let mut tables = jobs(cfg);
+    sync::resolve_keys(links.source()?, &mut tables)?;
     let progress = Progress::new(tables.len());
     let workers = cfg.settings.parallel_tables;
     let order: Vec<usize> = if workers > 1 {
@@ -128,6 +131,8 @@ pub(crate) struct Job {
     pub settings: TableSettings,
     /// A sharded run's unit id (`u0003`): part names carry it, so units never collide.
     pub unit: Option<String>,
+    /// The merge key and cursor (`WRITE_MODE = merge`, or an incremental table).
+    pub merge: Option<crate::load::merge::MergeSpec>,
 }
 
 /// The run's tables in `SRC_TABLES` order, without those a section turns off.
@@ -144,6 +149,7 @@ fn jobs(cfg: &Config) -> Vec<Job> {
             table: TableRef::new(&settings.name, cfg.source.schema.as_deref()),
             settings,
             unit: None,
+            merge: None,
         })
         .collect()
 }
@@ -170,7 +176,10 @@ fn prepare(cfg: &Config, src: &mut dyn Source, job: &Job) -> Result<(TableInfo, 
         info.filter = Some(f.clone());
     }
     info.check_staging_names()?;
-    let expected = if cfg.settings.log_row_count {
+    // An incremental table reads a window: counting the whole table would cost a scan
+    // for a number the progress bar cannot use.
+    let incremental = job.settings.sync.mode == crate::config::sync::SyncMode::Incremental;
+    let expected = if cfg.settings.log_row_count && !incremental {
         match src.count_rows(&info) {
             Ok(n) => Some(match job.settings.row_limit {
                 Some(limit) => n.min(limit),
@@ -237,13 +246,15 @@ fn read_options(cfg: &Config, ts: &TableSettings) -> ReadOptions {
 }
 
 fn target(cfg: &Config, run_id: &str, staging_table: String, ts: &TableSettings) -> LoadTarget {
-    LoadTarget::new(
+    let mut t = LoadTarget::new(
         cfg.destination.schema.clone(),
         staging_table,
         ts.write_mode,
         run_id,
         cfg.settings.lock_wait,
-    )
+    );
+    t.schema_change = ts.sync.schema_change;
+    t
 }
 
 fn report_nuls(table: &TableRef, report: &LoadReport) {

@@ -61,6 +61,33 @@ pub struct TableEntry {
     pub rows: u64,
     pub columns: Vec<ColumnEntry>,
     pub parts: Vec<PartEntry>,
+    /// A merge or incremental table's key and window (#16), committed by its load.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sync: Option<SyncEntry>,
+}
+
+/// What the load of a merge or incremental table needs from its dump (#16): the merge key
+/// and cursor, and the window `(window_from, window_to]` the parts hold.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct SyncEntry {
+    /// The merge key (staging names); empty: the table does not merge.
+    #[serde(default)]
+    pub merge_key: Vec<String>,
+    /// `INCREMENTAL_COLUMN` (staging names); empty: not incremental.
+    #[serde(default)]
+    pub cursor_columns: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cursor_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window_from: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window_to: Option<String>,
+    /// Whether the window held anything (`window_to` > `window_from`).
+    #[serde(default)]
+    pub moved: bool,
+    /// The dump read the whole table (`--full-refresh`, `FULL_REFRESH_EVERY`).
+    #[serde(default)]
+    pub full_refresh: bool,
 }
 
 /// One column: together, a table's columns rebuild its Arrow schema exactly.
@@ -164,6 +191,7 @@ impl TableEntry {
             rows: 0,
             columns: Vec::new(),
             parts: Vec::new(),
+            sync: None,
         }
     }
 

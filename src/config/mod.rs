@@ -17,6 +17,7 @@ mod model;
 mod parse;
 mod raw;
 mod secret;
+pub mod sync;
 mod table_sections;
 mod tables;
 mod url;
@@ -119,7 +120,7 @@ impl Config {
         let monitoring = p.monitoring()?;
         let table_sections = table_sections::parse_sections(&ini_for_tables, &settings.tables)?;
         table_sections::check_staging_names(&settings.tables, &table_sections, &settings)?;
-        Ok(Config {
+        let cfg = Config {
             source,
             destination,
             settings,
@@ -129,7 +130,38 @@ impl Config {
             unknown_keys,
             table_sections,
             ini_path: None,
-        })
+        };
+        cfg.check_sync()?;
+        Ok(cfg)
+    }
+
+    /// Checks each listed table's sync settings ([`sync::check`]), naming its section
+    /// when it has one.
+    pub fn check_sync(&self) -> Result<()> {
+        for t in self.tables() {
+            let section = self.table_sections.get(&t.name.to_ascii_lowercase());
+            let where_ = match section {
+                Some(o) if o.sync != Default::default() || o.write_mode.is_some() => {
+                    format!("[table:{}]", t.name)
+                }
+                _ => "[settings]".to_string(),
+            };
+            sync::check(
+                &where_,
+                &t.sync,
+                t.write_mode,
+                self.settings.mode,
+                self.settings.run_log,
+            )?;
+            sync::check_drivers(
+                &where_,
+                &t.sync,
+                t.write_mode,
+                self.source.driver,
+                self.destination.driver,
+            )?;
+        }
+        Ok(())
     }
 
     /// The settings `table` (as listed) runs with: `[settings]` and its `[table:NAME]` section.

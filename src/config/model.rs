@@ -121,6 +121,9 @@ pub enum WriteMode {
     Truncate,
     /// Add rows to the existing table.
     Append,
+    /// Upsert by key: rows go into a side table, then one transaction inserts the new keys
+    /// and updates the existing ones (`load::merge`).
+    Merge,
 }
 
 impl WriteMode {
@@ -129,6 +132,7 @@ impl WriteMode {
             "replace" => Some(WriteMode::Replace),
             "truncate" => Some(WriteMode::Truncate),
             "append" => Some(WriteMode::Append),
+            "merge" => Some(WriteMode::Merge),
             _ => None,
         }
     }
@@ -137,6 +141,7 @@ impl WriteMode {
             WriteMode::Replace => "replace",
             WriteMode::Truncate => "truncate",
             WriteMode::Append => "append",
+            WriteMode::Merge => "merge",
         }
     }
 }
@@ -284,6 +289,10 @@ pub struct Settings {
     /// `SOURCE_MAX_CONNECTIONS`: the source connections all shards of a run may hold at
     /// once (`None` = no limit).
     pub source_max_connections: Option<usize>,
+    /// `SYNC_MODE`, `INCREMENTAL_*`, `PRIMARY_KEY`, `FULL_REFRESH_EVERY`, `SCHEMA_CHANGE`.
+    pub sync: super::sync::SyncSettings,
+    /// `stage run --full-refresh`: incremental tables are reloaded whole this run.
+    pub full_refresh: bool,
 }
 
 #[cfg(test)]
@@ -354,7 +363,8 @@ mod tests {
         assert_eq!(TransferMode::parse("fast"), None);
         assert_eq!(TransferMode::Connectorx.name(), "CONNECTORX");
         assert_eq!(WriteMode::parse("TRUNCATE"), Some(WriteMode::Truncate));
-        assert_eq!(WriteMode::parse("merge"), None);
+        assert_eq!(WriteMode::parse("Merge"), Some(WriteMode::Merge));
+        assert_eq!(WriteMode::parse("upsert"), None);
         assert_eq!(WriteMode::Append.name(), "append");
         assert_eq!(Compression::parse("uncompressed"), Some(Compression::None));
         assert_eq!(Compression::parse("LZ4"), Some(Compression::Lz4));

@@ -179,7 +179,7 @@ impl Parser<'_> {
             SETTINGS,
             "WRITE_MODE",
             WriteMode::Replace,
-            "replace, truncate or append",
+            "replace, truncate, append or merge",
             WriteMode::parse,
         )?;
         self.default_shown("WRITE_MODE", "replace");
@@ -250,6 +250,14 @@ impl Parser<'_> {
         let shard_min_rows =
             self.whole(SETTINGS, "SHARD_MIN_ROWS", DEFAULT_SHARD_MIN_ROWS, 1)? as u64;
         let max_connections = self.whole(SETTINGS, "SOURCE_MAX_CONNECTIONS", 0, 0)?;
+        let mut sync = super::sync::SyncOverrides::default();
+        for key in super::sync::SYNC_KEYS {
+            if let Some(raw) = self.raw(SETTINGS, key) {
+                sync.set(key, &raw.text)
+                    .map_err(|expected| invalid(SETTINGS, key, &raw, &expected))?;
+            }
+        }
+        let sync = sync.apply(&Default::default());
         Ok(Settings {
             tables,
             chunk_size,
@@ -279,6 +287,8 @@ impl Parser<'_> {
             run_log_schema,
             shard_min_rows,
             source_max_connections: (max_connections > 0).then_some(max_connections),
+            sync,
+            full_refresh: false,
         })
     }
 

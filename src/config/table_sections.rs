@@ -12,6 +12,7 @@ use super::keys::KNOWN_KEYS;
 use super::model::{Compression, Settings, WriteMode};
 use super::parse::parse_bool;
 use super::raw::RawIni;
+use super::sync::{SyncOverrides, SyncSettings};
 use super::tables::staging_name;
 use crate::error::{Error, Result};
 
@@ -32,6 +33,13 @@ pub const TABLE_KEYS: &[&str] = &[
     "EXCLUDE_COLUMNS",
     "WHERE",
     "ENABLED",
+    "SYNC_MODE",
+    "INCREMENTAL_COLUMN",
+    "INCREMENTAL_SETTLE_SECONDS",
+    "INCREMENTAL_NULLS",
+    "PRIMARY_KEY",
+    "FULL_REFRESH_EVERY",
+    "SCHEMA_CHANGE",
 ];
 
 /// What one `[table:NAME]` section sets; `None` = inherited from `[settings]`.
@@ -50,6 +58,8 @@ pub struct TableOverrides {
     pub exclude_columns: Option<Vec<String>>,
     pub filter: Option<String>,
     pub enabled: Option<bool>,
+    /// The sync keys (`config::sync`).
+    pub sync: SyncOverrides,
     /// `KEY=value` as written, in key order, for the start-up log and `stage plan`.
     pub shown: Vec<(String, String)>,
 }
@@ -75,6 +85,7 @@ pub struct TableSettings {
     /// `WHERE`: the operator's filter, passed to the source verbatim.
     pub filter: Option<String>,
     pub enabled: bool,
+    pub sync: SyncSettings,
 }
 
 impl TableOverrides {
@@ -100,6 +111,7 @@ impl TableOverrides {
             exclude_columns: self.exclude_columns.clone().unwrap_or_default(),
             filter: self.filter.clone(),
             enabled: self.enabled.unwrap_or(true),
+            sync: self.sync.apply(&settings.sync),
         }
     }
 }
@@ -153,8 +165,9 @@ fn parse_key(o: &mut TableOverrides, display: &str, key: &str, value: &str) -> R
     };
     match key {
         "WRITE_MODE" => {
-            o.write_mode =
-                Some(WriteMode::parse(value).ok_or_else(|| bad("replace, truncate or append"))?)
+            o.write_mode = Some(
+                WriteMode::parse(value).ok_or_else(|| bad("replace, truncate, append or merge"))?,
+            )
         }
         "SRC_CHUNK_SIZE" => o.chunk_size = Some(whole(1)?),
         "ROW_LIMIT" => {
@@ -200,7 +213,11 @@ fn parse_key(o: &mut TableOverrides, display: &str, key: &str, value: &str) -> R
             o.enabled =
                 Some(parse_bool(value).ok_or_else(|| bad("true/false, yes/no, on/off or 1/0"))?)
         }
-        _ => return Err(unknown_key(display, key)),
+        _ => match o.sync.set(key, value) {
+            Ok(true) => {}
+            Ok(false) => return Err(unknown_key(display, key)),
+            Err(expected) => return Err(bad(&expected)),
+        },
     }
     Ok(())
 }
@@ -338,7 +355,7 @@ mod tests {
         );
         assert_eq!(
             message(&format!("{ok}[table:lines]\nWRTE_MODE = append\n")),
-            "[table:lines] WRTE_MODE is not a key of a table section (did you mean WRITE_MODE?); it accepts WRITE_MODE, SRC_CHUNK_SIZE, ROW_LIMIT, PARQUET_COMPRESSION, READ_CONNECTIONS, PARTITION_COLUMN, PARTITION_NUM, STAGING_NAME, COLUMNS, EXCLUDE_COLUMNS, WHERE, ENABLED"
+            "[table:lines] WRTE_MODE is not a key of a table section (did you mean WRITE_MODE?); it accepts WRITE_MODE, SRC_CHUNK_SIZE, ROW_LIMIT, PARQUET_COMPRESSION, READ_CONNECTIONS, PARTITION_COLUMN, PARTITION_NUM, STAGING_NAME, COLUMNS, EXCLUDE_COLUMNS, WHERE, ENABLED, SYNC_MODE, INCREMENTAL_COLUMN, INCREMENTAL_SETTLE_SECONDS, INCREMENTAL_NULLS, PRIMARY_KEY, FULL_REFRESH_EVERY, SCHEMA_CHANGE"
         );
         assert!(
             message(&format!("{ok}[table:lines]\nSRC_HOST = db\n")).starts_with(

@@ -4,6 +4,8 @@
 //! `append` load inside one transaction where the database allows it.
 
 pub(crate) mod columns;
+pub mod drift;
+pub mod merge;
 pub mod mssql;
 pub mod mysql;
 pub mod postgres;
@@ -30,6 +32,11 @@ pub struct LoadTarget {
     pub run_tag: String,
     /// How long to wait for another run's lock on the staging table (`LOCK_WAIT_SECONDS`).
     pub lock_wait: Duration,
+    /// The key and tie-break of a merge load ([`merge`]); with `replace`, the new table
+    /// gets the key as its primary key, so that later merges find it.
+    pub merge: Option<merge::MergeSpec>,
+    /// `SCHEMA_CHANGE` of an `append` load ([`drift::appended`]).
+    pub schema_change: crate::config::sync::SchemaChange,
 }
 
 impl LoadTarget {
@@ -46,7 +53,15 @@ impl LoadTarget {
             write_mode,
             run_tag: run_tag(run_id),
             lock_wait,
+            merge: None,
+            schema_change: Default::default(),
         }
+    }
+
+    /// With a merge key (see [`LoadTarget::merge`]).
+    pub fn with_merge(mut self, merge: Option<merge::MergeSpec>) -> Self {
+        self.merge = merge;
+        self
     }
 
     /// The shadow table `replace` loads before the swap: unique to this run and table,
@@ -91,6 +106,8 @@ pub struct LoadReport {
     pub rows: u64,
     /// Per column, how many text values had NUL characters stripped (PostgreSQL).
     pub nul_stripped: Vec<(String, u64)>,
+    /// Changes a merge made to the staging table's columns ([`drift`]).
+    pub schema_changes: Vec<String>,
 }
 
 /// Statements a table's commit runs inside its own transaction, after the swap and before
@@ -211,7 +228,14 @@ pub fn check_kept_columns(
     schema: &SchemaRef,
 ) -> Result<Vec<String>> {
     let wanted: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
-    if target.write_mode != WriteMode::Replace && !existing.is_empty() && existing != wanted {
+    // A merge reconciles the columns itself, an evolving append adds the new ones ([`drift`]).
+    // A table sharing no column with the source is another table, not a drifted one.
+    let evolving_append = target.write_mode == WriteMode::Append
+        && target.schema_change == crate::config::sync::SchemaChange::Evolve
+        && existing.iter().any(|e| schema.field_with_name(e).is_ok());
+    let kept =
+        !matches!(target.write_mode, WriteMode::Replace | WriteMode::Merge) && !evolving_append;
+    if kept && !existing.is_empty() && existing != wanted {
         return Err(Error::Check(format!(
             "staging table {} has columns ({}) but the source now has ({}); with WRITE_MODE={} the table is kept as it is — use WRITE_MODE=replace to rebuild it",
             target.display(),

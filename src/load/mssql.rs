@@ -184,6 +184,16 @@ impl Destination for MssqlDestination {
             tracing::info!(table = %table, helper = %name, "dropped a helper table left by an earlier, killed run");
         }
         let (load_into, rows_before, in_tx) = match target.write_mode {
+            // The statement is generated (`load::merge::upsert`) but no SQL Server runs
+            // in this project's tests: refused rather than run untried.
+            WriteMode::Merge => {
+                return Err(unlocked(
+                    self,
+                    Error::config(format!(
+                        "[settings] WRITE_MODE = merge is not available for SQL Server staging yet (staging table {db_schema}.{table}): use replace, or a PostgreSQL, MySQL/MariaDB or SQLite destination"
+                    )),
+                ))
+            }
             WriteMode::Replace => {
                 let create_shadow = create_table_sql(&db_schema, &shadow, schema)?;
                 self.run(&create_shadow, &ctx)
@@ -343,7 +353,7 @@ impl TableLoad for MssqlLoad<'_> {
                     warn_log_rows(&self.table, &failed);
                 }
             }
-            WriteMode::Truncate | WriteMode::Append => {
+            WriteMode::Truncate | WriteMode::Append | WriteMode::Merge => {
                 if log_rows.is_empty() {
                     self.dst.run("COMMIT TRANSACTION", &ctx)?;
                 } else {
@@ -359,6 +369,7 @@ impl TableLoad for MssqlLoad<'_> {
         Ok(LoadReport {
             rows: loaded,
             nul_stripped: Vec::new(),
+            ..LoadReport::default()
         })
     }
 

@@ -18,6 +18,7 @@
 //!   or lost connection there rolls back the whole transaction, so it is not retried.
 
 mod insert;
+mod merge;
 
 use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
@@ -167,7 +168,11 @@ impl Destination for MysqlDestination {
         schema: &SchemaRef,
     ) -> Result<Box<dyn TableLoad + 'a>> {
         let table = target.table.clone();
-        let create = Self::create_sql(&table, schema)?;
+        let pending = merge::pending(target, schema)?;
+        let create = match &pending {
+            Some(p) => p.create.clone(),
+            None => Self::create_sql(&table, schema)?,
+        };
         let lock = self.lock(target)?;
         let prepared = self.prepare(target, schema, &create);
         let (wanted, mode, load_into, rows_before) = match prepared {
@@ -196,6 +201,8 @@ impl Destination for MysqlDestination {
             open: true,
             broken: false,
             log_rows: RunLogRows::default(),
+            merge: pending,
+            schema_changes: Vec::new(),
         }))
     }
 
@@ -283,19 +290,38 @@ impl MysqlDestination {
         let wanted = super::check_kept_columns(target, &existing, schema)?;
         // DDL commits in MySQL: a table that does not exist yet is built as a shadow and
         // renamed into place at the end, so a failed first load leaves no empty table.
-        let mode = if existing.is_empty() {
+        let mode = if existing.is_empty() && target.write_mode != WriteMode::Merge {
             WriteMode::Replace
         } else {
             target.write_mode
         };
         let shadow = target.shadow(IDENTIFIER_BYTES);
         let (load_into, rows_before) = match mode {
+            WriteMode::Merge => {
+                self.run(&merge::side_sql(&Self::create_sql(&shadow, schema)?), &ctx)?;
+                (shadow, 0)
+            }
             WriteMode::Replace => {
                 let create_shadow = create.replacen(&D.quote(&table), &D.quote(&shadow), 1);
                 self.run(&create_shadow, &ctx)?;
                 (shadow, 0)
             }
             WriteMode::Truncate | WriteMode::Append => {
+                // DDL commits: the new columns are added before the load's transaction.
+                let added = super::drift::appended(target, &existing, schema, |f| {
+                    types::mysql::ddl_type(f.data_type())
+                        .map_err(|m| Error::column(&table, f.name(), m))
+                })?;
+                for (name, ty) in &added {
+                    self.run(
+                        &format!(
+                            "ALTER TABLE {} ADD COLUMN {} {ty} NULL",
+                            D.quote(&table),
+                            D.quote(name)
+                        ),
+                        &ctx,
+                    )?;
+                }
                 self.run("START TRANSACTION", &ctx)?;
                 if target.write_mode == WriteMode::Truncate {
                     if let Err(e) = self.run(&format!("DELETE FROM {}", D.quote(&table)), &ctx) {
@@ -335,6 +361,10 @@ struct MysqlLoad<'a> {
     /// The run log's rows: written in the load's transaction (truncate, append), or in one
     /// of their own right after the swap's `RENAME TABLE`, which commits implicitly (replace).
     log_rows: RunLogRows,
+    /// A merge load's key and the staging table it creates (`merge`).
+    merge: Option<merge::Pending>,
+    /// What a merge changed of the staging table's columns.
+    schema_changes: Vec<String>,
 }
 
 impl MysqlLoad<'_> {
@@ -377,8 +407,8 @@ fn lost_connection(e: &Error) -> bool {
 impl TableLoad for MysqlLoad<'_> {
     fn write_batch(&mut self, batch: &RecordBatch) -> Result<()> {
         let ctx = format!("staging table {}: inserting rows", self.table);
-        let result = if self.mode == WriteMode::Replace {
-            // Each batch its own transaction on the shadow table.
+        let result = if matches!(self.mode, WriteMode::Replace | WriteMode::Merge) {
+            // Each batch its own transaction on the shadow (or merge side) table.
             if self.broken {
                 self.reconnect()?;
                 // Did the COMMIT whose acknowledgement was lost go through?
@@ -428,7 +458,7 @@ impl TableLoad for MysqlLoad<'_> {
             ))),
             Err(e) => {
                 let lost = lost_connection(&e);
-                if self.mode == WriteMode::Replace {
+                if matches!(self.mode, WriteMode::Replace | WriteMode::Merge) {
                     self.broken = lost;
                     Err(e)
                 } else {
@@ -464,7 +494,9 @@ impl TableLoad for MysqlLoad<'_> {
             )));
         }
         let ctx = format!("staging table {}: swapping in the new table", self.table);
-        if self.mode == WriteMode::Replace {
+        if self.mode == WriteMode::Merge {
+            self.commit_merge(loaded)?;
+        } else if self.mode == WriteMode::Replace {
             let table = self.table.clone();
             let old = self.retired.clone();
             let exists = !self.dst.existing_columns(&table)?.is_empty();
@@ -506,6 +538,7 @@ impl TableLoad for MysqlLoad<'_> {
         Ok(LoadReport {
             rows: loaded,
             nul_stripped: Vec::new(),
+            schema_changes: std::mem::take(&mut self.schema_changes),
         })
     }
 
@@ -554,12 +587,13 @@ impl Drop for MysqlLoad<'_> {
             self.dst.unlock(&lock);
             return;
         }
-        let cleanup = if self.mode == WriteMode::Replace {
+        let side = matches!(self.mode, WriteMode::Replace | WriteMode::Merge);
+        let cleanup = if side {
             format!("DROP TABLE IF EXISTS {}", D.quote(&self.load_into))
         } else {
             "ROLLBACK".to_string()
         };
-        if self.broken && self.mode == WriteMode::Replace && self.reconnect().is_err() {
+        if self.broken && side && self.reconnect().is_err() {
             return;
         }
         if let Err(e) = self.dst.conn.query_drop(&cleanup) {

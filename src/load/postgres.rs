@@ -21,11 +21,13 @@
 //! * `lock`: the staging table's advisory lock, and dropping the helper tables killed runs
 //!   left;
 //! * `copy_encoder`: a batch into binary COPY tuples, with `copy_columns` encoding each
-//!   column's values.
+//!   column's values;
+//! * `merge`: `WRITE_MODE = merge`, the side table applied with `INSERT … ON CONFLICT`.
 
 mod copy_columns;
 mod copy_encoder;
 mod lock;
+mod merge;
 
 use std::collections::HashSet;
 use std::io::Write;
@@ -196,6 +198,22 @@ impl Destination for PgDestination {
             defs.push(format!("{} {ty}{null}", D.quote(f.name())));
         }
         let table = D.qualify(sch, &target.table);
+        let merge_spec = match target.write_mode {
+            WriteMode::Merge => Some(super::merge::spec(target, schema)?.clone()),
+            _ => target.merge.clone(),
+        };
+        let create_defs = match &merge_spec {
+            Some(m) => format!(
+                "{}, PRIMARY KEY ({})",
+                defs.join(", "),
+                m.key
+                    .iter()
+                    .map(|k| D.quote(k))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            None => defs.join(", "),
+        };
         self.lock(target)?;
         let locked = Locked {
             key: target.lock_key(),
@@ -211,16 +229,34 @@ impl Destination for PgDestination {
         let prepared = match target.write_mode {
             WriteMode::Replace => self
                 .client
-                .batch_execute(&format!("CREATE TABLE {shadow} ({})", defs.join(", ")))
+                .batch_execute(&format!("CREATE TABLE {shadow} ({create_defs})"))
                 .map_err(db_err(&ctx))
                 .map(|()| shadow.clone()),
-            WriteMode::Truncate | WriteMode::Append => (|| {
+            WriteMode::Merge => (|| {
                 let existing = self.existing_columns(sch, &target.table)?;
                 super::check_kept_columns(target, &existing.unwrap_or_default(), schema)?;
+                let side = merge::side_table(&shadow, &defs);
+                self.client.batch_execute(&side).map_err(db_err(&ctx))?;
+                Ok(shadow.clone())
+            })(),
+            WriteMode::Truncate | WriteMode::Append => (|| {
+                let existing = self
+                    .existing_columns(sch, &target.table)?
+                    .unwrap_or_default();
+                super::check_kept_columns(target, &existing, schema)?;
+                let added = super::drift::appended(target, &existing, schema, |f| {
+                    pgt::field_ddl_type(f).map_err(|m| Error::column(&shown, f.name(), m))
+                })?;
                 let mut sql = format!(
                     "BEGIN; CREATE TABLE IF NOT EXISTS {table} ({});",
                     defs.join(", ")
                 );
+                for (name, ty) in &added {
+                    sql.push_str(&format!(
+                        " ALTER TABLE {table} ADD COLUMN {} {ty};",
+                        D.quote(name)
+                    ));
+                }
                 if target.write_mode == WriteMode::Truncate {
                     sql.push_str(&format!(" TRUNCATE {table};"));
                 }
@@ -264,6 +300,8 @@ impl Destination for PgDestination {
             buf: Vec::new(),
             nul_stripped,
             log_rows: RunLogRows::default(),
+            create_defs,
+            columns: schema.fields().iter().map(|f| f.name().clone()).collect(),
         }))
     }
 
@@ -300,6 +338,10 @@ struct PgLoad<'a> {
     nul_stripped: Vec<(String, u64)>,
     /// The run log's rows, written in the commit's transaction.
     log_rows: RunLogRows,
+    /// The staging table's column definitions (with its primary key for a merge).
+    create_defs: String,
+    /// Staging column names.
+    columns: Vec<String>,
 }
 
 impl PgLoad<'_> {
@@ -410,7 +452,7 @@ impl TableLoad for PgLoad<'_> {
     fn write_batch(&mut self, batch: &RecordBatch) -> Result<()> {
         let mut nuls = vec![0u64; batch.num_columns()];
         let result = match self.mode {
-            WriteMode::Replace => self.write_replace(batch, &mut nuls),
+            WriteMode::Replace | WriteMode::Merge => self.write_replace(batch, &mut nuls),
             _ => self.write_in_transaction(batch, &mut nuls),
         };
         if result.is_ok() {
@@ -425,7 +467,7 @@ impl TableLoad for PgLoad<'_> {
         let shown = self.shown.clone();
         let client = &mut self.dest.client;
         let loaded = match self.mode {
-            WriteMode::Replace => {
+            WriteMode::Replace | WriteMode::Merge => {
                 if self.reconnect {
                     self.reconnect_locked()?;
                 }
@@ -441,6 +483,12 @@ impl TableLoad for PgLoad<'_> {
             )));
         }
         let ctx = format!("staging table {shown}: making the new rows visible");
+        if self.mode == WriteMode::Merge {
+            let changes = self.commit_merge(loaded)?;
+            let mut report = self.report(loaded);
+            report.schema_changes = changes;
+            return Ok(report);
+        }
         let swap = match self.mode {
             WriteMode::Replace => format!(
                 "BEGIN; DROP TABLE IF EXISTS {}; ALTER TABLE {} RENAME TO {};",
@@ -462,15 +510,7 @@ impl TableLoad for PgLoad<'_> {
         }
         self.done = true;
         self.locked.release(&mut self.dest.client);
-        Ok(LoadReport {
-            rows: loaded,
-            nul_stripped: self
-                .nul_stripped
-                .iter()
-                .filter(|(_, n)| *n > 0)
-                .cloned()
-                .collect(),
-        })
+        Ok(self.report(loaded))
     }
 
     fn log_on_commit(&mut self, rows: RunLogRows) {
@@ -501,7 +541,9 @@ impl Drop for PgLoad<'_> {
             return;
         }
         let sql = match self.mode {
-            WriteMode::Replace => format!("DROP TABLE IF EXISTS {}", self.shadow),
+            WriteMode::Replace | WriteMode::Merge => {
+                format!("DROP TABLE IF EXISTS {}", self.shadow)
+            }
             _ => "ROLLBACK".into(),
         };
         if let Err(e) = self.dest.client.batch_execute(&sql) {
@@ -512,6 +554,19 @@ impl Drop for PgLoad<'_> {
 }
 
 impl PgLoad<'_> {
+    fn report(&self, rows: u64) -> LoadReport {
+        LoadReport {
+            rows,
+            nul_stripped: self
+                .nul_stripped
+                .iter()
+                .filter(|(_, n)| *n > 0)
+                .cloned()
+                .collect(),
+            ..LoadReport::default()
+        }
+    }
+
     /// Reconnects after a lost connection and takes the staging table's lock again (the
     /// server released it with the old session); fails when another run took it meanwhile.
     fn reconnect_locked(&mut self) -> Result<()> {

@@ -16,6 +16,8 @@ use crate::dialect::Dialect;
 use crate::error::{Error, Result};
 use crate::types;
 
+mod merge;
+
 const D: Dialect = Dialect::Sqlite;
 
 pub struct SqliteDestination {
@@ -134,13 +136,18 @@ impl Destination for SqliteDestination {
         schema: &SchemaRef,
     ) -> Result<Box<dyn TableLoad + 'a>> {
         let table = target.table.clone();
-        let create = Self::create_sql(&table, schema)?;
+        let plain = Self::create_sql(&table, schema)?;
+        let merge_spec = match target.write_mode {
+            WriteMode::Merge => Some(super::merge::spec(target, schema)?.clone()),
+            _ => target.merge.clone(),
+        };
+        let create = merge::with_key(&plain, merge_spec.as_ref());
         let existing = self.existing_columns(&table)?;
         let wanted = super::check_kept_columns(target, &existing, schema)?;
         // SQLite has no length limit; 128 keeps helper names readable.
         let shadow = target.shadow(128);
         let load_into = match target.write_mode {
-            WriteMode::Replace => shadow.clone(),
+            WriteMode::Replace | WriteMode::Merge => shadow.clone(),
             _ => table.clone(),
         };
         self.lock(target)?;
@@ -154,11 +161,20 @@ impl Destination for SqliteDestination {
             rows_written: 0,
             open: true,
             log_rows: RunLogRows::default(),
+            create: create.clone(),
+            columns: schema.fields().iter().map(|f| f.name().clone()).collect(),
+            merge: merge_spec,
+            schema_changes: Vec::new(),
         };
         let setup = || -> Result<u64> {
             let c = &load.conn;
             let ctx = format!("staging table {table}: preparing");
             match target.write_mode {
+                WriteMode::Merge => {
+                    let side = plain.replacen(&D.quote(&table), &D.quote(&shadow), 1);
+                    c.execute_batch(&side).map_err(db_err(&ctx))?;
+                    Ok(0)
+                }
                 WriteMode::Replace => {
                     let create_shadow = create.replacen(&D.quote(&table), &D.quote(&shadow), 1);
                     c.execute_batch(&create_shadow).map_err(db_err(&ctx))?;
@@ -167,6 +183,18 @@ impl Destination for SqliteDestination {
                 WriteMode::Truncate | WriteMode::Append => {
                     if existing.is_empty() {
                         c.execute_batch(&create).map_err(db_err(&ctx))?;
+                    }
+                    let added = super::drift::appended(target, &existing, schema, |f| {
+                        types::sqlite::ddl_type(f.data_type())
+                            .map_err(|m| Error::column(&table, f.name(), m))
+                    })?;
+                    for (name, ty) in &added {
+                        c.execute_batch(&format!(
+                            "ALTER TABLE {} ADD COLUMN {} {ty}",
+                            D.quote(&table),
+                            D.quote(name)
+                        ))
+                        .map_err(db_err(&ctx))?;
                     }
                     if target.write_mode == WriteMode::Truncate {
                         c.execute_batch(&format!("DELETE FROM {}", D.quote(&table)))
@@ -244,6 +272,13 @@ struct SqliteLoad<'a> {
     open: bool,
     /// The run log's rows, written in the commit's transaction.
     log_rows: RunLogRows,
+    /// The staging table's `CREATE TABLE` (with the merge key as its primary key).
+    create: String,
+    /// Staging column names.
+    columns: Vec<String>,
+    merge: Option<super::merge::MergeSpec>,
+    /// What a merge changed of the staging table's columns.
+    schema_changes: Vec<String>,
 }
 
 impl TableLoad for SqliteLoad<'_> {
@@ -273,6 +308,9 @@ impl TableLoad for SqliteLoad<'_> {
             )));
         }
         let ctx = format!("staging table {}: swapping in the new table", self.table);
+        if self.mode == WriteMode::Merge {
+            self.apply_merge(loaded)?;
+        }
         if self.mode == WriteMode::Replace {
             self.conn
                 .execute_batch(&format!(
@@ -290,6 +328,7 @@ impl TableLoad for SqliteLoad<'_> {
         Ok(LoadReport {
             rows: loaded,
             nul_stripped: Vec::new(),
+            schema_changes: std::mem::take(&mut self.schema_changes),
         })
     }
 

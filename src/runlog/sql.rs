@@ -130,6 +130,12 @@ pub(crate) const SYNC_COLUMNS: &[Column] = &[
     col("last_success_run_id", Short),
     col("schema_hash", Short),
     col("updated_at", Time),
+    // #16: an incremental table's state (`super::sync_state`).
+    col("sync_mode", Short),
+    col("cursor_columns", Text),
+    col("cursor_type", Short),
+    col("watermark", Text),
+    col("last_full_refresh_at", Time),
 ];
 
 /// `etl_logs` indexes: (name, columns).
@@ -357,7 +363,7 @@ impl Sql {
 
     // ---- statements ----
 
-    fn insert(&self, table: &str, values: &[(&str, String)]) -> String {
+    pub(super) fn insert(&self, table: &str, values: &[(&str, String)]) -> String {
         let cols: Vec<String> = values.iter().map(|(c, _)| self.q(c)).collect();
         let vals: Vec<&str> = values.iter().map(|(_, v)| v.as_str()).collect();
         format!(
@@ -369,7 +375,12 @@ impl Sql {
     }
 
     /// Inserts `key` with `values`, or updates `values` where the key exists.
-    fn upsert(&self, table: &str, key: (&str, String), values: &[(&str, String)]) -> String {
+    pub(super) fn upsert(
+        &self,
+        table: &str,
+        key: (&str, String),
+        values: &[(&str, String)],
+    ) -> String {
         let mut all = vec![(key.0, key.1.clone())];
         all.extend(values.iter().cloned());
         let insert = self.insert(table, &all);
@@ -543,6 +554,10 @@ impl Sql {
         } else {
             vec![("last_run_id", run), ("updated_at", ended)]
         };
+        let mut sync = sync;
+        if row.failure.is_none() {
+            sync.extend(self.sync_state_sets(row));
+        }
         let sync = self.upsert(SYNC, ("table_name", self.text(table_name)), &sync);
         vec![log, sync]
     }
@@ -551,7 +566,7 @@ impl Sql {
 
     /// A column as text (PostgreSQL's simple protocol, MySQL's text protocol and SQLite
     /// give text already).
-    fn as_text(&self, c: &str) -> String {
+    pub(super) fn as_text(&self, c: &str) -> String {
         match self.flavor {
             Flavor::Mssql => format!("CAST({} AS NVARCHAR(MAX))", self.q(c)),
             _ => self.q(c),
@@ -559,7 +574,7 @@ impl Sql {
     }
 
     /// A time column as `YYYY-MM-DDTHH:MM:SSZ` (UTC).
-    fn time_text(&self, c: &str) -> String {
+    pub(super) fn time_text(&self, c: &str) -> String {
         let c = self.q(c);
         match self.flavor {
             Flavor::Postgres => {

@@ -29,6 +29,7 @@ fn row(ok: bool) -> TableLogRow {
         parts: Some(1),
         schema_hash: Some("ab".into()),
         failure: (!ok).then(|| (FailureClass::Source, "it's\0 bad".to_string())),
+        sync: None,
     }
 }
 
@@ -85,7 +86,9 @@ fn sql_server_statements() {
         "IF OBJECT_ID(N'[staging].[sync_metadata]', N'U') IS NULL CREATE TABLE [staging].[sync_metadata] (\
          [table_name] NVARCHAR(255) NOT NULL PRIMARY KEY, [last_sync_date] DATETIMEOFFSET(6), \
          [total_records] BIGINT, [last_run_id] NVARCHAR(64), [last_success_run_id] NVARCHAR(64), \
-         [schema_hash] NVARCHAR(64), [updated_at] DATETIMEOFFSET(6))"
+         [schema_hash] NVARCHAR(64), [updated_at] DATETIMEOFFSET(6), [sync_mode] NVARCHAR(64), \
+         [cursor_columns] NVARCHAR(MAX), [cursor_type] NVARCHAR(64), [watermark] NVARCHAR(MAX), \
+         [last_full_refresh_at] DATETIMEOFFSET(6))"
     );
     assert!(create[0].starts_with("IF OBJECT_ID(N'[staging].[etl_runs]', N'U') IS NULL CREATE TABLE [staging].[etl_runs] ([run_id] NVARCHAR(64) NOT NULL PRIMARY KEY, [started_at] DATETIMEOFFSET(6), "));
     assert!(s.create_indexes().is_empty());
@@ -249,7 +252,10 @@ fn sqlite_statements_run() {
     );
     // The ok row kept last_sync_date when the later failure only moved last_run_id.
     assert_eq!(
-        sqlite_rows(&conn, "SELECT * FROM sync_metadata ORDER BY table_name"),
+        sqlite_rows(
+            &conn,
+            "SELECT table_name, last_sync_date, total_records, last_run_id, last_success_run_id, schema_hash, updated_at FROM sync_metadata ORDER BY table_name"
+        ),
         vec![
             vec![
                 "customers",
@@ -342,7 +348,8 @@ fn seed_tables_get_the_new_columns() {
             added += 1;
         }
     }
-    assert_eq!(added, 9 + 4);
+    // etl_logs 9, sync_metadata 4 (#15) + 5 (#16).
+    assert_eq!(added, 9 + 4 + 5);
     for x in s
         .create_indexes()
         .into_iter()

@@ -4,7 +4,8 @@
 use sha2::{Digest, Sha256};
 
 use super::{KeyRange, Plan, Unit};
-use crate::config::{Config, TableSettings};
+use crate::config::sync::SyncMode;
+use crate::config::{Config, TableSettings, WriteMode};
 use crate::dialect::Dialect;
 use crate::error::{Error, Result};
 use crate::source::{Source, TableInfo, TableRef};
@@ -16,6 +17,14 @@ pub fn make_plan(cfg: &Config, src: &mut dyn Source, run_id: &str, shards: usize
     }
     let tables: Vec<TableSettings> = cfg.tables().into_iter().filter(|t| t.enabled).collect();
     check_connections(cfg, &tables, shards)?;
+    for ts in &tables {
+        if ts.sync.mode == SyncMode::Incremental || ts.write_mode == WriteMode::Merge {
+            return Err(Error::config(format!(
+                "[table:{}]: a sharded run copies whole tables (SYNC_MODE = full, WRITE_MODE replace/append/truncate); run incremental and merge tables in a single-process run (leave them out with --tables or ENABLED = false)",
+                ts.name
+            )));
+        }
+    }
     let mut units = Vec::new();
     for ts in &tables {
         let table = TableRef::new(&ts.name, cfg.source.schema.as_deref());

@@ -190,6 +190,30 @@ pub trait Source: Send {
         )))
     }
 
+    /// Begins (`true`) or ends (`false`) a read-only transaction on this connection whose
+    /// one snapshot every statement after it sees: an incremental read fixes its window
+    /// and reads its rows inside it (PostgreSQL `REPEATABLE READ`, MySQL/MariaDB
+    /// `WITH CONSISTENT SNAPSHOT`, SQLite one read transaction). Ending one that was never
+    /// begun does nothing.
+    fn snapshot(&mut self, _begin: bool) -> Result<()> {
+        Err(Error::config(
+            "SYNC_MODE = incremental reads from PostgreSQL, MySQL/MariaDB and SQLite sources (SQL Server and Oracle sources: use SYNC_MODE = full)",
+        ))
+    }
+
+    /// `SELECT exprs FROM <the table, filtered> [WHERE cond]`: the one row, each
+    /// expression already text (see [`crate::incremental`]).
+    fn select_text(
+        &mut self,
+        _table: &TableInfo,
+        _exprs: &[String],
+        _cond: Option<&str>,
+    ) -> Result<Vec<Option<String>>> {
+        Err(Error::config(
+            "SYNC_MODE = incremental reads from PostgreSQL, MySQL/MariaDB and SQLite sources",
+        ))
+    }
+
     /// Reads the table in batches of `opts.chunk_rows` rows shaped exactly as
     /// `table.schema()`, pushing each to `sink`. Returns the rows read.
     fn read(
@@ -198,6 +222,14 @@ pub trait Source: Send {
         opts: &ReadOptions,
         sink: &mut BatchSink<'_>,
     ) -> Result<u64>;
+}
+
+/// `SELECT exprs FROM from [WHERE cond]`.
+pub(crate) fn select_sql(exprs: &[String], from: &str, cond: Option<&str>) -> String {
+    match cond {
+        Some(c) => format!("SELECT {} FROM {from} WHERE {c}", exprs.join(", ")),
+        None => format!("SELECT {} FROM {from}", exprs.join(", ")),
+    }
 }
 
 /// Connects to the configured source.

@@ -119,6 +119,55 @@ impl Source for MysqlSource {
         })
     }
 
+    fn snapshot(&mut self, begin: bool) -> Result<()> {
+        let sql = if begin {
+            // Commits whatever a failed attempt left open.
+            "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY"
+        } else {
+            "COMMIT"
+        };
+        self.conn
+            .query_drop(sql)
+            .map_err(db_err("reading the source in one snapshot"))
+    }
+
+    fn select_text(
+        &mut self,
+        table: &TableInfo,
+        exprs: &[String],
+        cond: Option<&str>,
+    ) -> Result<Vec<Option<String>>> {
+        let from = table.from_clause(self.qualified(&table.table)?);
+        let sql = super::select_sql(exprs, &from, cond);
+        let ctx = format!(
+            "table {}: reading the incremental window",
+            table.table.display()
+        );
+        let mut row: Row = self
+            .conn
+            .query_first(sql)
+            .map_err(db_err(&ctx))?
+            .ok_or_else(|| Error::Check(format!("{ctx}: no row")))?;
+        (0..exprs.len())
+            .map(|i| take::<Option<String>>(&mut row, i, "bound"))
+            .collect()
+    }
+
+    fn primary_key(&mut self, table: &TableInfo) -> Result<Vec<String>> {
+        let database = self.database_of(&table.table)?;
+        self.conn
+            .exec(
+                "SELECT COLUMN_NAME FROM information_schema.KEY_COLUMN_USAGE \
+                 WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND CONSTRAINT_NAME = 'PRIMARY' \
+                 ORDER BY ORDINAL_POSITION",
+                (database.as_str(), table.table.name.as_str()),
+            )
+            .map_err(db_err(format!(
+                "table {}: reading the primary key",
+                table.table.display()
+            )))
+    }
+
     fn count_rows(&mut self, table: &TableInfo) -> Result<u64> {
         let sql = format!(
             "SELECT count(*) FROM {}",

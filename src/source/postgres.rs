@@ -178,6 +178,50 @@ impl Source for PgSource {
         (n >= 0.0).then_some(n as u64)
     }
 
+    fn snapshot(&mut self, begin: bool) -> Result<()> {
+        let sql = if begin {
+            // A transaction left open by a failed attempt ends first.
+            "ROLLBACK; BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
+        } else {
+            "COMMIT"
+        };
+        self.conn
+            .batch(sql)
+            .map_err(db_err("reading the source in one snapshot"))
+    }
+
+    fn select_text(
+        &mut self,
+        table: &TableInfo,
+        exprs: &[String],
+        cond: Option<&str>,
+    ) -> Result<Vec<Option<String>>> {
+        let from = table.from_clause(Self::qualified(&table.table));
+        let sql = super::select_sql(exprs, &from, cond);
+        let row = self.conn.query_one(&sql).map_err(db_err(format!(
+            "table {}: reading the incremental window",
+            table.table.display()
+        )))?;
+        Ok((0..exprs.len()).map(|i| row.get(i)).collect())
+    }
+
+    fn primary_key(&mut self, table: &TableInfo) -> Result<Vec<String>> {
+        let rows = self
+            .conn
+            .query(
+                "SELECT a.attname::text FROM pg_catalog.pg_index i \
+                 JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) \
+                 WHERE i.indrelid = $1::text::regclass AND i.indisprimary \
+                 ORDER BY array_position(i.indkey::int2[], a.attnum)",
+                &[&Self::qualified(&table.table)],
+            )
+            .map_err(db_err(format!(
+                "table {}: reading the primary key",
+                table.table.display()
+            )))?;
+        Ok(rows.iter().map(|r| r.get(0)).collect())
+    }
+
     fn count_rows(&mut self, table: &TableInfo) -> Result<u64> {
         let sql = format!(
             "SELECT count(*) FROM {}",

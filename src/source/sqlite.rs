@@ -112,6 +112,45 @@ impl Source for SqliteSource {
         })
     }
 
+    fn snapshot(&mut self, begin: bool) -> Result<()> {
+        let ctx = "reading the source in one snapshot";
+        if !self.conn.is_autocommit() {
+            // A transaction left open by a failed attempt ends first.
+            let end = if begin { "ROLLBACK" } else { "COMMIT" };
+            self.conn
+                .execute_batch(end)
+                .map_err(db_err(ctx.to_string()))?;
+        }
+        if begin {
+            // Deferred: the first SELECT starts the read transaction, and with it the
+            // snapshot every later statement of the transaction sees.
+            self.conn
+                .execute_batch("BEGIN")
+                .map_err(db_err(ctx.to_string()))?;
+        }
+        Ok(())
+    }
+
+    fn select_text(
+        &mut self,
+        table: &TableInfo,
+        exprs: &[String],
+        cond: Option<&str>,
+    ) -> Result<Vec<Option<String>>> {
+        let from = table.from_clause(Self::qualified(&table.table));
+        let sql = super::select_sql(exprs, &from, cond);
+        self.conn
+            .query_row(&sql, [], |r| {
+                (0..exprs.len())
+                    .map(|i| r.get::<_, Option<String>>(i))
+                    .collect::<std::result::Result<Vec<_>, _>>()
+            })
+            .map_err(db_err(format!(
+                "table {}: reading the incremental window",
+                table.table.display()
+            )))
+    }
+
     fn primary_key(&mut self, table: &TableInfo) -> Result<Vec<String>> {
         let schema = table.table.schema.as_deref().unwrap_or("main");
         let sql = format!(

@@ -6,11 +6,11 @@ use arrow::record_batch::RecordBatch;
 
 use super::from_manifest::load_tables;
 use super::heal::{with_source_retries, Blame, Links, Side};
-use super::ledger;
+use super::ledger::{self, Ledger};
 use super::outcome::{RunSummary, TableOutcome};
 use super::parallel::each;
 use super::relay::pipe;
-use super::{prepare, read_options, Finish, Job};
+use super::{prepare, read_options, sync, Finish, Job};
 use crate::archive::{
     self, manifest::columns_entry, Manifest, PartWriter, Store, TableEntry, TableStatus,
 };
@@ -171,11 +171,31 @@ pub(super) fn dump_table(
     let columns = &mut entry.columns;
     let started = std::time::Instant::now();
     let mut attempts = 0;
+    let load_target = super::target(cfg, run_id, staging_table.clone(), &job.settings)
+        .with_merge(job.merge.clone());
+    // An incremental table's stored watermark, read from the destination before the dump.
+    let inc = sync::incremental(cfg, job, &load_target, Ledger(None));
+    let mut sync_entry = None;
     let result = with_source_retries(cfg, links, &shown, &mut attempts, |links| {
+        let inc = inc
+            .as_ref()
+            .map_err(|e| Error::Check(format!("{e:#}")))
+            .on(Side::Other)?;
         let src = links.source().on(Side::Source)?;
-        let (info, expected) = prepare(cfg, src, job).on(Side::Source)?;
+        let (mut info, expected) = prepare(cfg, src, job).on(Side::Source)?;
         let schema = info.schema();
         *columns = columns_entry(&schema);
+        let window = match inc {
+            Some(i) => Some(sync::open_window(cfg, src, &mut info, job, i).on(Side::Source)?),
+            None => None,
+        };
+        let full = inc.as_ref().is_some_and(|i| i.full_refresh);
+        sync_entry = sync::entry(job, window.as_ref(), full);
+        if window.as_ref().is_some_and(|w| w.is_empty() && !full) {
+            src.snapshot(false).on(Side::Source)?;
+            tracing::info!(table = %shown, "no row in the window: nothing dumped, the watermark stays");
+            return Ok((0, Vec::new()));
+        }
         let bar = progress.table(index, &shown, expected);
         let stem = match &job.unit {
             Some(unit) => format!("{}_{unit}", archive::path_segment(&staging_table)),
@@ -205,6 +225,9 @@ pub(super) fn dump_table(
             consume,
         ) {
             Ok(rows) => {
+                if window.is_some() {
+                    src.snapshot(false).on(Side::Source)?;
+                }
                 let parts = writer.finish().on(Side::Other)?;
                 bar.finish(rows);
                 Ok((rows, parts))
@@ -217,12 +240,18 @@ pub(super) fn dump_table(
             }
         }
     });
+    if matches!(inc, Ok(Some(_))) && result.is_err() {
+        // A failed attempt may have left the read's snapshot open: the next table must not
+        // read inside it.
+        sync::end_snapshot(links);
+    }
     let mut class = None;
     match result {
         Ok((rows, parts)) => {
             entry.status = TableStatus::Complete;
             entry.rows = rows;
             entry.parts = parts;
+            entry.sync = sync_entry;
         }
         Err(e) => {
             tracing::error!(table = %shown, "{e:#}");

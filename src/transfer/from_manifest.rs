@@ -9,7 +9,7 @@ use super::outcome::{not_started, outcome, RunSummary, TableOutcome};
 use super::parallel::{each, largest_first};
 use super::relay::relay;
 use super::retry::with_retry;
-use super::{report_nuls, settings_for_display, target};
+use super::{report_nuls, settings_for_display, sync, target};
 use crate::archive::reader::{verify_parts, TableParts};
 use crate::archive::{Manifest, Store, TableStatus};
 use crate::config::Config;
@@ -113,7 +113,15 @@ fn load_entry(
         }
         let started_at = chrono::Utc::now();
         let ts = settings_for_display(cfg, &entry.source_table);
-        let target = target(cfg, &manifest.run_id, entry.staging_table.clone(), &ts);
+        let mut target = target(cfg, &manifest.run_id, entry.staging_table.clone(), &ts)
+            .with_merge(entry.sync.as_ref().and_then(sync::entry_merge));
+        if let Some(m) = target.merge.as_mut() {
+            m.schema_change = ts.sync.schema_change;
+        }
+        if entry.sync.as_ref().is_some_and(|e| e.full_refresh) {
+            target.write_mode = crate::config::WriteMode::Replace;
+        }
+        let state = entry.sync.as_ref().and_then(sync::entry_state);
         if entry.status == TableStatus::Failed {
             let message = entry
                 .error
@@ -145,6 +153,15 @@ fn load_entry(
         links.before_table(&entry.source_table);
         let started = std::time::Instant::now();
         let result = (|| {
+            if let Some(e) = &entry.sync {
+                sync::check_follows(cfg, e, &target, ledger)?;
+                if e.cursor_type.is_some() && !e.moved && !e.full_refresh {
+                    if let Some(s) = state.clone() {
+                        ledger.unchanged(&entry.source_table, &target, started_at, s);
+                    }
+                    return Ok(0);
+                }
+            }
             let dst = links.destination()?;
             let bar = progress.table(i, &entry.source_table, Some(entry.rows));
             let name = &entry.source_table;
@@ -182,8 +199,11 @@ fn load_entry(
                 tries,
                 &staging,
                 Some((bytes, entry.parts.len() as u64)),
+                state.clone(),
             );
+            sync::commit_state_alone(cfg, loading.as_mut(), &target, ledger, state.clone());
             let report = loading.commit(rows)?;
+            ledger.schema_changed(name, &target, &report.schema_changes);
             report_nuls(&table, &report);
             bar.finish(rows);
             Ok(rows)

@@ -9,7 +9,7 @@ use super::outcome::{exit_code, RunSummary};
 use crate::config::Config;
 use crate::error::Error;
 use crate::load::{LoadTarget, TableLoad};
-use crate::runlog::{schema_hash, FailureClass, RunEnd, RunLog, TableLogRow};
+use crate::runlog::{schema_hash, FailureClass, RunEnd, RunLog, SyncState, TableLogRow};
 
 /// The run log of a run, or none (`RUN_LOG = false`, `stage dump`, or it could not open).
 #[derive(Clone, Copy)]
@@ -31,9 +31,11 @@ impl Ledger<'_> {
         attempts: u32,
         schema: &Schema,
         archived: Archived,
+        sync: Option<SyncState>,
     ) {
         let Some(log) = self.0 else { return };
         let mut row = TableLogRow::new(source_table, target, started_at).ok(rows);
+        row.sync = sync;
         row.attempts = attempts.max(1);
         row.schema_hash = Some(schema_hash(schema));
         if let Some((bytes, parts)) = archived {
@@ -41,6 +43,36 @@ impl Ledger<'_> {
             row.parts = Some(parts);
         }
         load.log_on_commit(log.commit_rows(&row));
+    }
+
+    /// Writes the `ok` row of an incremental table whose window was empty (nothing was
+    /// loaded; its watermark stays), in a transaction of its own.
+    pub(super) fn unchanged(
+        self,
+        source_table: &str,
+        target: &LoadTarget,
+        started_at: DateTime<Utc>,
+        sync: SyncState,
+    ) {
+        let Some(log) = self.0 else { return };
+        let mut row = TableLogRow::new(source_table, target, started_at).ok(0);
+        row.sync = Some(sync);
+        if let Err(e) = log.table_failed(&row) {
+            tracing::warn!(table = %source_table, "the run log could not record the run: {e:#}");
+        }
+    }
+
+    /// Records a merge's changes to the staging table's columns (after its commit).
+    pub(super) fn schema_changed(
+        self,
+        source_table: &str,
+        target: &LoadTarget,
+        changes: &[String],
+    ) {
+        let Some(log) = self.0 else { return };
+        if let Err(e) = log.schema_changed(target, source_table, changes) {
+            tracing::warn!(table = %source_table, "the run log could not record the schema change: {e:#}");
+        }
     }
 
     /// Writes the row of a table whose dump failed (the manifest keeps only its message).

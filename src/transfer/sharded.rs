@@ -63,6 +63,7 @@ pub fn run_shard(cfg: &Config, run_id: &str, index: usize, shards: usize) -> Res
                 table: TableRef::new(&u.table, cfg.source.schema.as_deref()),
                 settings,
                 unit: Some(u.id.clone()),
+                merge: None,
             }
         })
         .collect();

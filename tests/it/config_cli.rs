@@ -126,8 +126,8 @@ fn every_kind_of_invalid_value_is_one_line_naming_section_key_value_and_what_is_
             r#"[settings] TRANSFER_MODE = "FAST" is invalid: expected DIRECT, DUMP, CONNECTORX (old names SQLALCHEMY_DIRECT, SQLALCHEMY_DUMP, CONNECTORX_DUMP are accepted)"#,
         ),
         (
-            "[settings]\nWRITE_MODE = merge",
-            r#"[settings] WRITE_MODE = "merge" is invalid: expected replace, truncate or append"#,
+            "[settings]\nWRITE_MODE = upsert",
+            r#"[settings] WRITE_MODE = "upsert" is invalid: expected replace, truncate, append or merge"#,
         ),
         (
             "[settings]\nCLEANUP_PARQUET_FILES = maybe",

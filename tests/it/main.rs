@@ -7,6 +7,7 @@ mod config_cli;
 mod connectorx_e2e;
 mod deploy_k8s;
 mod faults;
+mod incremental;
 mod manifest_schema;
 mod monitoring;
 mod mysql_e2e;
