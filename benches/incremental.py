@@ -40,6 +40,7 @@ def main():
     ap.add_argument("--percent", type=float, default=1.0)
     ap.add_argument("--stage", help="path of a release stage binary (default: build one)")
     ap.add_argument("--out", default=str(ROOT / "benches" / "RESULTS.md"))
+    ap.add_argument("--build", default="stage release build", help="how the binary was built, for the report")
     a = ap.parse_args()
     stage = a.stage
     if not stage:
@@ -97,7 +98,7 @@ def main():
             "## Incremental (1 % changed rows) against a full DUMP (#16)",
             "",
             f"Run {when} by `benches/incremental.py --rows {a.rows} --rounds {a.rounds}` on {e2e.platform.node()}:"
-            f" {os.cpu_count()} cores, {e2e.cpu_model()}, PostgreSQL → PostgreSQL on one server; {changed} rows"
+            f" {os.cpu_count()} cores, {e2e.cpu_model()}, {a.build}, PostgreSQL → PostgreSQL on one server; {changed} rows"
             f" ({a.percent:g} %) updated before each incremental run, `updated_at` indexed,"
             f" INCREMENTAL_SETTLE_SECONDS = 0. The first incremental run (the whole table through the merge) took"
             f" {initial:.1f} s. After the last run the incremental staging table equals the source (EXCEPT both ways: 0 rows).",
