@@ -9,6 +9,7 @@ mod faults;
 mod manifest_schema;
 mod monitoring;
 mod mysql_e2e;
+mod mysql_load_data;
 mod no_server;
 mod parallel;
 mod pg_copy;
