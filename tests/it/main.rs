@@ -5,6 +5,8 @@ mod common;
 mod config_cli;
 #[cfg(feature = "connectorx")]
 mod connectorx_e2e;
+#[cfg(feature = "connectorx")]
+mod connectorx_zoo;
 mod faults;
 mod manifest_schema;
 mod monitoring;
@@ -29,3 +31,4 @@ mod timeouts_mysql;
 mod timeouts_pg;
 mod tls_mariadb;
 mod tls_postgres;
+mod wide_rows;

@@ -62,6 +62,9 @@ pub(super) fn adapt(
     let text_like = matches!(theirs, Utf8 | LargeUtf8 | Utf8View);
     match (theirs, ours) {
         (Int8 | Int16 | Int32 | Int64, Boolean) => int_to_bool(col),
+        // ConnectorX widens float4/FLOAT to f64; every f32 is exact in f64, so a value
+        // that is not an f32 was never one (an error, not a rounding).
+        (Float64, Float32) => f64_to_f32(col),
         (Float32 | Float64, Decimal128(p, s)) => {
             let f = cast_with_options(col, &Float64, &strict).map_err(|e| (0, e.to_string()))?;
             let f = f.as_primitive::<arrow::datatypes::Float64Type>();
@@ -106,6 +109,28 @@ pub(super) fn adapt(
             format!("ConnectorX reads this column as {theirs}, which stage cannot turn into {ours} without loss; use TRANSFER_MODE=DUMP for this table"),
         )),
     }
+}
+
+/// Float64 back to Float32, each value checked to be an `f32` exactly (NaN stays NaN).
+fn f64_to_f32(col: &ArrayRef) -> std::result::Result<ArrayRef, (usize, String)> {
+    let f = col.as_primitive::<arrow::datatypes::Float64Type>();
+    let mut b = arrow::array::Float32Builder::with_capacity(f.len());
+    for i in 0..f.len() {
+        if f.is_null(i) {
+            b.append_null();
+            continue;
+        }
+        let v = f.value(i);
+        let narrow = v as f32;
+        if f64::from(narrow) != v && !v.is_nan() {
+            return Err((
+                i,
+                format!("ConnectorX's Float64 value {v:?} is not a single-precision float"),
+            ));
+        }
+        b.append_value(narrow);
+    }
+    Ok(Arc::new(b.finish()))
 }
 
 fn int_to_bool(col: &ArrayRef) -> std::result::Result<ArrayRef, (usize, String)> {
@@ -246,5 +271,28 @@ mod tests {
             1_000_000_001,
         )]));
         assert!(adapt(&ts, &DataType::Timestamp(TimeUnit::Microsecond, None)).is_err());
+    }
+
+    #[test]
+    fn float4_comes_back_from_float64_exactly_or_not_at_all() {
+        let wide: ArrayRef = Arc::new(arrow::array::Float64Array::from(vec![
+            Some(f64::from(0.1f32)),
+            None,
+            Some(f64::NAN),
+            Some(f64::NEG_INFINITY),
+            Some(-0.0),
+            Some(f64::from(f32::MAX)),
+        ]));
+        let back = adapt(&wide, &DataType::Float32).unwrap();
+        let back = back.as_primitive::<arrow::datatypes::Float32Type>();
+        assert_eq!(back.value(0), 0.1f32);
+        assert!(back.is_null(1));
+        assert!(back.value(2).is_nan());
+        assert_eq!(back.value(3), f32::NEG_INFINITY);
+        assert!(back.value(4).is_sign_negative());
+        assert_eq!(back.value(5), f32::MAX);
+        let not_single: ArrayRef = Arc::new(arrow::array::Float64Array::from(vec![1.0, 0.1]));
+        let (row, m) = adapt(&not_single, &DataType::Float32).unwrap_err();
+        assert_eq!(row, 1, "{m}");
     }
 }
