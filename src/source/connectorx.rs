@@ -182,6 +182,9 @@ impl CxReader {
                 let as_text = d != Dialect::Sqlite
                     && match c.arrow_type {
                         DataType::Decimal128(..) | DataType::Decimal256(..) => true,
+                        // MySQL TIME spans ±838:59:59, which ConnectorX reads as a time of
+                        // day (and panics on); its text is parsed exactly instead.
+                        DataType::Duration(_) => true,
                         // Plain strings are read as they are (a cast would strip char(n)'s
                         // padding); other types read as text (json, inet, …) are cast.
                         DataType::Utf8 => !plain_string(&c.source_type),

@@ -65,6 +65,8 @@ pub(super) fn adapt(
         // ConnectorX widens float4/FLOAT to f64; every f32 is exact in f64, so a value
         // that is not an f32 was never one (an error, not a rounding).
         (Float64, Float32) => f64_to_f32(col),
+        // MySQL BIT(n): ConnectorX hands over the big-endian bytes, as the server sends them.
+        (Binary | LargeBinary | BinaryView, UInt64) => bits_to_u64(col),
         (Float32 | Float64, Decimal128(p, s)) => {
             let f = cast_with_options(col, &Float64, &strict).map_err(|e| (0, e.to_string()))?;
             let f = f.as_primitive::<arrow::datatypes::Float64Type>();
@@ -133,6 +135,26 @@ fn f64_to_f32(col: &ArrayRef) -> std::result::Result<ArrayRef, (usize, String)> 
     Ok(Arc::new(b.finish()))
 }
 
+/// Big-endian bytes (MySQL `BIT(n)`, at most 8 of them) as UInt64.
+fn bits_to_u64(col: &ArrayRef) -> std::result::Result<ArrayRef, (usize, String)> {
+    let bytes = cast_with_options(col, &DataType::LargeBinary, &CastOptions::default())
+        .map_err(|e| (0, e.to_string()))?;
+    let bytes = bytes.as_binary::<i64>();
+    let mut b = arrow::array::UInt64Builder::with_capacity(bytes.len());
+    for i in 0..bytes.len() {
+        if bytes.is_null(i) {
+            b.append_null();
+            continue;
+        }
+        let v = bytes.value(i);
+        if v.len() > 8 {
+            return Err((i, format!("{} bytes of BIT do not fit 64 bits", v.len())));
+        }
+        b.append_value(v.iter().fold(0u64, |acc, &x| (acc << 8) | u64::from(x)));
+    }
+    Ok(Arc::new(b.finish()))
+}
+
 fn int_to_bool(col: &ArrayRef) -> std::result::Result<ArrayRef, (usize, String)> {
     let ints = cast_with_options(
         col,
@@ -157,6 +179,39 @@ fn int_to_bool(col: &ArrayRef) -> std::result::Result<ArrayRef, (usize, String)>
         }
     }
     Ok(Arc::new(b.finish()))
+}
+
+/// Microseconds of a MySQL `TIME` text, `[-]H…H:MM:SS[.ffffff]`.
+fn parse_span(text: &str) -> std::result::Result<i64, String> {
+    let bad = || format!("\"{text}\" is not a MySQL TIME ([-]HHH:MM:SS[.ffffff])");
+    let t = text.trim();
+    let (negative, t) = match t.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, t),
+    };
+    let (whole, frac) = t.split_once('.').unwrap_or((t, ""));
+    let mut parts = whole.split(':');
+    let mut next = || -> std::result::Result<i64, String> {
+        let p = parts.next().ok_or_else(bad)?;
+        if p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(bad());
+        }
+        p.parse::<i64>().map_err(|_| bad())
+    };
+    let (h, m, s) = (next()?, next()?, next()?);
+    if parts.next().is_some() || m > 59 || s > 59 || frac.len() > 6 {
+        return Err(bad());
+    }
+    if !frac.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(bad());
+    }
+    let micros_frac: i64 = if frac.is_empty() {
+        0
+    } else {
+        format!("{frac:0<6}").parse().map_err(|_| bad())?
+    };
+    let micros = ((h * 60 + m) * 60 + s) * 1_000_000 + micros_frac;
+    Ok(if negative { -micros } else { micros })
 }
 
 fn parse_text(
@@ -188,6 +243,20 @@ fn parse_text(
                     .map_err(|e| (0, e.to_string()))?,
             )
         }
+        DataType::Decimal256(p, s) => {
+            let mut v = vec![None; n];
+            each(&mut |i, t| {
+                v[i] = Some(types::parse_decimal256(t, *p, *s)?);
+                Ok(())
+            })?;
+            let mut b = arrow::array::Decimal256Builder::with_capacity(n);
+            b.extend(v);
+            Arc::new(
+                b.finish()
+                    .with_precision_and_scale(*p, *s)
+                    .map_err(|e| (0, e.to_string()))?,
+            )
+        }
         DataType::Date32 => {
             let mut v = vec![None; n];
             each(&mut |i, t| {
@@ -211,6 +280,14 @@ fn parse_text(
                 Ok(())
             })?;
             Arc::new(arrow::array::TimestampMicrosecondArray::from(v).with_timezone_opt(tz.clone()))
+        }
+        DataType::Duration(TimeUnit::Microsecond) => {
+            let mut v = vec![None; n];
+            each(&mut |i, t| {
+                v[i] = Some(parse_span(t)?);
+                Ok(())
+            })?;
+            Arc::new(arrow::array::DurationMicrosecondArray::from(v))
         }
         DataType::FixedSizeBinary(16) => {
             let mut b = arrow::array::FixedSizeBinaryBuilder::with_capacity(n, 16);
@@ -271,6 +348,15 @@ mod tests {
             1_000_000_001,
         )]));
         assert!(adapt(&ts, &DataType::Timestamp(TimeUnit::Microsecond, None)).is_err());
+    }
+
+    #[test]
+    fn mysql_time_text_becomes_exact_microseconds() {
+        assert_eq!(parse_span("-838:59:59.000000"), Ok(-3_020_399_000_000));
+        assert_eq!(parse_span("25:00:00.5"), Ok(90_000_500_000));
+        assert_eq!(parse_span("-00:00:01.000001"), Ok(-1_000_001));
+        assert!(parse_span("1:60:00").is_err());
+        assert!(parse_span("x").is_err());
     }
 
     #[test]
