@@ -29,7 +29,7 @@ use arrow::datatypes::DataType;
 use arrow::record_batch::RecordBatch;
 use connectorx::prelude::{get_arrow, new_record_batch_iter, CXQuery, SourceConn};
 
-use self::adapt::{adapt, plain_string, text_cast};
+use self::adapt::{adapt, interval_iso, interval_parts, pg_interval, plain_string, text_cast};
 pub use self::connection::check;
 use self::connection::connection_url;
 use self::partition::{partition_column, waves, KeyStats, WAVE_CHUNKS};
@@ -171,6 +171,20 @@ impl CxReader {
         sink: &mut BatchSink<'_>,
     ) -> Result<u64> {
         let name = info.table.display();
+        if let Some(c) = info
+            .columns
+            .iter()
+            .find(|c| matches!(c.arrow_type, DataType::List(_)))
+        {
+            return Err(Error::column(
+                &name,
+                &c.name,
+                format!(
+                    "CONNECTORX cannot read arrays ({}); stage this table with TRANSFER_MODE = DUMP or DIRECT, or leave the column out with [table:{}] EXCLUDE_COLUMNS",
+                    c.source_type, info.table.name
+                ),
+            ));
+        }
         let d = self.dialect;
         let from = info.from_clause(d.qualify(info.table.schema.as_deref(), &info.table.name));
         // Columns ConnectorX would read lossily on a server database (decimals through
@@ -190,7 +204,9 @@ impl CxReader {
                         DataType::Utf8 => !plain_string(&c.source_type),
                         _ => false,
                     };
-                if as_text {
+                if pg_interval(d, &c.source_type) {
+                    interval_parts(&c.name)
+                } else if as_text {
                     text_cast(d, &c.name)
                 } else {
                     d.quote(&c.name)
@@ -229,7 +245,12 @@ impl CxReader {
                     }
                     let mut columns = Vec::with_capacity(batch.num_columns());
                     for (i, c) in info.columns.iter().enumerate() {
-                        let col = adapt(batch.column(i), &c.arrow_type).map_err(|(row, m)| {
+                        let col = if pg_interval(d, &c.source_type) {
+                            interval_iso(batch.column(i))
+                        } else {
+                            adapt(batch.column(i), &c.arrow_type)
+                        }
+                        .map_err(|(row, m)| {
                             Error::value(&name, &c.name, total + row as u64 + 1, m)
                         })?;
                         columns.push(col);

@@ -31,6 +31,51 @@ pub(super) fn plain_string(source_type: &str) -> bool {
     .any(|p| t == *p || t.starts_with(&format!("{p}(")) || t.starts_with(&format!("{p} (")))
 }
 
+/// A PostgreSQL `interval` column: DUMP stages it as ISO 8601 text, which ConnectorX's own
+/// reading (the session's IntervalStyle) does not give.
+pub(super) fn pg_interval(d: Dialect, source_type: &str) -> bool {
+    d == Dialect::Postgres
+        && source_type
+            .trim()
+            .to_ascii_lowercase()
+            .starts_with("interval")
+}
+
+/// The select expression of an interval column: its months, days and microseconds as
+/// `"m d µs"` text (exact: `extract` is numeric since PostgreSQL 14).
+pub(super) fn interval_parts(column: &str) -> String {
+    let q = Dialect::Postgres.quote(column);
+    format!(
+        "((extract(year from {q}) * 12 + extract(month from {q}))::int)::text || ' ' || \
+         (extract(day from {q})::int)::text || ' ' || \
+         (((extract(hour from {q}) * 3600 + extract(minute from {q}) * 60) * 1000000 + extract(microseconds from {q}))::bigint)::text AS {q}"
+    )
+}
+
+/// `"m d µs"` text (from [`interval_parts`]) as the ISO 8601 text DUMP stages.
+pub(super) fn interval_iso(col: &ArrayRef) -> std::result::Result<ArrayRef, (usize, String)> {
+    let text = cast_with_options(col, &DataType::Utf8, &CastOptions::default())
+        .map_err(|e| (0, e.to_string()))?;
+    let text = text.as_string::<i32>();
+    let mut out = arrow::array::StringBuilder::with_capacity(text.len(), text.len() * 16);
+    for i in 0..text.len() {
+        if text.is_null(i) {
+            out.append_null();
+            continue;
+        }
+        let t = text.value(i);
+        let bad = || (i, format!("\"{t}\" is not months, days and microseconds"));
+        let mut parts = t.split(' ');
+        let months: i32 = parts.next().and_then(|p| p.parse().ok()).ok_or_else(bad)?;
+        let days: i32 = parts.next().and_then(|p| p.parse().ok()).ok_or_else(bad)?;
+        let micros: i64 = parts.next().and_then(|p| p.parse().ok()).ok_or_else(bad)?;
+        out.append_value(crate::types::postgres::interval_to_text(
+            months, days, micros,
+        ));
+    }
+    Ok(Arc::new(out.finish()))
+}
+
 pub(super) fn text_cast(d: Dialect, column: &str) -> String {
     let q = d.quote(column);
     match d {
