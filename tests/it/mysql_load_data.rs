@@ -59,7 +59,7 @@ fn load_data_keeps_every_byte_of_text_and_binary_direct_and_dump() {
     s.query(Some(&src), &tricky());
     let want = s.query(Some(&src), TRICKY_TEXT);
     assert_eq!(want.lines().count(), 5, "{want}");
-    assert!(want.contains(&"0102030405060708090A0B0C0D0E0F"), "{want}");
+    assert!(want.contains("0102030405060708090A0B0C0D0E0F"), "{want}");
     for mode in ["DIRECT", "DUMP"] {
         let dir = tempfile::tempdir().unwrap();
         let dst = s.create_database("esc_dst");
