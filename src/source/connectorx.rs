@@ -10,6 +10,9 @@
 //!   split into `PARTITION_NUM` ranges between its minimum and maximum, plus one query for
 //!   the rows where it is NULL, so no row is lost. With `ROW_LIMIT` the read is not
 //!   partitioned (a limit per partition would not be a limit per table).
+//! * Without `PARTITION_NUM`, a single-column integer primary key still cuts the read into
+//!   waves of one range query each (below), so memory stays bounded; a table without one,
+//!   or a read with `ROW_LIMIT`, is one query whose batches can queue up inside ConnectorX.
 //! * Memory: ConnectorX runs every query of one read to completion into an unbounded
 //!   channel, however slowly `stage` writes. A partitioned read is therefore cut into
 //!   *waves*: key ranges sized to hold about `WAVE_CHUNKS` chunks each (from the column's
@@ -98,7 +101,6 @@ impl Source for CxSource {
         }
         let column = partition_column(
             opts.partition_column.as_deref(),
-            opts.partition_num,
             self.catalog.as_mut(),
             info,
         )?;
@@ -215,7 +217,7 @@ impl CxReader {
             .collect();
         let base = format!("SELECT {} FROM {from}", select.join(", "));
         let waves: Vec<Vec<String>> = match (partition, opts.row_limit) {
-            (Some((col, n)), None) if n > 1 => {
+            (Some((col, n)), None) => {
                 let stats = self.key_stats(&from, col, &name)?;
                 let per_query = (opts.chunk_rows.max(1) as u64).saturating_mul(WAVE_CHUNKS);
                 waves(&base, &d.quote(col), stats, n, per_query)
