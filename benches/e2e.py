@@ -12,6 +12,11 @@ ratio to the matching COPY reference, and writes benches/RESULTS.md.
 
     python3 benches/e2e.py --rows 5000000 --rounds 2 [--refs-python /work/bench-venv/bin/python]
     python3 benches/e2e.py --rows 500000 --parallel     # 8 tables, PARALLEL_TABLES 1/2/4
+    python3 benches/e2e.py --rows 1000000 --mariadb     # adds the MariaDB lane (benches/e2e_mariadb.py)
+
+Every case also shows the CPU seconds per million rows of the command (user + system of stage,
+or of the clients of a reference, from GNU time's %U %S) and of the database servers (from
+/proc: PostgreSQL's postmaster with its backends, mariadbd) while it ran.
 
 Needs: PostgreSQL server binaries (scripts/install-test-deps.sh), GNU time (/usr/bin/time),
 and a release build of stage with the connectorx feature (built if --stage is not given).
@@ -30,6 +35,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+import e2e_mariadb
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -136,18 +143,36 @@ class Pg:
 
 
 def timed(cmd, env=None):
-    """Runs a shell command under GNU time; returns (seconds, peak RSS bytes)."""
+    """Runs a shell command under GNU time; returns (seconds, peak RSS bytes, user + system
+    CPU seconds of the command and its children)."""
     out = tempfile.NamedTemporaryFile(delete=False)
     out.close()
-    full = ["/usr/bin/time", "-f", "%e %M", "-o", out.name, "sh", "-c", cmd]
+    full = ["/usr/bin/time", "-f", "%e %M %U %S", "-o", out.name, "sh", "-c", cmd]
     t0 = time.monotonic()
     r = subprocess.run(full, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     wall = time.monotonic() - t0
     if r.returncode != 0:
         raise RuntimeError(f"{cmd} failed:\n{r.stderr[-2000:]}")
-    _, rss_kb = Path(out.name).read_text().split()[-2:]
+    _, rss_kb, user, system = Path(out.name).read_text().split()[-4:]
     os.unlink(out.name)
-    return wall, int(rss_kb) * 1024
+    return wall, int(rss_kb) * 1024, float(user) + float(system)
+
+
+def pg_cpu(pg):
+    """CPU seconds of PostgreSQL: the postmaster, its exited backends and the live ones."""
+    try:
+        pid = int((pg.dir / "data" / "postmaster.pid").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 0.0
+    total = e2e_mariadb.proc_cpu(pid)
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            total += e2e_mariadb.proc_cpu(int(stat.parent.name), children=False)
+    return total
 
 
 def ini(pg, mode, out_dir, extra="", sslmode="disable"):
@@ -194,6 +219,10 @@ def main():
     ap.add_argument("--parallel", action="store_true",
                     help="instead of the single-table cases: 8 copies of the table (--rows each), staged"
                          " PostgreSQL → PostgreSQL with PARALLEL_TABLES 1, 2 and 4 (DIRECT and DUMP)")
+    ap.add_argument("--mariadb", action="store_true",
+                    help="adds the MariaDB lane: a MariaDB server with the 11-column table (--rows), its INTO"
+                         " OUTFILE / LOAD DATA INFILE limits, the mariadb client, stage dump, DUMP and DIRECT"
+                         " MariaDB → MariaDB and → PostgreSQL (and DuckDB / ConnectorX with --refs-python)")
     ap.add_argument("--only", help="run only the cases whose name contains one of these comma-separated words"
                     " (their references are always kept)")
     a = ap.parse_args()
@@ -205,6 +234,7 @@ def main():
         stage = str(Path(target) / "release" / "stage")
 
     pg = Pg(tls=a.tls)
+    maria = e2e_mariadb.Maria(free_port()) if a.mariadb else None
     work = Path(tempfile.mkdtemp(prefix="stage-bench-"))
     try:
         pg.psql("postgres", "CREATE DATABASE bench")
@@ -232,7 +262,7 @@ def main():
             ("psql → psql binary COPY pipe", None,
              plain + f"psql {conn} -c 'COPY bench_src TO STDOUT (FORMAT binary)' | "
              + plain + f"psql {conn} -c 'COPY pipe_dst FROM STDIN (FORMAT binary)'",
-             "TRUNCATE pipe_dst"),
+             lambda: pg.psql("bench", "TRUNCATE pipe_dst")),
             ("stage dump (PG → Parquet)", "COPY binary → /dev/null", f"{stage} dump --config {work}/dumponly.ini", None),
             ("stage DUMP (PG → Parquet → PG)", "psql → psql binary COPY pipe", f"{stage} --config {work}/dump.ini", None),
             ("stage DIRECT (PG → PG)", "psql → psql binary COPY pipe", f"{stage} --config {work}/direct.ini", None),
@@ -269,11 +299,8 @@ def main():
                 ("stage DIRECT, TLS both sides", "stage DIRECT (PG → PG)",
                  f"{stage} --config {work}/directTLS.ini", None),
             ]
-        if a.only:
-            words = [w.strip() for w in a.only.split(",") if w.strip()]
-            keep = {c[0] for c in cases if any(w in c[0] for w in words)}
-            keep |= {c[1] for c in cases if c[0] in keep and c[1]}
-            cases = [c for c in cases if c[0] in keep]
+        if maria:
+            cases += e2e_mariadb.setup(maria, pg, a.rows, work, stage, chunk)
         if a.refs_python:
             (work / "duck.py").write_text(
                 "import duckdb, glob, os, sysconfig\n"
@@ -293,54 +320,69 @@ def main():
             cxpy = f"{a.refs_python} {work}/cx.py"
             cases.append(("DuckDB postgres scanner → zstd Parquet", "COPY binary → /dev/null", duck, None))
             cases.append(("ConnectorX + pyarrow → zstd Parquet", "COPY binary → /dev/null", cxpy, None))
+            if maria:
+                cases += e2e_mariadb.refs(maria, work, a.refs_python)
 
+        if a.only:
+            words = [w.strip() for w in a.only.split(",") if w.strip()]
+            keep = {c[0] for c in cases if any(w in c[0] for w in words)}
+            keep |= {c[1] for c in cases if c[0] in keep and c[1]}
+            cases = [c for c in cases if c[0] in keep]
         results = {c[0]: [] for c in cases}
         per_round = [{} for _ in range(a.rounds)]
         sizes = {}
         for rnd in range(a.rounds):
             for name, _, cmd, prep in cases:
                 if prep:
-                    pg.psql("bench", prep)
+                    prep()
                 shutil.rmtree(work / "out-only", ignore_errors=True)
+                servers = pg_cpu(pg) + (maria.cpu_seconds() if maria else 0.0)
                 try:
-                    wall, rss = timed(cmd)
+                    wall, rss, cpu = timed(cmd)
                 except RuntimeError as e:
                     print(f"  {name}: FAILED {e}", flush=True)
                     continue
-                results[name].append((wall, rss))
+                servers = pg_cpu(pg) + (maria.cpu_seconds() if maria else 0.0) - servers
+                results[name].append((wall, rss, cpu, servers))
                 per_round[rnd][name] = wall
                 if name.startswith("stage dump"):
                     sizes[name] = dir_bytes(work / "out-only")
                 if name.startswith("DuckDB"):
                     sizes[name] = (work / "duck.parquet").stat().st_size
-                if name.startswith("ConnectorX +"):
+                if name.startswith("ConnectorX +") and "MariaDB" not in name:
                     sizes[name] = (work / "cx.parquet").stat().st_size
-                print(f"  round {rnd + 1}: {name}: {wall:.2f}s, peak RSS {rss / 2**20:.0f} MB", flush=True)
+                if e2e_mariadb.sizes(name, work) is not None:
+                    sizes[name] = e2e_mariadb.sizes(name, work)
+                print(f"  round {rnd + 1}: {name}: {wall:.2f}s, peak RSS {rss / 2**20:.0f} MB,"
+                      f" CPU {cpu:.2f}s (servers {servers:.2f}s)", flush=True)
 
         best = {k: min(v) for k, v in results.items() if v}
         lines = [
-            f"# End-to-end results ({a.rows:,} rows{' × 8 tables, PARALLEL_TABLES' if a.parallel else ''}{', TLS against plain' if a.tls else ''}{', only ' + a.only if a.only else ''})",
+            f"# End-to-end results ({a.rows:,} rows{' × 8 tables, PARALLEL_TABLES' if a.parallel else ''}{', TLS against plain' if a.tls else ''}{', MariaDB lane' if a.mariadb else ''}{', only ' + a.only if a.only else ''})",
             "",
-            f"Run {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC by `benches/e2e.py --rows {a.rows} --rounds {a.rounds}{' --tls' if a.tls else ''}{' --parallel' if a.parallel else ''}{' --only ' + repr(a.only) if a.only else ''}`"
-            f" on {platform.node()}: {os.cpu_count()} cores, {cpu_model()}, {mem_gb():.0f} GB RAM, PostgreSQL {pg_version(pg)},"
+            f"Run {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC by `benches/e2e.py --rows {a.rows} --rounds {a.rounds}{' --tls' if a.tls else ''}{' --parallel' if a.parallel else ''}{' --mariadb' if a.mariadb else ''}{' --only ' + repr(a.only) if a.only else ''}`"
+            f" on {platform.node()}: {os.cpu_count()} cores, {cpu_model()}, {mem_gb():.0f} GB RAM, PostgreSQL {pg_version(pg)},{' MariaDB ' + maria.version() + ',' if maria else ''}"
             f" stage release build, SRC_CHUNK_SIZE={a.chunk}. Best of {a.rounds} alternating rounds;"
             " the last column is the median over rounds of each round's own ratio, which is steadier"
-            " than the ratio of bests when the machine's speed drifts.",
+            " than the ratio of bests when the machine's speed drifts. CPU columns: user + system seconds per"
+            " million rows in the best round, of the command (stage itself; for a reference, its client"
+            " processes) and of the database servers while it ran.",
             "",
-            "| case | wall s | rows/s | peak RSS MB | ratio to reference (best/best) | Parquet MB | median per-round ratio |",
-            "|---|---:|---:|---:|---|---:|---:|",
+            "| case | wall s | rows/s | peak RSS MB | ratio to reference (best/best) | Parquet MB | median per-round ratio | client CPU s / M rows | server CPU s / M rows |",
+            "|---|---:|---:|---:|---|---:|---:|---:|---:|",
         ]
         for name, ref, _, _ in cases:
             if name not in best:
-                lines.append(f"| {name} | failed | | | | | |")
+                lines.append(f"| {name} | failed | | | | | | | |")
                 continue
-            wall, rss = best[name]
+            wall, rss, cpu, servers = best[name]
+            million = a.rows * (8 if a.parallel else 1) / 1e6
             ratio = f"{wall / best[ref][0]:.2f}× {ref}" if ref and ref in best else "reference"
             size = f"{sizes[name] / 2**20:.1f}" if name in sizes else ""
             rounds = sorted(r[name] / r[ref] for r in per_round if ref and name in r and ref in r)
             median = f"{statistics.median(rounds):.2f}×" if rounds else ""
             lines.append(
-                f"| {name} | {wall:.2f} | {a.rows * (8 if a.parallel else 1) / wall:,.0f} | {rss / 2**20:.0f} | {ratio} | {size} | {median} |"
+                f"| {name} | {wall:.2f} | {a.rows * (8 if a.parallel else 1) / wall:,.0f} | {rss / 2**20:.0f} | {ratio} | {size} | {median} | {cpu / million:.2f} | {servers / million:.2f} |"
             )
         text = "\n".join(lines) + "\n"
         print(text)
@@ -351,6 +393,8 @@ def main():
         out.write_text("\n".join([text] + [sec.rstrip("\n") + "\n" for sec in kept]))
     finally:
         pg.stop()
+        if maria:
+            maria.stop()
         shutil.rmtree(work, ignore_errors=True)
 
 

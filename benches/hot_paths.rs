@@ -233,6 +233,7 @@ fn sqlite_paths(c: &mut Criterion) {
         let info = s.describe(&TableRef::new("wide", None)).expect("describe");
         let opts = ReadOptions {
             chunk_rows: 50_000,
+            chunk_bytes: 64 << 20,
             row_limit: None,
             zero_dates: Default::default(),
             connections: 1,

@@ -237,6 +237,7 @@ fn project(info: &mut TableInfo, ts: &TableSettings) -> Result<()> {
 fn read_options(cfg: &Config, ts: &TableSettings) -> ReadOptions {
     ReadOptions {
         chunk_rows: ts.chunk_size,
+        chunk_bytes: ts.chunk_bytes,
         row_limit: ts.row_limit,
         zero_dates: cfg.settings.zero_dates,
         connections: ts.read_connections,

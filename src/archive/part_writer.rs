@@ -96,9 +96,25 @@ pub struct PartWriter<'a> {
     schema: SchemaRef,
     props: WriterProperties,
     chunk_rows: usize,
+    /// `SRC_CHUNK_BYTES`: a part also closes once its rows hold this many bytes in Arrow.
+    max_bytes: usize,
     current: Option<ArrowWriter<Vec<u8>>>,
     current_rows: usize,
+    current_bytes: usize,
     parts: Vec<PartEntry>,
+}
+
+/// The bytes of a batch's rows (a slice counts only its own rows' share of the buffers).
+fn slice_bytes(batch: &RecordBatch) -> usize {
+    batch
+        .columns()
+        .iter()
+        .map(|c| {
+            c.to_data()
+                .get_slice_memory_size()
+                .unwrap_or_else(|_| c.get_array_memory_size())
+        })
+        .sum()
 }
 
 impl<'a> PartWriter<'a> {
@@ -120,13 +136,22 @@ impl<'a> PartWriter<'a> {
             schema,
             props,
             chunk_rows: chunk_rows.max(1),
+            max_bytes: usize::MAX,
             current: None,
             current_rows: 0,
+            current_bytes: 0,
             parts: Vec::new(),
         }
     }
 
-    /// Appends rows, closing a part each time it reaches `chunk_rows`.
+    /// Also closes a part (its one row group) once the batches written into it hold
+    /// `bytes` bytes in Arrow (`SRC_CHUNK_BYTES`), whichever of rows and bytes comes first.
+    pub fn with_max_bytes(mut self, bytes: usize) -> Self {
+        self.max_bytes = bytes.max(1);
+        self
+    }
+
+    /// Appends rows, closing a part each time it reaches `chunk_rows` (or `max_bytes`).
     pub fn write(&mut self, batch: &RecordBatch) -> Result<()> {
         if batch.schema() != self.schema {
             return Err(Error::Check(format!(
@@ -144,8 +169,9 @@ impl<'a> PartWriter<'a> {
                 .write(&slice)
                 .map_err(|e| Error::archive(format!("table {}: encoding a part", self.table), e))?;
             self.current_rows += take;
+            self.current_bytes += slice_bytes(&slice);
             offset += take;
-            if self.current_rows == self.chunk_rows {
+            if self.current_rows == self.chunk_rows || self.current_bytes >= self.max_bytes {
                 self.close_part()?;
             }
         }
@@ -185,6 +211,7 @@ impl<'a> PartWriter<'a> {
             sha256,
         });
         self.current_rows = 0;
+        self.current_bytes = 0;
         crate::interrupt::pause_point("part-write");
         Ok(())
     }

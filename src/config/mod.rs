@@ -11,6 +11,7 @@
 //! this module holds [`Config`] and re-exports the public items, so `crate::config::X`
 //! names them all.
 
+pub mod chunk_bytes;
 mod connection;
 mod keys;
 mod model;

@@ -251,6 +251,8 @@ pub struct Settings {
     /// As written in `SRC_TABLES`, in order.
     pub tables: Vec<String>,
     pub chunk_size: usize,
+    /// `SRC_CHUNK_BYTES`: a batch also ends at this many bytes.
+    pub chunk_bytes: usize,
     pub mode: TransferMode,
     pub write_mode: WriteMode,
     pub output_dir: String,

@@ -167,6 +167,14 @@ impl Parser<'_> {
             None => Vec::new(),
         };
         let chunk_size = self.whole(SETTINGS, "SRC_CHUNK_SIZE", DEFAULT_CHUNK_SIZE, 1)?;
+        let chunk_bytes = self.parsed(
+            SETTINGS,
+            "SRC_CHUNK_BYTES",
+            super::chunk_bytes::DEFAULT_CHUNK_BYTES,
+            super::chunk_bytes::EXPECTED,
+            super::chunk_bytes::parse,
+        )?;
+        self.default_shown("SRC_CHUNK_BYTES", "64MiB");
         let mode = self.parsed(
             SETTINGS,
             "TRANSFER_MODE",
@@ -261,6 +269,7 @@ impl Parser<'_> {
         Ok(Settings {
             tables,
             chunk_size,
+            chunk_bytes,
             mode,
             write_mode,
             output_dir,

@@ -23,6 +23,7 @@ pub const TABLE_SECTION_PREFIX: &str = "table:";
 pub const TABLE_KEYS: &[&str] = &[
     "WRITE_MODE",
     "SRC_CHUNK_SIZE",
+    "SRC_CHUNK_BYTES",
     "ROW_LIMIT",
     "PARQUET_COMPRESSION",
     "READ_CONNECTIONS",
@@ -47,6 +48,7 @@ pub const TABLE_KEYS: &[&str] = &[
 pub struct TableOverrides {
     pub write_mode: Option<WriteMode>,
     pub chunk_size: Option<usize>,
+    pub chunk_bytes: Option<usize>,
     /// `Some(None)` = all rows (0).
     pub row_limit: Option<Option<u64>>,
     pub compression: Option<Compression>,
@@ -73,6 +75,8 @@ pub struct TableSettings {
     pub staging: String,
     pub write_mode: WriteMode,
     pub chunk_size: usize,
+    /// `SRC_CHUNK_BYTES`.
+    pub chunk_bytes: usize,
     pub row_limit: Option<u64>,
     pub compression: Compression,
     pub read_connections: usize,
@@ -99,6 +103,7 @@ impl TableOverrides {
                 .unwrap_or_else(|| staging_name(name)),
             write_mode: self.write_mode.unwrap_or(settings.write_mode),
             chunk_size: self.chunk_size.unwrap_or(settings.chunk_size),
+            chunk_bytes: self.chunk_bytes.unwrap_or(settings.chunk_bytes),
             row_limit: self.row_limit.unwrap_or(settings.row_limit),
             compression: self.compression.unwrap_or(settings.compression),
             read_connections: self.read_connections.unwrap_or(settings.read_connections),
@@ -170,6 +175,12 @@ fn parse_key(o: &mut TableOverrides, display: &str, key: &str, value: &str) -> R
             )
         }
         "SRC_CHUNK_SIZE" => o.chunk_size = Some(whole(1)?),
+        "SRC_CHUNK_BYTES" => {
+            o.chunk_bytes = Some(
+                super::chunk_bytes::parse(value)
+                    .ok_or_else(|| bad(super::chunk_bytes::EXPECTED))?,
+            )
+        }
         "ROW_LIMIT" => {
             let n = value
                 .parse::<u64>()
@@ -355,7 +366,7 @@ mod tests {
         );
         assert_eq!(
             message(&format!("{ok}[table:lines]\nWRTE_MODE = append\n")),
-            "[table:lines] WRTE_MODE is not a key of a table section (did you mean WRITE_MODE?); it accepts WRITE_MODE, SRC_CHUNK_SIZE, ROW_LIMIT, PARQUET_COMPRESSION, READ_CONNECTIONS, PARTITION_COLUMN, PARTITION_NUM, STAGING_NAME, COLUMNS, EXCLUDE_COLUMNS, WHERE, ENABLED, SYNC_MODE, INCREMENTAL_COLUMN, INCREMENTAL_SETTLE_SECONDS, INCREMENTAL_NULLS, PRIMARY_KEY, FULL_REFRESH_EVERY, SCHEMA_CHANGE"
+            "[table:lines] WRTE_MODE is not a key of a table section (did you mean WRITE_MODE?); it accepts WRITE_MODE, SRC_CHUNK_SIZE, SRC_CHUNK_BYTES, ROW_LIMIT, PARQUET_COMPRESSION, READ_CONNECTIONS, PARTITION_COLUMN, PARTITION_NUM, STAGING_NAME, COLUMNS, EXCLUDE_COLUMNS, WHERE, ENABLED, SYNC_MODE, INCREMENTAL_COLUMN, INCREMENTAL_SETTLE_SECONDS, INCREMENTAL_NULLS, PRIMARY_KEY, FULL_REFRESH_EVERY, SCHEMA_CHANGE"
         );
         assert!(
             message(&format!("{ok}[table:lines]\nSRC_HOST = db\n")).starts_with(

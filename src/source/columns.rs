@@ -25,6 +25,36 @@ const MAX_RESERVED_ROWS: usize = 65_536;
 /// Bytes reserved per value of a text or binary column.
 const BYTES_PER_VALUE: usize = 16;
 
+/// Appends `s`, or says why it cannot: Arrow keeps at most 2 GiB of text per column of a
+/// batch (`SRC_CHUNK_BYTES` ends a batch long before, so only a value near 2 GiB can).
+#[inline]
+pub(crate) fn append_text(b: &mut StringBuilder, s: &str) -> Result<(), String> {
+    room(b.values_slice().len(), s.len())?;
+    b.append_value(s);
+    Ok(())
+}
+
+/// Appends `v`, or says why it cannot (as [`append_text`]).
+#[inline]
+pub(crate) fn append_bytes(b: &mut BinaryBuilder, v: &[u8]) -> Result<(), String> {
+    room(b.values_slice().len(), v.len())?;
+    b.append_value(v);
+    Ok(())
+}
+
+fn room(have: usize, add: usize) -> Result<(), String> {
+    if have.saturating_add(add) <= i32::MAX as usize {
+        return Ok(());
+    }
+    Err(if have == 0 {
+        format!("a value of {add} bytes is larger than the 2 GiB an Arrow column holds")
+    } else {
+        format!(
+            "a value of {add} bytes does not fit beside the {have} bytes already in this batch's column (Arrow holds 2 GiB per column): lower SRC_CHUNK_BYTES"
+        )
+    })
+}
+
 /// One column's Arrow builder, chosen by the column's Arrow type.
 pub(crate) enum ColumnBuilder {
     Boolean(BooleanBuilder),
@@ -171,6 +201,33 @@ impl ColumnBuilder {
         }
     }
 
+    /// Bytes of text or binary values so far (0 for fixed-width columns).
+    #[inline]
+    fn value_bytes(&self) -> usize {
+        match self {
+            ColumnBuilder::Utf8(b) => b.values_slice().len(),
+            ColumnBuilder::Binary(b) => b.values_slice().len(),
+            _ => 0,
+        }
+    }
+
+    /// Bytes per row of a fixed-width column (a text or binary column's offset).
+    fn row_bytes(&self) -> usize {
+        match self {
+            ColumnBuilder::Boolean(_) | ColumnBuilder::Int8(_) | ColumnBuilder::UInt8(_) => 1,
+            ColumnBuilder::Int16(_) | ColumnBuilder::UInt16(_) => 2,
+            ColumnBuilder::Int32(_)
+            | ColumnBuilder::UInt32(_)
+            | ColumnBuilder::Float32(_)
+            | ColumnBuilder::Date32(_)
+            | ColumnBuilder::Utf8(_)
+            | ColumnBuilder::Binary(_) => 4,
+            ColumnBuilder::Decimal128(..) | ColumnBuilder::IntervalMonthDayNano(_) => 16,
+            ColumnBuilder::Decimal256(..) => 32,
+            _ => 8,
+        }
+    }
+
     /// The Arrow type being built, for messages.
     pub(crate) fn type_name(&self) -> &'static str {
         match self {
@@ -208,6 +265,12 @@ pub(crate) struct BatchBuilder {
     schema: SchemaRef,
     columns: Vec<ColumnBuilder>,
     chunk_rows: usize,
+    /// `SRC_CHUNK_BYTES`: the batch is also full at this many bytes.
+    chunk_bytes: usize,
+    /// Bytes per row of the fixed-width parts of every column.
+    row_bytes: usize,
+    /// The text and binary columns, whose bytes are counted.
+    var_columns: Vec<usize>,
     /// Rows in the batch under construction.
     in_batch: usize,
     /// Rows read so far, all batches.
@@ -234,14 +297,42 @@ impl BatchBuilder {
                 })
             })
             .collect::<Result<_>>()?;
+        let columns: Vec<ColumnBuilder> = columns;
         Ok(BatchBuilder {
             table: name,
             schema: table.schema(),
+            row_bytes: columns.iter().map(ColumnBuilder::row_bytes).sum(),
+            var_columns: (0..columns.len())
+                .filter(|&i| {
+                    matches!(
+                        columns[i],
+                        ColumnBuilder::Utf8(_) | ColumnBuilder::Binary(_)
+                    )
+                })
+                .collect(),
             columns,
             chunk_rows,
+            chunk_bytes: usize::MAX,
             in_batch: 0,
             rows: 0,
         })
+    }
+
+    /// Also ends a batch at `bytes` (`SRC_CHUNK_BYTES`), whichever of rows and bytes
+    /// comes first.
+    pub(crate) fn with_max_bytes(mut self, bytes: usize) -> Self {
+        self.chunk_bytes = bytes.max(1);
+        self
+    }
+
+    /// The bytes of the batch under construction (values, offsets, fixed-width columns).
+    pub(crate) fn bytes(&self) -> usize {
+        self.in_batch * self.row_bytes
+            + self
+                .var_columns
+                .iter()
+                .map(|&i| self.columns[i].value_bytes())
+                .sum::<usize>()
     }
 
     /// Rows read so far (the number of the row being read is one more).
@@ -262,12 +353,13 @@ impl BatchBuilder {
         Ok(())
     }
 
-    /// The batch under construction holds `chunk_rows` rows.
+    /// The batch under construction holds `chunk_rows` rows or `chunk_bytes` bytes.
+    #[inline]
     pub(crate) fn is_full(&self) -> bool {
-        self.in_batch >= self.chunk_rows
+        self.in_batch >= self.chunk_rows || (self.in_batch > 0 && self.bytes() >= self.chunk_bytes)
     }
 
-    /// Hands the batch to the sink when it holds `chunk_rows` rows.
+    /// Hands the batch to the sink when it holds `chunk_rows` rows or `chunk_bytes` bytes.
     #[inline]
     pub(crate) fn send_if_full(&mut self, sink: &mut BatchSink<'_>) -> Result<()> {
         if self.is_full() {

@@ -10,6 +10,9 @@
 //!   split into `PARTITION_NUM` ranges between its minimum and maximum, plus one query for
 //!   the rows where it is NULL, so no row is lost. With `ROW_LIMIT` the read is not
 //!   partitioned (a limit per partition would not be a limit per table).
+//! * Without `PARTITION_NUM`, a single-column integer primary key still cuts the read into
+//!   waves of one range query each (below), so memory stays bounded; a table without one,
+//!   or a read with `ROW_LIMIT`, is one query whose batches can queue up inside ConnectorX.
 //! * Memory: ConnectorX runs every query of one read to completion into an unbounded
 //!   channel, however slowly `stage` writes. A partitioned read is therefore cut into
 //!   *waves*: key ranges sized to hold about `WAVE_CHUNKS` chunks each (from the column's
@@ -29,7 +32,7 @@ use arrow::datatypes::DataType;
 use arrow::record_batch::RecordBatch;
 use connectorx::prelude::{get_arrow, new_record_batch_iter, CXQuery, SourceConn};
 
-use self::adapt::{adapt, plain_string, text_cast};
+use self::adapt::{adapt, interval_iso, interval_parts, pg_interval, plain_string, text_cast};
 pub use self::connection::check;
 use self::connection::connection_url;
 use self::partition::{partition_column, waves, KeyStats, WAVE_CHUNKS};
@@ -102,7 +105,6 @@ impl Source for CxSource {
         }
         let column = partition_column(
             opts.partition_column.as_deref(),
-            opts.partition_num,
             self.catalog.as_mut(),
             info,
         )?;
@@ -175,6 +177,20 @@ impl CxReader {
         sink: &mut BatchSink<'_>,
     ) -> Result<u64> {
         let name = info.table.display();
+        if let Some(c) = info
+            .columns
+            .iter()
+            .find(|c| matches!(c.arrow_type, DataType::List(_)))
+        {
+            return Err(Error::column(
+                &name,
+                &c.name,
+                format!(
+                    "CONNECTORX cannot read arrays ({}); stage this table with TRANSFER_MODE = DUMP or DIRECT, or leave the column out with [table:{}] EXCLUDE_COLUMNS",
+                    c.source_type, info.table.name
+                ),
+            ));
+        }
         let d = self.dialect;
         let from = info.from_clause(d.qualify(info.table.schema.as_deref(), &info.table.name));
         // Columns ConnectorX would read lossily on a server database (decimals through
@@ -186,12 +202,17 @@ impl CxReader {
                 let as_text = d != Dialect::Sqlite
                     && match c.arrow_type {
                         DataType::Decimal128(..) | DataType::Decimal256(..) => true,
+                        // MySQL TIME spans ±838:59:59, which ConnectorX reads as a time of
+                        // day (and panics on); its text is parsed exactly instead.
+                        DataType::Duration(_) => true,
                         // Plain strings are read as they are (a cast would strip char(n)'s
                         // padding); other types read as text (json, inet, …) are cast.
                         DataType::Utf8 => !plain_string(&c.source_type),
                         _ => false,
                     };
-                if as_text {
+                if pg_interval(d, &c.source_type) {
+                    interval_parts(&c.name)
+                } else if as_text {
                     text_cast(d, &c.name)
                 } else {
                     d.quote(&c.name)
@@ -200,7 +221,7 @@ impl CxReader {
             .collect();
         let base = format!("SELECT {} FROM {from}", select.join(", "));
         let waves: Vec<Vec<String>> = match (partition, opts.row_limit) {
-            (Some((col, n)), None) if n > 1 => {
+            (Some((col, n)), None) => {
                 let stats = self.key_stats(&from, col, &name)?;
                 let per_query = (opts.chunk_rows.max(1) as u64).saturating_mul(WAVE_CHUNKS);
                 waves(&base, &d.quote(col), stats, n, per_query)
@@ -230,7 +251,12 @@ impl CxReader {
                     }
                     let mut columns = Vec::with_capacity(batch.num_columns());
                     for (i, c) in info.columns.iter().enumerate() {
-                        let col = adapt(batch.column(i), &c.arrow_type).map_err(|(row, m)| {
+                        let col = if pg_interval(d, &c.source_type) {
+                            interval_iso(batch.column(i))
+                        } else {
+                            adapt(batch.column(i), &c.arrow_type)
+                        }
+                        .map_err(|(row, m)| {
                             Error::value(&name, &c.name, total + row as u64 + 1, m)
                         })?;
                         columns.push(col);

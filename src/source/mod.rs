@@ -135,6 +135,10 @@ impl TableInfo {
 pub struct ReadOptions {
     /// Rows per batch (upper bound).
     pub chunk_rows: usize,
+    /// Bytes per batch (upper bound, `SRC_CHUNK_BYTES`): a batch ends at whichever of
+    /// `chunk_rows` and `chunk_bytes` it reaches first; one value larger than this is
+    /// still read whole, in a batch of its own row.
+    pub chunk_bytes: usize,
     /// `None` = all rows.
     pub row_limit: Option<u64>,
     /// MySQL/MariaDB: what a zero date (`0000-00-00`) becomes.

@@ -15,7 +15,7 @@ use arrow::datatypes::TimeUnit;
 use futures::TryStreamExt;
 use tiberius::{ColumnData, Query};
 
-use super::columns::{BatchBuilder, ColumnBuilder};
+use super::columns::{append_bytes, append_text, BatchBuilder, ColumnBuilder};
 use super::{BatchSink, ColumnInfo, ReadOptions, Source, TableInfo, TableRef};
 use crate::config::{Endpoint, Secret};
 use crate::db::mssql::{self as db, before, cell, db_err, Client, ConnectSpec, Deadline};
@@ -190,7 +190,8 @@ impl MssqlSource {
             opts.row_limit,
             table.filter.as_deref(),
         );
-        let mut batch = BatchBuilder::new(table, opts.chunk_rows, "SQL Server")?;
+        let mut batch = BatchBuilder::new(table, opts.chunk_rows, "SQL Server")?
+            .with_max_bytes(opts.chunk_bytes);
         // One deadline from the start of the statement to its last row, time in the sink
         // included (as a server-side statement timeout counts it).
         let deadline = Deadline::after(self.spec.statement_timeout);
@@ -368,13 +369,13 @@ fn append(b: &mut ColumnBuilder, v: ColumnData<'_>) -> Result<(), String> {
             b.append_value(rescale(value, scale, *p, *s)?);
         }
         ColumnBuilder::Utf8(b) => match v {
-            ColumnData::String(Some(s)) => b.append_value(s),
+            ColumnData::String(Some(s)) => append_text(b, &s)?,
             ColumnData::Guid(Some(g)) => b.append_value(ty::guid_text(&g)),
-            ColumnData::Xml(Some(x)) => b.append_value(x.as_ref().as_ref()),
+            ColumnData::Xml(Some(x)) => append_text(b, x.as_ref().as_ref())?,
             _ => return Err(mismatch(&v, "text")),
         },
         ColumnBuilder::Binary(b) => match v {
-            ColumnData::Binary(Some(x)) => b.append_value(x),
+            ColumnData::Binary(Some(x)) => append_bytes(b, &x)?,
             _ => return Err(mismatch(&v, "binary")),
         },
         ColumnBuilder::Date32(b) => match v {

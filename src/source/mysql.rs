@@ -6,7 +6,7 @@ use arrow::datatypes::DataType;
 use mysql::prelude::Queryable;
 use mysql::{Conn, Row, Value};
 
-use super::columns::{BatchBuilder, ColumnBuilder};
+use super::columns::{append_bytes, append_text, BatchBuilder, ColumnBuilder};
 use super::{BatchSink, ColumnInfo, ReadOptions, Source, TableInfo, TableRef};
 use crate::config::{Endpoint, ZeroDates};
 use crate::db::mysql::{self as db, connect, db_err, take};
@@ -213,7 +213,8 @@ impl Source for MysqlSource {
             sql.push_str(&format!(" LIMIT {limit}"));
         }
         let name = table.table.display();
-        let mut batch = BatchBuilder::new(table, opts.chunk_rows, "MySQL")?;
+        let mut batch =
+            BatchBuilder::new(table, opts.chunk_rows, "MySQL")?.with_max_bytes(opts.chunk_bytes);
         let result = self
             .conn
             .exec_iter(&sql, ())
@@ -284,10 +285,10 @@ fn append(b: &mut ColumnBuilder, v: &Value, zero: ZeroDates) -> Result<(), Strin
             b.append_value(types::parse_decimal256(&text(v)?, *p, *s)?)
         }
         ColumnBuilder::Utf8(b) => match v {
-            Value::Bytes(x) => b.append_value(
-                std::str::from_utf8(x)
-                    .map_err(|e| format!("text is not valid UTF-8 ({e})"))?,
-            ),
+            Value::Bytes(x) => append_text(
+                b,
+                std::str::from_utf8(x).map_err(|e| format!("text is not valid UTF-8 ({e})"))?,
+            )?,
             Value::Int(i) => b.append_value(i.to_string()),
             Value::UInt(u) => b.append_value(u.to_string()),
             Value::Float(f) => b.append_value(format!("{f:?}")),
@@ -295,7 +296,7 @@ fn append(b: &mut ColumnBuilder, v: &Value, zero: ZeroDates) -> Result<(), Strin
             other => return Err(mismatch(other, "text")),
         },
         ColumnBuilder::Binary(b) => match v {
-            Value::Bytes(x) => b.append_value(x),
+            Value::Bytes(x) => append_bytes(b, x)?,
             other => return Err(mismatch(other, "bytes")),
         },
         ColumnBuilder::Date32(b) => match v {

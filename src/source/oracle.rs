@@ -13,7 +13,7 @@ use arrow::datatypes::{IntervalMonthDayNano, TimeUnit};
 use oracle::sql_type::{IntervalDS, IntervalYM, Timestamp};
 use oracle::{Connection, Connector, InitParams, SqlValue};
 
-use super::columns::{BatchBuilder, ColumnBuilder};
+use super::columns::{append_bytes, append_text, BatchBuilder, ColumnBuilder};
 use super::{BatchSink, ColumnInfo, ReadOptions, Source, TableInfo, TableRef};
 use crate::config::Endpoint;
 use crate::db::oracle as db;
@@ -236,7 +236,7 @@ impl Source for OracleSource {
         let rows = stmt
             .query(&[])
             .map_err(db_err(format!("table {name}: reading")))?;
-        let mut batch = BatchBuilder::new(table, chunk, "Oracle")?;
+        let mut batch = BatchBuilder::new(table, chunk, "Oracle")?.with_max_bytes(opts.chunk_bytes);
         for row in rows {
             let row = row.map_err(|e| {
                 db_err(format!("table {name}: reading row {}", batch.rows() + 1))(e)
@@ -334,7 +334,7 @@ fn append(b: &mut ColumnBuilder, fetch: ReadAs, loose: bool, v: &SqlValue) -> Re
             b.append_value(d)
         }
         // Exact decimal text (NumberText) and every text type.
-        (ColumnBuilder::Utf8(b), ReadAs::NumberText | ReadAs::Text) => b.append_value(text()?),
+        (ColumnBuilder::Utf8(b), ReadAs::NumberText | ReadAs::Text) => append_text(b, &text()?)?,
         (ColumnBuilder::Float64(b), ReadAs::FloatText) => {
             b.append_value(ty::parse_float_exact(&text()?)?)
         }
@@ -345,7 +345,7 @@ fn append(b: &mut ColumnBuilder, fetch: ReadAs, loose: bool, v: &SqlValue) -> Re
             b.append_value(v.get::<f64>().map_err(|e| e.to_string())?)
         }
         (ColumnBuilder::Binary(b), ReadAs::Bytes) => {
-            b.append_value(v.get::<Vec<u8>>().map_err(|e| e.to_string())?)
+            append_bytes(b, &v.get::<Vec<u8>>().map_err(|e| e.to_string())?)?
         }
         (ColumnBuilder::TimestampMicrosecond(b, _), ReadAs::Timestamp) => {
             b.append_value(timestamp(v, TimeUnit::Microsecond)?)

@@ -298,7 +298,8 @@ impl Source for PgSource {
             Some(limit) => format!("COPY ({select} LIMIT {limit}) TO STDOUT (FORMAT binary)"),
             None => format!("COPY ({select}) TO STDOUT (FORMAT binary)"),
         };
-        let decoder = CopyDecoder::new(&name, table.schema(), &kinds, chunk)?;
+        let decoder = CopyDecoder::new(&name, table.schema(), &kinds, chunk)?
+            .with_max_bytes(opts.chunk_bytes);
         copy_into(&self.conn, &sql, decoder, sink)
     }
 }

@@ -4,7 +4,7 @@
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OpenFlags};
 
-use super::columns::{BatchBuilder, ColumnBuilder};
+use super::columns::{append_bytes, append_text, BatchBuilder, ColumnBuilder};
 use super::{BatchSink, ColumnInfo, ReadOptions, Source, TableInfo, TableRef};
 use crate::config::Endpoint;
 use crate::dialect::Dialect;
@@ -227,7 +227,8 @@ impl Source for SqliteSource {
         let mut rows = stmt
             .query([])
             .map_err(db_err(format!("table {name}: reading")))?;
-        let mut batch = BatchBuilder::new(table, opts.chunk_rows, "SQLite")?;
+        let mut batch =
+            BatchBuilder::new(table, opts.chunk_rows, "SQLite")?.with_max_bytes(opts.chunk_bytes);
         while let Some(row) = rows
             .next()
             .map_err(|e| db_err(format!("table {name}: reading row {}", batch.rows() + 1))(e))?
@@ -284,13 +285,13 @@ fn append(b: &mut ColumnBuilder, v: ValueRef<'_>) -> Result<(), String> {
         }
         // Utf8 and every documented text fallback.
         ColumnBuilder::Utf8(b) => match v {
-            ValueRef::Text(t) => b.append_value(utf8(t)?),
+            ValueRef::Text(t) => append_text(b, utf8(t)?)?,
             ValueRef::Integer(i) => b.append_value(i.to_string()),
             ValueRef::Real(f) => b.append_value(format!("{f:?}")),
             other => return Err(mismatch(other, "TEXT")),
         },
         ColumnBuilder::Binary(b) => match v {
-            ValueRef::Blob(x) | ValueRef::Text(x) => b.append_value(x),
+            ValueRef::Blob(x) | ValueRef::Text(x) => append_bytes(b, x)?,
             other => return Err(mismatch(other, "a BLOB")),
         },
         ColumnBuilder::Date32(b) => match v {

@@ -209,7 +209,8 @@ pub(super) fn dump_table(
             schema,
             job.settings.compression,
             job.settings.chunk_size,
-        );
+        )
+        .with_max_bytes(job.settings.chunk_bytes);
         let consume = |batch: RecordBatch| {
             interrupt::check()?;
             interrupt::pause_point("read");

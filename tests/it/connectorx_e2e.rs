@@ -211,6 +211,16 @@ pub fn run_measuring_rss(dir: &Path, args: &[&str]) -> (i32, u64, String) {
 
 #[test]
 fn a_million_rows_in_two_partitions_stay_within_the_memory_bound() {
+    million_rows_within_the_memory_bound("PARTITION_NUM = 2");
+}
+
+/// Without PARTITION_NUM the integer key still cuts the read into waves.
+#[test]
+fn a_million_rows_unpartitioned_stay_within_the_memory_bound() {
+    million_rows_within_the_memory_bound("");
+}
+
+fn million_rows_within_the_memory_bound(partitions: &str) {
     let dir = tempfile::tempdir().unwrap();
     let src = dir.path().join("big.sqlite");
     rusqlite::Connection::open(&src)
@@ -222,17 +232,19 @@ fn a_million_rows_in_two_partitions_stay_within_the_memory_bound() {
                     '2024-01-01 00:00:00.' || printf('%06d', i % 1000000), i % 2 FROM n;",
         )
         .unwrap();
-    let settings = "SRC_TABLES = big\nTRANSFER_MODE = CONNECTORX\nPARTITION_NUM = 2\nSRC_CHUNK_SIZE = 50000\nOUTPUT_DIR = out";
+    let settings = format!(
+        "SRC_TABLES = big\nTRANSFER_MODE = CONNECTORX\n{partitions}\nSRC_CHUNK_SIZE = 50000\nOUTPUT_DIR = out"
+    );
     write(
         dir.path(),
         "a.ini",
-        &sqlite_ini(src.to_str().unwrap(), "stg.sqlite", settings),
+        &sqlite_ini(src.to_str().unwrap(), "stg.sqlite", &settings),
     );
     let (code, peak, out) = run_measuring_rss(dir.path(), &["--config", "a.ini"]);
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("ok      big: 1000000 rows staged"), "{out}");
     eprintln!(
-        "CONNECTORX 1M rows, 2 partitions, chunk 50000: peak RSS {} MB",
+        "CONNECTORX 1M rows, [{partitions}], chunk 50000: peak RSS {} MB",
         peak >> 20
     );
     // Read in waves of 2 ranges of ~100,000 rows: at most ~12 MB of Arrow can queue inside

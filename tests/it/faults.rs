@@ -379,6 +379,15 @@ fn sigkill_during_load_keeps_the_old_table() {
     }
 }
 
+/// MariaDB loads through `LOAD DATA LOCAL INFILE`: killed (or stopped by SIGTERM) with
+/// half of a batch's stream sent, the old table stays.
+#[test]
+fn sigkill_and_sigterm_in_the_middle_of_load_data_keep_the_old_table() {
+    old_or_new("mariadb", "DIRECT", "load-data", "KILL");
+    old_or_new("mariadb", "DUMP", "load-data", "KILL");
+    old_or_new("mariadb", "DIRECT", "load-data", "TERM");
+}
+
 #[test]
 fn sigkill_during_swap_leaves_the_old_table_or_the_new() {
     for kind in DESTS {

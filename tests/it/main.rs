@@ -5,12 +5,15 @@ mod common;
 mod config_cli;
 #[cfg(feature = "connectorx")]
 mod connectorx_e2e;
+#[cfg(feature = "connectorx")]
+mod connectorx_zoo;
 mod deploy_k8s;
 mod faults;
 mod incremental;
 mod manifest_schema;
 mod monitoring;
 mod mysql_e2e;
+mod mysql_load_data;
 mod no_server;
 mod parallel;
 mod pg_copy;
@@ -31,3 +34,4 @@ mod timeouts_mysql;
 mod timeouts_pg;
 mod tls_mariadb;
 mod tls_postgres;
+mod wide_rows;

@@ -101,7 +101,7 @@ fn zoo_text(db: &str, staged: bool) -> String {
     )
 }
 
-fn zoo_source() -> String {
+pub(crate) fn zoo_source() -> String {
     let db = mariadb().create_database("zoo_src");
     mariadb().query(Some(&db), ZOO_DDL);
     db

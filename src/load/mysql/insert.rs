@@ -69,7 +69,7 @@ impl MysqlLoad<'_> {
 }
 
 /// A reader for one column of a batch; refuses a type MySQL staging has no literal for.
-fn reader<'a>(a: &'a dyn Array, table: &str, column: &str) -> Result<ColumnReader<'a>> {
+pub(super) fn reader<'a>(a: &'a dyn Array, table: &str, column: &str) -> Result<ColumnReader<'a>> {
     let r = ColumnReader::new(a);
     match r.values() {
         Values::Formatted(_) | Values::Null | Values::Other => Err(Error::column(
@@ -141,28 +141,16 @@ fn write(c: &ColumnReader<'_>, i: usize, out: &mut String) -> Result<(), String>
             write!(out, "'{}'", dt.format("%Y-%m-%d %H:%M:%S%.6f"))
         }
         Values::Time(a) => {
-            let nanos = a.nanos(i);
-            if nanos % 1000 != 0 {
-                return Err(
-                    "sub-microsecond digits would be lost: MySQL keeps microseconds".into(),
-                );
-            }
-            write_span(out, i128::from(nanos))
+            out.push('\'');
+            out.push_str(&span_text(i128::from(a.nanos(i)))?);
+            out.push('\'');
+            Ok(())
         }
         Values::Duration(a) => {
-            let nanos = a.nanos(i);
-            if nanos % 1000 != 0 {
-                return Err(
-                    "sub-microsecond digits would be lost: MySQL keeps microseconds".into(),
-                );
-            }
-            if (nanos / 1000).unsigned_abs() > types::mysql::TIME_MAX_MICROS as u128 {
-                return Err(format!(
-                    "a span of {} µs is beyond MySQL TIME's ±838:59:59",
-                    nanos / 1000
-                ));
-            }
-            write_span(out, nanos)
+            out.push('\'');
+            out.push_str(&span_text(a.nanos(i))?);
+            out.push('\'');
+            Ok(())
         }
         // `reader` refuses these.
         Values::Formatted(_) | Values::Null | Values::Other => {
@@ -172,18 +160,27 @@ fn write(c: &ColumnReader<'_>, i: usize, out: &mut String) -> Result<(), String>
     Ok(())
 }
 
-/// `'[-]H:MM:SS.ffffff'` from nanoseconds.
-fn write_span(out: &mut String, nanos: i128) -> std::fmt::Result {
-    let sign = if nanos < 0 { "-" } else { "" };
+/// `[-]H:MM:SS.ffffff` from nanoseconds: MySQL `TIME`, which keeps microseconds and spans
+/// ±838:59:59.
+pub(super) fn span_text(nanos: i128) -> Result<String, String> {
+    if nanos % 1000 != 0 {
+        return Err("sub-microsecond digits would be lost: MySQL keeps microseconds".into());
+    }
     let micros = (nanos / 1000).unsigned_abs();
+    if micros > types::mysql::TIME_MAX_MICROS as u128 {
+        return Err(format!(
+            "a span of {} µs is beyond MySQL TIME's ±838:59:59",
+            nanos / 1000
+        ));
+    }
+    let sign = if nanos < 0 { "-" } else { "" };
     let (secs, frac) = (micros / 1_000_000, micros % 1_000_000);
-    write!(
-        out,
-        "'{sign}{}:{:02}:{:02}.{frac:06}'",
+    Ok(format!(
+        "{sign}{}:{:02}:{:02}.{frac:06}",
         secs / 3600,
         secs / 60 % 60,
         secs % 60
-    )
+    ))
 }
 
 /// A string literal for a session without `NO_BACKSLASH_ESCAPES` (set by `SESSION_INIT`).
@@ -215,11 +212,10 @@ mod tests {
 
     #[test]
     fn spans_render_as_mysql_time() {
-        let mut out = String::new();
-        write_span(&mut out, -(types::mysql::TIME_MAX_MICROS as i128) * 1000).unwrap();
-        assert_eq!(out, "'-838:59:59.000000'");
-        out.clear();
-        write_span(&mut out, 1_500_000_000).unwrap();
-        assert_eq!(out, "'0:00:01.500000'");
+        let max = types::mysql::TIME_MAX_MICROS as i128 * 1000;
+        assert_eq!(span_text(-max).unwrap(), "-838:59:59.000000");
+        assert_eq!(span_text(1_500_000_000).unwrap(), "0:00:01.500000");
+        assert!(span_text(max + 1000).is_err());
+        assert!(span_text(1).is_err());
     }
 }

@@ -31,6 +31,51 @@ pub(super) fn plain_string(source_type: &str) -> bool {
     .any(|p| t == *p || t.starts_with(&format!("{p}(")) || t.starts_with(&format!("{p} (")))
 }
 
+/// A PostgreSQL `interval` column: DUMP stages it as ISO 8601 text, which ConnectorX's own
+/// reading (the session's IntervalStyle) does not give.
+pub(super) fn pg_interval(d: Dialect, source_type: &str) -> bool {
+    d == Dialect::Postgres
+        && source_type
+            .trim()
+            .to_ascii_lowercase()
+            .starts_with("interval")
+}
+
+/// The select expression of an interval column: its months, days and microseconds as
+/// `"m d µs"` text (exact: `extract` is numeric since PostgreSQL 14).
+pub(super) fn interval_parts(column: &str) -> String {
+    let q = Dialect::Postgres.quote(column);
+    format!(
+        "((extract(year from {q}) * 12 + extract(month from {q}))::int)::text || ' ' || \
+         (extract(day from {q})::int)::text || ' ' || \
+         (((extract(hour from {q}) * 3600 + extract(minute from {q}) * 60) * 1000000 + extract(microseconds from {q}))::bigint)::text AS {q}"
+    )
+}
+
+/// `"m d µs"` text (from [`interval_parts`]) as the ISO 8601 text DUMP stages.
+pub(super) fn interval_iso(col: &ArrayRef) -> std::result::Result<ArrayRef, (usize, String)> {
+    let text = cast_with_options(col, &DataType::Utf8, &CastOptions::default())
+        .map_err(|e| (0, e.to_string()))?;
+    let text = text.as_string::<i32>();
+    let mut out = arrow::array::StringBuilder::with_capacity(text.len(), text.len() * 16);
+    for i in 0..text.len() {
+        if text.is_null(i) {
+            out.append_null();
+            continue;
+        }
+        let t = text.value(i);
+        let bad = || (i, format!("\"{t}\" is not months, days and microseconds"));
+        let mut parts = t.split(' ');
+        let months: i32 = parts.next().and_then(|p| p.parse().ok()).ok_or_else(bad)?;
+        let days: i32 = parts.next().and_then(|p| p.parse().ok()).ok_or_else(bad)?;
+        let micros: i64 = parts.next().and_then(|p| p.parse().ok()).ok_or_else(bad)?;
+        out.append_value(crate::types::postgres::interval_to_text(
+            months, days, micros,
+        ));
+    }
+    Ok(Arc::new(out.finish()))
+}
+
 pub(super) fn text_cast(d: Dialect, column: &str) -> String {
     let q = d.quote(column);
     match d {
@@ -62,6 +107,11 @@ pub(super) fn adapt(
     let text_like = matches!(theirs, Utf8 | LargeUtf8 | Utf8View);
     match (theirs, ours) {
         (Int8 | Int16 | Int32 | Int64, Boolean) => int_to_bool(col),
+        // ConnectorX widens float4/FLOAT to f64; every f32 is exact in f64, so a value
+        // that is not an f32 was never one (an error, not a rounding).
+        (Float64, Float32) => f64_to_f32(col),
+        // MySQL BIT(n): ConnectorX hands over the big-endian bytes, as the server sends them.
+        (Binary | LargeBinary | BinaryView, UInt64) => bits_to_u64(col),
         (Float32 | Float64, Decimal128(p, s)) => {
             let f = cast_with_options(col, &Float64, &strict).map_err(|e| (0, e.to_string()))?;
             let f = f.as_primitive::<arrow::datatypes::Float64Type>();
@@ -108,6 +158,48 @@ pub(super) fn adapt(
     }
 }
 
+/// Float64 back to Float32, each value checked to be an `f32` exactly (NaN stays NaN).
+fn f64_to_f32(col: &ArrayRef) -> std::result::Result<ArrayRef, (usize, String)> {
+    let f = col.as_primitive::<arrow::datatypes::Float64Type>();
+    let mut b = arrow::array::Float32Builder::with_capacity(f.len());
+    for i in 0..f.len() {
+        if f.is_null(i) {
+            b.append_null();
+            continue;
+        }
+        let v = f.value(i);
+        let narrow = v as f32;
+        if f64::from(narrow) != v && !v.is_nan() {
+            return Err((
+                i,
+                format!("ConnectorX's Float64 value {v:?} is not a single-precision float"),
+            ));
+        }
+        b.append_value(narrow);
+    }
+    Ok(Arc::new(b.finish()))
+}
+
+/// Big-endian bytes (MySQL `BIT(n)`, at most 8 of them) as UInt64.
+fn bits_to_u64(col: &ArrayRef) -> std::result::Result<ArrayRef, (usize, String)> {
+    let bytes = cast_with_options(col, &DataType::LargeBinary, &CastOptions::default())
+        .map_err(|e| (0, e.to_string()))?;
+    let bytes = bytes.as_binary::<i64>();
+    let mut b = arrow::array::UInt64Builder::with_capacity(bytes.len());
+    for i in 0..bytes.len() {
+        if bytes.is_null(i) {
+            b.append_null();
+            continue;
+        }
+        let v = bytes.value(i);
+        if v.len() > 8 {
+            return Err((i, format!("{} bytes of BIT do not fit 64 bits", v.len())));
+        }
+        b.append_value(v.iter().fold(0u64, |acc, &x| (acc << 8) | u64::from(x)));
+    }
+    Ok(Arc::new(b.finish()))
+}
+
 fn int_to_bool(col: &ArrayRef) -> std::result::Result<ArrayRef, (usize, String)> {
     let ints = cast_with_options(
         col,
@@ -132,6 +224,39 @@ fn int_to_bool(col: &ArrayRef) -> std::result::Result<ArrayRef, (usize, String)>
         }
     }
     Ok(Arc::new(b.finish()))
+}
+
+/// Microseconds of a MySQL `TIME` text, `[-]H…H:MM:SS[.ffffff]`.
+fn parse_span(text: &str) -> std::result::Result<i64, String> {
+    let bad = || format!("\"{text}\" is not a MySQL TIME ([-]HHH:MM:SS[.ffffff])");
+    let t = text.trim();
+    let (negative, t) = match t.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, t),
+    };
+    let (whole, frac) = t.split_once('.').unwrap_or((t, ""));
+    let mut parts = whole.split(':');
+    let mut next = || -> std::result::Result<i64, String> {
+        let p = parts.next().ok_or_else(bad)?;
+        if p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(bad());
+        }
+        p.parse::<i64>().map_err(|_| bad())
+    };
+    let (h, m, s) = (next()?, next()?, next()?);
+    if parts.next().is_some() || m > 59 || s > 59 || frac.len() > 6 {
+        return Err(bad());
+    }
+    if !frac.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(bad());
+    }
+    let micros_frac: i64 = if frac.is_empty() {
+        0
+    } else {
+        format!("{frac:0<6}").parse().map_err(|_| bad())?
+    };
+    let micros = ((h * 60 + m) * 60 + s) * 1_000_000 + micros_frac;
+    Ok(if negative { -micros } else { micros })
 }
 
 fn parse_text(
@@ -163,6 +288,20 @@ fn parse_text(
                     .map_err(|e| (0, e.to_string()))?,
             )
         }
+        DataType::Decimal256(p, s) => {
+            let mut v = vec![None; n];
+            each(&mut |i, t| {
+                v[i] = Some(types::parse_decimal256(t, *p, *s)?);
+                Ok(())
+            })?;
+            let mut b = arrow::array::Decimal256Builder::with_capacity(n);
+            b.extend(v);
+            Arc::new(
+                b.finish()
+                    .with_precision_and_scale(*p, *s)
+                    .map_err(|e| (0, e.to_string()))?,
+            )
+        }
         DataType::Date32 => {
             let mut v = vec![None; n];
             each(&mut |i, t| {
@@ -186,6 +325,14 @@ fn parse_text(
                 Ok(())
             })?;
             Arc::new(arrow::array::TimestampMicrosecondArray::from(v).with_timezone_opt(tz.clone()))
+        }
+        DataType::Duration(TimeUnit::Microsecond) => {
+            let mut v = vec![None; n];
+            each(&mut |i, t| {
+                v[i] = Some(parse_span(t)?);
+                Ok(())
+            })?;
+            Arc::new(arrow::array::DurationMicrosecondArray::from(v))
         }
         DataType::FixedSizeBinary(16) => {
             let mut b = arrow::array::FixedSizeBinaryBuilder::with_capacity(n, 16);
@@ -246,5 +393,37 @@ mod tests {
             1_000_000_001,
         )]));
         assert!(adapt(&ts, &DataType::Timestamp(TimeUnit::Microsecond, None)).is_err());
+    }
+
+    #[test]
+    fn mysql_time_text_becomes_exact_microseconds() {
+        assert_eq!(parse_span("-838:59:59.000000"), Ok(-3_020_399_000_000));
+        assert_eq!(parse_span("25:00:00.5"), Ok(90_000_500_000));
+        assert_eq!(parse_span("-00:00:01.000001"), Ok(-1_000_001));
+        assert!(parse_span("1:60:00").is_err());
+        assert!(parse_span("x").is_err());
+    }
+
+    #[test]
+    fn float4_comes_back_from_float64_exactly_or_not_at_all() {
+        let wide: ArrayRef = Arc::new(arrow::array::Float64Array::from(vec![
+            Some(f64::from(0.1f32)),
+            None,
+            Some(f64::NAN),
+            Some(f64::NEG_INFINITY),
+            Some(-0.0),
+            Some(f64::from(f32::MAX)),
+        ]));
+        let back = adapt(&wide, &DataType::Float32).unwrap();
+        let back = back.as_primitive::<arrow::datatypes::Float32Type>();
+        assert_eq!(back.value(0), 0.1f32);
+        assert!(back.is_null(1));
+        assert!(back.value(2).is_nan());
+        assert_eq!(back.value(3), f32::NEG_INFINITY);
+        assert!(back.value(4).is_sign_negative());
+        assert_eq!(back.value(5), f32::MAX);
+        let not_single: ArrayRef = Arc::new(arrow::array::Float64Array::from(vec![1.0, 0.1]));
+        let (row, m) = adapt(&not_single, &DataType::Float32).unwrap_err();
+        assert_eq!(row, 1, "{m}");
     }
 }

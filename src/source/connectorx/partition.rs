@@ -66,7 +66,6 @@ fn partition_queries(base: &str, col: &str, bounds: Option<(i64, i64)>, n: usize
 /// single-column integer primary key, else none.
 pub(super) fn partition_column(
     wanted: Option<&str>,
-    partition_num: usize,
     src: &mut dyn Source,
     info: &TableInfo,
 ) -> Result<Option<String>> {
@@ -90,9 +89,8 @@ pub(super) fn partition_column(
             ))),
         };
     }
-    if partition_num <= 1 {
-        return Ok(None);
-    }
+    // Also with PARTITION_NUM = 1: a single-column integer key lets even an unpartitioned
+    // read go in waves, so ConnectorX's unbounded channel never holds the whole table.
     let pk = src.primary_key(info)?;
     Ok(match pk.as_slice() {
         [one] => is_int(one).and_then(|(name, int)| int.then_some(name)),

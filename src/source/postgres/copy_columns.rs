@@ -158,7 +158,7 @@ impl Col {
                 }
                 _ => b.append(v)?,
             },
-            Col::Bytea(b) => b.append_value(v),
+            Col::Bytea(b) => crate::source::columns::append_bytes(b, v)?,
             Col::Date(b) => {
                 expect_len(v, 4, "date")?;
                 b.append_value(pgt::pg_date_to_days(be_i32(v))?);
@@ -294,7 +294,7 @@ impl TextBuf {
     fn append(&mut self, v: &[u8]) -> Result<(), String> {
         self.values.extend_from_slice(v);
         let end = i32::try_from(self.values.len()).map_err(|_| {
-            "more than 2 GiB of text in one batch of this column: lower SRC_CHUNK_SIZE".to_string()
+            "more than 2 GiB of text in one batch of this column: lower SRC_CHUNK_BYTES".to_string()
         })?;
         self.offsets.push(end);
         self.nulls.append_non_null();

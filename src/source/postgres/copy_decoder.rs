@@ -24,6 +24,10 @@ pub struct CopyDecoder {
     schema: SchemaRef,
     cols: Vec<Col>,
     chunk: usize,
+    /// `SRC_CHUNK_BYTES`: a batch also ends once its tuples hold this many bytes.
+    chunk_bytes: usize,
+    /// Bytes of the tuples in the batch under construction.
+    batch_bytes: usize,
     in_batch: usize,
     /// Rows decoded so far (1-based row numbers in messages).
     rows: u64,
@@ -53,12 +57,21 @@ impl CopyDecoder {
             schema,
             cols,
             chunk: chunk.max(1),
+            chunk_bytes: usize::MAX,
+            batch_bytes: 0,
             in_batch: 0,
             rows: 0,
             header_done: false,
             trailer_seen: false,
             pending: Vec::new(),
         })
+    }
+
+    /// Also ends a batch once its tuples hold `bytes` bytes (`SRC_CHUNK_BYTES`), whichever
+    /// of rows and bytes comes first.
+    pub fn with_max_bytes(mut self, bytes: usize) -> Self {
+        self.chunk_bytes = bytes.max(1);
+        self
     }
 
     /// Decodes the next bytes of the stream, handing each full batch to `sink`.
@@ -132,7 +145,8 @@ impl CopyDecoder {
                 Ok(Some(TupleLen::Tuple(n))) => {
                     self.decode_tuple(&buf[pos..pos + n])?;
                     pos += n;
-                    if self.in_batch == self.chunk {
+                    self.batch_bytes += n;
+                    if self.in_batch == self.chunk || self.batch_bytes >= self.chunk_bytes {
                         self.emit(sink)?;
                     }
                 }
@@ -184,6 +198,7 @@ impl CopyDecoder {
             arrays.push(array);
         }
         self.in_batch = 0;
+        self.batch_bytes = 0;
         let batch = RecordBatch::try_new(self.schema.clone(), arrays)
             .map_err(|e| Error::batch(&self.table, e))?;
         sink(batch)

@@ -117,7 +117,8 @@ impl PgSource {
                     )
                 };
                 let sql = format!("COPY ({select} WHERE {range}) TO STDOUT (FORMAT binary)");
-                let decoder = CopyDecoder::new(&label, table.schema(), kinds, per_connection)?;
+                let decoder = CopyDecoder::new(&label, table.schema(), kinds, per_connection)?
+                    .with_max_bytes((opts.chunk_bytes / n).max(1));
                 producers.push(move |out: &mut BatchSink<'_>| copy_into(conn, &sql, decoder, out));
             }
             relay(&name, producers, &mut *sink)
