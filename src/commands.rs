@@ -13,6 +13,8 @@ use crate::progress::Progress;
 use crate::source::{self, TableRef};
 use crate::transfer::{self, Finish, TableOutcome};
 
+mod history;
+mod prune;
 mod tell;
 
 /// Runs the parsed command line. Errors that end the whole run come back as `Err`.
@@ -27,6 +29,8 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Some(Command::Verify(a)) => verify(&a),
         Some(Command::Demo(a)) => demo(&a),
         Some(Command::Status(a)) => status(&a),
+        Some(Command::History(a)) => history::run(&a),
+        Some(Command::Prune(a)) => prune::run(&a),
     }
 }
 
@@ -61,6 +65,7 @@ fn log_settings(cfg: &Config) {
         crate::config::SETTINGS,
         crate::config::LOGGING,
         crate::config::MONITORING,
+        crate::config::ARCHIVE,
     ] {
         let line: Vec<String> = cfg
             .effective
@@ -294,9 +299,7 @@ fn check(ini: Option<&Path>) -> Result<i32> {
 
 fn open_manifest(args: &ManifestArgs) -> Result<(Config, Manifest, Store)> {
     let cfg = setup(args.config.as_deref(), Needs { source: false })?;
-    let manifest = Manifest::read_file(&args.manifest)?;
-    let root = Manifest::archive_root(&args.manifest)?;
-    let store = Store::open(&root.to_string_lossy())?;
+    let (manifest, store) = Manifest::locate(&args.manifest, &cfg.archive)?;
     Ok((cfg, manifest, store))
 }
 
