@@ -21,6 +21,7 @@ pub struct Opened {
 }
 
 /// The prefix of `s3://bucket/a/b/` : `a/b`.
+#[cfg(any(feature = "cloud", test))]
 fn prefix_of(url: &url::Url) -> String {
     url.path().trim_matches('/').to_string()
 }

@@ -6,23 +6,25 @@ use crate::config::archive::{
     Archive, StoreKind, ARCHIVE, DEFAULT_LOCK_STALE_SECONDS, DEFAULT_ORPHAN_GRACE_HOURS, STORE_KEYS,
 };
 use crate::config::keys::SETTINGS;
-use crate::config::raw::{Origin, RawValue};
+use crate::config::raw::Origin;
 use crate::config::Secret;
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 impl Parser<'_> {
     pub(in crate::config) fn archive(&mut self, output_dir: &str) -> Result<Archive> {
         if let Err(why) = StoreKind::of(output_dir) {
-            let origin = self
+            let from_env = self
                 .effective
                 .iter()
-                .find(|e| e.key == "OUTPUT_DIR")
-                .map_or(Origin::Ini, |e| e.origin);
-            let raw = RawValue {
-                text: output_dir.to_string(),
-                origin,
+                .any(|e| e.key == "OUTPUT_DIR" && e.origin == Origin::Env);
+            let from = if from_env {
+                " (from the environment)"
+            } else {
+                ""
             };
-            return Err(invalid(SETTINGS, "OUTPUT_DIR", &raw, &why));
+            return Err(Error::config(format!(
+                "[{SETTINGS}] OUTPUT_DIR = \"{output_dir}\"{from} is invalid: {why}"
+            )));
         }
         let keep_runs = self.parsed(
             ARCHIVE,
