@@ -105,7 +105,8 @@ pub struct PlanArgs {
 
 #[derive(Debug, Args, Clone)]
 pub struct ManifestArgs {
-    /// The manifest: <OUTPUT_DIR>/_manifests/<run_id>.json
+    /// The manifest: <OUTPUT_DIR>/_manifests/<run_id>.json (a path, or the URL of an archive
+    /// on an object store, e.g. s3://bucket/prefix/_manifests/<run_id>.json)
     #[arg(long, value_name = "FILE")]
     pub manifest: PathBuf,
     #[command(flatten)]
