@@ -389,3 +389,54 @@ fn a_million_rows_round_trip_through_s3_with_bounded_memory() {
         0
     );
 }
+
+/// The same kill on Azurite: the next run removes the killed run's blobs, its upload record
+/// and its lock (Azure's uncommitted blocks are not blobs; Azure drops them itself).
+#[cfg(feature = "cloud")]
+#[test]
+fn a_killed_upload_on_azurite_leaves_no_run_and_the_next_run_removes_its_blobs() {
+    use crate::faults::spawn;
+    let server = crate::support::azurite::azurite();
+    let container = server.container("killed");
+    let dir = tempfile::tempdir().unwrap();
+    let src = source(dir.path(), 120_000, 1);
+    let url = format!("az://{container}/k");
+    let cfg = ini(
+        dir.path(),
+        &src,
+        &url,
+        "[archive]\nLOCK_STALE_SECONDS = 3\n",
+    );
+    let env = server.env();
+    let mut env = env_refs(&env);
+    let step = "upload-chunk:orders_part0001.parquet";
+    env.push(("STAGE_FAULT_PAUSE", step));
+    let mut run = spawn(dir.path(), &["run", "--config", &cfg], &env);
+    run.wait_paused(step);
+    run.signal("KILL");
+    assert_eq!(run.finish().0, 137);
+    let keys = server.keys(&container);
+    assert!(manifest_ids(&keys, "k/").is_empty(), "{keys:?}");
+    assert!(
+        keys.iter().any(|k| k.ends_with("orders_part0000.parquet")),
+        "{keys:?}"
+    );
+    assert!(
+        keys.iter().any(|k| k.starts_with("k/_uploads/")),
+        "{keys:?}"
+    );
+
+    std::thread::sleep(std::time::Duration::from_secs(4));
+    env.pop();
+    let r = stage(dir.path(), &["run", "--config", &cfg], &env);
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert_staged(dir.path(), &src);
+    let keys = server.keys(&container);
+    let ids = manifest_ids(&keys, "k/");
+    assert_eq!(ids.len(), 1, "{keys:?}");
+    assert!(
+        keys.iter()
+            .all(|k| k.contains(&ids[0]) && !k.contains("_uploads") && !k.contains("_locks")),
+        "{keys:?}"
+    );
+}
