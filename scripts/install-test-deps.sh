@@ -3,8 +3,9 @@
 # MariaDB servers (the tests start throwaway instances of them, see tests/it/support), their
 # command-line clients, OpenSSL's headers for the connectorx feature (Debian/Ubuntu packages,
 # through apt-get), and a Python environment with pyarrow and DuckDB, the independent Parquet
-# readers of tests/it/readers.rs (from PyPI, into $STAGE_TEST_VENV, default
-# ~/.cache/stage/test-venv).
+# readers of tests/it/readers.rs, plus moto's S3 server and the Azure SDK for the object-store
+# tests (from PyPI, into $STAGE_TEST_VENV, default ~/.cache/stage/test-venv), and Azurite, the
+# Azure Storage emulator (from npm, into $STAGE_TEST_AZURITE_DIR, default ~/.cache/stage/azurite).
 #
 # Quiet and idempotent: prints one line when everything is present. Installs only as root or
 # with passwordless sudo; otherwise prints the command to run and exits 1. Never starts a
@@ -49,27 +50,38 @@ missing_packages() {
   python3 -c 'import venv, ensurepip' 2>/dev/null || echo python3-venv
   have pkg-config || echo pkg-config
   { have pkg-config && pkg-config --exists openssl; } || echo libssl-dev
+  # Azurite (tests/it/support/azurite.rs) runs on Node.js, installed with npm.
+  have node || echo nodejs
+  have npm || echo npm
 }
 
 # The independent-reader test (tests/it/readers.rs) reads stage's Parquet with pyarrow and
 # DuckDB from a virtual environment outside the clone, shared by later runs.
 venv=${STAGE_TEST_VENV:-$HOME/.cache/stage/test-venv}
-python_readers=(pyarrow==26.0.1 duckdb==1.4.4)
-# deploy/k8s/ is checked offline against the Kubernetes schemas (tests/it/deploy_k8s.rs).
-python_tools=(kubernetes-validate==1.37.0)
+# moto's server mode is the S3 server of tests/it/support/s3.rs; azure-storage-blob creates
+# Azurite's containers; deploy/k8s/ is checked offline against the Kubernetes schemas
+# (tests/it/deploy_k8s.rs).
+python_readers=(pyarrow==26.0.1 duckdb==1.4.4 'moto[server]==5.2.1' azure-storage-blob==12.31.1
+  kubernetes-validate==1.37.0)
 ensure_python_readers() {
-  if ! "$venv/bin/python" -c 'import pyarrow, duckdb' 2>/dev/null; then
-    echo "creating $venv with ${python_readers[*]}"
-    python3 -m venv "$venv"
-    "$venv/bin/pip" install -q "${python_readers[@]}"
-  fi
-  "$venv/bin/python" -c 'import kubernetes_validate' 2>/dev/null ||
-    "$venv/bin/pip" install -q "${python_tools[@]}"
+  "$venv/bin/python" -c 'import pyarrow, duckdb, moto.server, azure.storage.blob, kubernetes_validate' 2>/dev/null &&
+    [[ -x $venv/bin/moto_server ]] && return 0
+  echo "installing into $venv: ${python_readers[*]}"
+  [[ -x $venv/bin/python ]] || python3 -m venv "$venv"
+  "$venv/bin/pip" install -q "${python_readers[@]}"
+}
+azurite_dir=${STAGE_TEST_AZURITE_DIR:-$HOME/.cache/stage/azurite}
+ensure_azurite() {
+  [[ -x $azurite_dir/node_modules/.bin/azurite-blob ]] && return 0
+  echo "installing azurite@3.35.0 into $azurite_dir"
+  mkdir -p "$azurite_dir"
+  npm install --prefix "$azurite_dir" --no-audit --no-fund --loglevel=error azurite@3.35.0 >/dev/null
 }
 
 mapfile -t missing < <(missing_packages)
 if [[ ${#missing[@]} -eq 0 ]]; then
   ensure_python_readers
+  ensure_azurite
   echo "test dependencies present"
   exit 0
 fi
@@ -109,3 +121,4 @@ if [[ ${#still_missing[@]} -gt 0 ]]; then
 fi
 echo "test dependencies installed: ${missing[*]}"
 ensure_python_readers
+ensure_azurite

@@ -47,6 +47,11 @@ pub enum Command {
     Status(StatusArgs),
     /// Show or clear incremental tables' watermarks (`sync_metadata`).
     State(StateArgs),
+    /// The archive's committed runs (from the manifests), newest first.
+    History(HistoryArgs),
+    /// Remove old runs from the archive (manifest first, then parts), and folders of runs
+    /// without a manifest older than [archive] ORPHAN_GRACE_HOURS.
+    Prune(PruneArgs),
 }
 
 #[derive(Debug, Args, Clone)]
@@ -73,6 +78,33 @@ pub struct StateTableArgs {
     /// Print JSON instead of a table (show).
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct HistoryArgs {
+    #[command(flatten)]
+    pub config: ConfigArg,
+    /// Only runs of this table (staging or source name), and only its line.
+    #[arg(long, value_name = "TABLE")]
+    pub table: Option<String>,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct PruneArgs {
+    #[command(flatten)]
+    pub config: ConfigArg,
+    /// Keep this many newest committed runs (instead of [archive] KEEP_RUNS).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub keep_runs: Option<u64>,
+    /// Keep committed runs started within this many days (instead of [archive] KEEP_DAYS).
+    #[arg(long, value_name = "DAYS")]
+    pub keep_days: Option<f64>,
+    /// Print what would be removed, with sizes; remove nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 #[derive(Debug, Args, Default, Clone)]
@@ -146,7 +178,8 @@ pub struct PlanArgs {
 
 #[derive(Debug, Args, Clone)]
 pub struct ManifestArgs {
-    /// The manifest: <OUTPUT_DIR>/_manifests/<run_id>.json
+    /// The manifest: <OUTPUT_DIR>/_manifests/<run_id>.json (a path, or the URL of an archive
+    /// on an object store, e.g. s3://bucket/prefix/_manifests/<run_id>.json)
     #[arg(long, value_name = "FILE")]
     pub manifest: PathBuf,
     #[command(flatten)]

@@ -13,7 +13,9 @@ use crate::progress::Progress;
 use crate::source::{self, TableRef};
 use crate::transfer::{self, Finish, TableOutcome};
 
+mod history;
 mod plan_sync;
+mod prune;
 mod shards;
 mod state;
 mod tell;
@@ -32,6 +34,8 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Some(Command::Status(a)) => status(&a),
         Some(Command::Commit(a)) => shards::commit(&a),
         Some(Command::State(a)) => state::state(&a),
+        Some(Command::History(a)) => history::run(&a),
+        Some(Command::Prune(a)) => prune::run(&a),
     }
 }
 
@@ -66,6 +70,7 @@ fn log_settings(cfg: &Config) {
         crate::config::SETTINGS,
         crate::config::LOGGING,
         crate::config::MONITORING,
+        crate::config::ARCHIVE,
     ] {
         let line: Vec<String> = cfg
             .effective
@@ -309,9 +314,7 @@ fn check(ini: Option<&Path>) -> Result<i32> {
 
 fn open_manifest(args: &ManifestArgs) -> Result<(Config, Manifest, Store)> {
     let cfg = setup(args.config.as_deref(), Needs { source: false })?;
-    let manifest = Manifest::read_file(&args.manifest)?;
-    let root = Manifest::archive_root(&args.manifest)?;
-    let store = Store::open(&root.to_string_lossy())?;
+    let (manifest, store) = Manifest::locate(&args.manifest, &cfg.archive)?;
     Ok((cfg, manifest, store))
 }
 

@@ -21,8 +21,9 @@
 //!
 //! * [`commands`] — one function per CLI command; [`transfer`] — the run: DIRECT, DUMP,
 //!   loading from a manifest, verify, retries, outcomes and exit codes.
-//! * [`source`] (readers, one file per database, plus CONNECTORX) · [`archive`] (part writer,
-//!   manifest, part reader, debris) · [`load`] (loaders, one file per database). A loader
+//! * [`source`] (readers, one file per database, plus CONNECTORX) · [`archive`] (the store —
+//!   a folder or, with feature `cloud`, a bucket —, part writer, manifest, part reader, debris,
+//!   history, retention) · [`load`] (loaders, one file per database). A loader
 //!   never imports a source, a source never imports a loader, the archive imports neither.
 //! * [`runlog`] — the run log in the destination (`etl_runs`, `etl_logs`, `sync_metadata`):
 //!   the run opens it, each table's `ok` row rides its loader's commit, `stage status`

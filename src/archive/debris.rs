@@ -11,6 +11,12 @@
 //! Hive-style reader would take them for a run), the temporary files of interrupted puts
 //! (`<name>#<digits>`, object_store's staging names), and the stale lock file itself. Every
 //! removal is logged. Committed runs (those with a manifest) keep their parts.
+//!
+//! On an object store (no `flock`) the lock is an object, `_locks/<run_id>.lock`, that a
+//! live run rewrites every third of `[archive] LOCK_STALE_SECONDS`; a lock older than that,
+//! or none, marks a dead run. The next run then removes a dead run's part objects when it
+//! has no manifest, and aborts the multipart uploads it recorded under `_uploads/<run_id>/`
+//! (object_store cannot list pending uploads, so each is recorded before its first chunk).
 
 use std::fs::{self, File, TryLockError};
 use std::path::{Path, PathBuf};
@@ -23,16 +29,24 @@ pub const LOCK_DIR: &str = "_locks";
 
 /// The lock file a live run holds (see the module's documentation).
 #[derive(Debug)]
-pub struct RunLock {
-    path: PathBuf,
-    _file: File,
+pub enum RunLock {
+    Local {
+        path: PathBuf,
+        _file: File,
+    },
+    /// The heartbeat thread of an object store's lock object: dropping the sender stops it
+    /// and deletes the object.
+    Remote {
+        stop: Option<std::sync::mpsc::Sender<()>>,
+        thread: Option<std::thread::JoinHandle<()>>,
+    },
 }
 
 impl RunLock {
-    /// Takes the run's lock; `None` for stores that are not local folders.
+    /// Takes the run's lock.
     pub fn take(store: &Store, run_id: &str) -> Result<Option<RunLock>> {
         let Some(root) = &store.local else {
-            return Ok(None);
+            return remote_lock(store, run_id).map(Some);
         };
         let dir = root.join(LOCK_DIR);
         let err = |e: std::io::Error| {
@@ -51,14 +65,148 @@ impl RunLock {
             .map_err(err)?;
         file.try_lock().map_err(|e| err(e.into()))?;
         fs::rename(&staged, &path).map_err(err)?;
-        Ok(Some(RunLock { path, _file: file }))
+        Ok(Some(RunLock::Local { path, _file: file }))
     }
+}
+
+fn lock_path(run_id: &str) -> String {
+    format!("{LOCK_DIR}/{run_id}.lock")
+}
+
+/// Writes the lock object and starts its heartbeat.
+fn remote_lock(store: &Store, run_id: &str) -> Result<RunLock> {
+    let path = lock_path(run_id);
+    let body = format!(
+        "{{\"run_id\": \"{run_id}\", \"pid\": {}}}",
+        std::process::id()
+    );
+    store.put(&path, body.clone().into())?;
+    let every = std::time::Duration::from_secs_f64(store.settings.lock_stale_seconds / 3.0);
+    let (stop, stopped) = std::sync::mpsc::channel::<()>();
+    let store = store.clone();
+    let thread = std::thread::Builder::new()
+        .name("stage-lock".into())
+        .spawn(move || {
+            while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(every)
+            {
+                if let Err(e) = store.put(&path, body.clone().into()) {
+                    tracing::warn!(error = %e, "could not refresh the run's lock object");
+                }
+            }
+            let _ = store.delete(&path);
+        })
+        .map_err(|e| Error::archive("starting the lock's heartbeat", e))?;
+    Ok(RunLock::Remote {
+        stop: Some(stop),
+        thread: Some(thread),
+    })
 }
 
 impl Drop for RunLock {
     fn drop(&mut self) {
-        let _ = fs::remove_file(&self.path);
+        match self {
+            RunLock::Local { path, .. } => {
+                let _ = fs::remove_file(path);
+            }
+            RunLock::Remote { stop, thread } => {
+                drop(stop.take());
+                if let Some(t) = thread.take() {
+                    let _ = t.join();
+                }
+            }
+        }
     }
+}
+
+/// Whether run `run_id` on an object store is dead: its lock object is absent or stale.
+pub fn remote_run_dead(store: &Store, run_id: &str) -> Result<bool> {
+    Ok(match store.head(&lock_path(run_id))? {
+        None => true,
+        Some(lock) => {
+            let age = chrono::Utc::now() - lock.modified;
+            age.num_milliseconds() as f64 / 1000.0 > store.settings.lock_stale_seconds
+        }
+    })
+}
+
+/// Whether no live process holds run `run_id`'s lock (local: its lock file is not locked;
+/// object store: its lock object is absent or stale).
+pub fn run_is_dead(store: &Store, run_id: &str) -> Result<bool> {
+    match &store.local {
+        Some(root) => Ok(claim_dead(root, run_id).is_some()),
+        None if store.is_remote() => remote_run_dead(store, run_id),
+        None => Ok(true),
+    }
+}
+
+/// [`clean`] for an object store.
+fn clean_remote(store: &Store, current_run: &str) -> Result<Vec<String>> {
+    let mut removed = Vec::new();
+    let mut dead = std::collections::BTreeMap::<String, bool>::new();
+    let mut is_dead = |run_id: &str| -> Result<bool> {
+        if let Some(d) = dead.get(run_id) {
+            return Ok(*d);
+        }
+        let d = run_id != current_run && remote_run_dead(store, run_id)?;
+        dead.insert(run_id.to_string(), d);
+        Ok(d)
+    };
+    // Multipart uploads recorded by dead runs.
+    for run_id in store.folders(super::upload::UPLOAD_DIR)? {
+        if !is_dead(&run_id)? {
+            continue;
+        }
+        for rec in store.list(&format!("{}/{run_id}", super::upload::UPLOAD_DIR))? {
+            let body = store.get(&rec.path)?;
+            match serde_json::from_slice::<super::upload::UploadRecord>(&body) {
+                Ok(r) => {
+                    store.abort_upload(&r.path, &r.upload_id)?;
+                    removed.push(format!(
+                        "multipart upload of a killed run aborted: {}",
+                        r.path
+                    ));
+                }
+                Err(e) => tracing::warn!(record = %rec.path, error = %e, "not an upload record"),
+            }
+            store.delete(&rec.path)?;
+        }
+    }
+    // Part objects of dead runs without a manifest.
+    for table in store.folders("")? {
+        if table.starts_with('_') {
+            continue;
+        }
+        for folder in store.folders(&table)? {
+            let Some(run_id) = folder.strip_prefix("run_id=") else {
+                continue;
+            };
+            if !is_dead(run_id)? || store.head(&super::manifest_path(run_id))?.is_some() {
+                continue;
+            }
+            // A sharded run's folders fill from many processes until its commit.
+            if store.head(&crate::shard::plan_path(run_id))?.is_some() {
+                continue;
+            }
+            for obj in store.list(&format!("{table}/{folder}"))? {
+                store.delete(&obj.path)?;
+            }
+            removed.push(format!(
+                "parts of a killed run that has no manifest: {}/{table}/{folder}",
+                store.root.trim_end_matches('/')
+            ));
+        }
+    }
+    // Stale lock objects.
+    for lock in store.list(LOCK_DIR)? {
+        let name = lock.path.rsplit('/').next().unwrap_or_default();
+        if let Some(run_id) = name.strip_suffix(".lock") {
+            if is_dead(run_id)? && store.head(&lock.path)?.is_some() {
+                store.delete(&lock.path)?;
+                removed.push(format!("lock object of a killed run: {}", lock.path));
+            }
+        }
+    }
+    Ok(removed)
 }
 
 /// Whether `name` is object_store's name for an interrupted put: `<name>#<digits>`.
@@ -94,10 +242,14 @@ fn names(dir: &Path) -> Vec<String> {
 }
 
 /// Removes what dead runs left (see the module's documentation); returns one line per
-/// removal, for the log. A no-op for stores that are not local folders.
+/// removal, for the log.
 pub fn clean(store: &Store, current_run: &str) -> Result<Vec<String>> {
     let Some(root) = &store.local else {
-        return Ok(Vec::new());
+        return if store.is_remote() {
+            clean_remote(store, current_run)
+        } else {
+            Ok(Vec::new())
+        };
     };
     let mut removed = Vec::new();
     let manifests = root.join(MANIFEST_DIR);
@@ -213,7 +365,7 @@ mod tests {
     #[test]
     fn dead_runs_are_cleaned_and_live_and_committed_runs_kept() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path().to_str().unwrap()).unwrap();
+        let store = Store::open(dir.path().to_str().unwrap(), &Default::default()).unwrap();
         let root = dir.path();
         let mk = |p: &str| {
             let p = root.join(p);

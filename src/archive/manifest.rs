@@ -136,13 +136,34 @@ impl Manifest {
         }
     }
 
-    /// Writes the manifest at `_manifests/<run_id>.json` (one atomic put).
+    /// Commits the run: writes the manifest at `_manifests/<run_id>.json` with a
+    /// create-only put. A manifest of the same run id already there is an error: a second
+    /// writer never overwrites a committed run.
     pub fn write(&self, store: &Store) -> Result<String> {
         let path = super::manifest_path(&self.run_id);
         let json = serde_json::to_vec_pretty(self)
             .map_err(|e| Error::archive("serializing the manifest", e))?;
-        store.put(&path, json.into())?;
+        if !store.put_new(&path, json.into())? {
+            return Err(Error::Check(format!(
+                "run {}: {path} already exists in {}: another process committed a run with this run id; this run's manifest was not written",
+                self.run_id, store.root
+            )));
+        }
         Ok(path)
+    }
+
+    /// Reads the manifest of `run_id` from the archive; `None` when there is none.
+    pub fn read(store: &Store, run_id: &str) -> Result<Option<Manifest>> {
+        let path = super::manifest_path(run_id);
+        let Some(data) = store.get_opt(&path)? else {
+            return Ok(None);
+        };
+        serde_json::from_slice(&data).map(Some).map_err(|e| {
+            Error::Check(format!(
+                "{path} in {}: not a stage manifest: {e}",
+                store.root
+            ))
+        })
     }
 
     /// Reads a manifest file from a local path.
@@ -159,6 +180,38 @@ impl Manifest {
                 path.display()
             ))
         })
+    }
+
+    /// The manifest `--manifest` names, with its archive: a local file
+    /// `<root>/_manifests/<run_id>.json`, or the same as a URL of an object store
+    /// (`s3://bucket/prefix/_manifests/<run_id>.json`, cargo feature `cloud`).
+    pub fn locate(
+        arg: &std::path::Path,
+        archive: &crate::config::Archive,
+    ) -> Result<(Manifest, Store)> {
+        let text = arg.to_string_lossy();
+        if text.contains("://") && !text.starts_with("file://") {
+            let marker = format!("/{}/", super::MANIFEST_DIR);
+            let Some((root, file)) = text.rsplit_once(&marker) else {
+                return Err(Error::config(format!(
+                    "--manifest {text}: expected <OUTPUT_DIR>/{}/<run_id>.json",
+                    super::MANIFEST_DIR
+                )));
+            };
+            let run_id = file.strip_suffix(".json").unwrap_or(file);
+            let store = Store::open(root, archive)?;
+            return match Manifest::read(&store, run_id)? {
+                Some(m) => Ok((m, store)),
+                None => Err(Error::config(format!(
+                    "--manifest {text}: no such manifest in {root}"
+                ))),
+            };
+        }
+        let path = std::path::Path::new(text.strip_prefix("file://").unwrap_or(&text));
+        let manifest = Manifest::read_file(path)?;
+        let root = Manifest::archive_root(path)?;
+        let store = Store::open(&root.to_string_lossy(), archive)?;
+        Ok((manifest, store))
     }
 
     /// The archive root of a manifest file: `<root>/_manifests/<run_id>.json`.

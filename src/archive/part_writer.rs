@@ -1,8 +1,10 @@
 //! `PartWriter`: rolls a new Parquet part every `chunk_rows` rows.
 //!
-//! A part is encoded in memory (its size is bounded by `chunk_rows`), hashed, and stored
-//! with one atomic put, so a part in the archive is always whole. A table with no rows
-//! still gets one part with zero rows: readers of the archive see its schema.
+//! A part streams to the store as it is encoded ([`super::upload`]: chunks of 8 MiB, a
+//! multipart upload once it outgrows one, hashed on the way), so memory holds the row group
+//! being encoded and at most two chunks, never the table; a part in the archive is always
+//! whole, and an unfinished one is aborted. A table with no rows still gets one part with
+//! zero rows: readers of the archive see its schema.
 
 use arrow::datatypes::{DataType, SchemaRef};
 use arrow::record_batch::RecordBatch;
@@ -12,7 +14,7 @@ use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
 use sha2::{Digest, Sha256};
 
-use super::{PartEntry, Store};
+use super::{PartEntry, Store, Upload};
 use crate::config::Compression;
 use crate::error::{Error, Result};
 
@@ -98,7 +100,9 @@ pub struct PartWriter<'a> {
     chunk_rows: usize,
     /// `SRC_CHUNK_BYTES`: a part also closes once its rows hold this many bytes in Arrow.
     max_bytes: usize,
-    current: Option<ArrowWriter<Vec<u8>>>,
+    current: Option<ArrowWriter<Upload>>,
+    /// The run id of `dir`, which records this run's uploads.
+    run_id: String,
     current_rows: usize,
     current_bytes: usize,
     parts: Vec<PartEntry>,
@@ -128,7 +132,11 @@ impl<'a> PartWriter<'a> {
         chunk_rows: usize,
     ) -> Self {
         let props = writer_properties(compression, chunk_rows, &schema);
+        let run_id = dir
+            .rsplit_once("run_id=")
+            .map_or_else(|| dir.clone(), |(_, id)| id.to_string());
         PartWriter {
+            run_id,
             store,
             dir,
             stem,
@@ -178,9 +186,19 @@ impl<'a> PartWriter<'a> {
         Ok(())
     }
 
-    fn writer(&mut self) -> Result<&mut ArrowWriter<Vec<u8>>> {
+    fn part_path(&self) -> String {
+        format!(
+            "{}/{}_part{:04}.parquet",
+            self.dir,
+            self.stem,
+            self.parts.len()
+        )
+    }
+
+    fn writer(&mut self) -> Result<&mut ArrowWriter<Upload>> {
         if self.current.is_none() {
-            let w = ArrowWriter::try_new(Vec::new(), self.schema.clone(), Some(self.props.clone()))
+            let upload = self.store.upload(&self.part_path(), &self.run_id);
+            let w = ArrowWriter::try_new(upload, self.schema.clone(), Some(self.props.clone()))
                 .map_err(|e| Error::archive(format!("table {}: starting a part", self.table), e))?;
             self.current = Some(w);
         }
@@ -191,18 +209,12 @@ impl<'a> PartWriter<'a> {
         let Some(writer) = self.current.take() else {
             return Ok(());
         };
-        let bytes = writer
+        let path = self.part_path();
+        let upload = writer
             .into_inner()
             .map_err(|e| Error::archive(format!("table {}: finishing a part", self.table), e))?;
-        let path = format!(
-            "{}/{}_part{:04}.parquet",
-            self.dir,
-            self.stem,
-            self.parts.len()
-        );
-        let sha256 = sha256_hex(&bytes);
-        let size = bytes.len() as u64;
-        self.store.put(&path, bytes.into())?;
+        let done = upload.finish()?;
+        let (sha256, size) = (done.sha256, done.bytes);
         tracing::info!(table = %self.table, part = %path, rows = self.current_rows, bytes = size, "part written");
         self.parts.push(PartEntry {
             path,

@@ -43,7 +43,7 @@ pub(super) fn plan(args: &PlanArgs) -> Result<i32> {
         cfg.override_tables(t)?;
     }
     let run_id = run_id(&args.run_id, "stage plan")?;
-    let store = Store::open(&cfg.settings.output_dir)?;
+    let store = Store::for_config(&cfg)?;
     let path = shard::plan_path(&run_id);
     let reuse = |store: &Store| -> Result<Plan> {
         let found = Plan::read(store, &run_id)?;

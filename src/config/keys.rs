@@ -6,6 +6,7 @@ pub const DESTINATION: &str = "database-destination";
 pub const SETTINGS: &str = "settings";
 pub const LOGGING: &str = "logging";
 pub const MONITORING: &str = "monitoring";
+pub use super::archive::ARCHIVE;
 
 /// Rows per batch and per Parquet part (upper bound).
 pub const DEFAULT_CHUNK_SIZE: usize = 100_000;
@@ -123,6 +124,32 @@ pub(super) const KNOWN_KEYS: &[(&str, &str)] = &[
     (MONITORING, "NOTIFY_ON"),
     (MONITORING, "NOTIFY_COMMAND"),
     (MONITORING, "METRICS_FILE"),
+    (ARCHIVE, "KEEP_RUNS"),
+    (ARCHIVE, "KEEP_DAYS"),
+    (ARCHIVE, "ORPHAN_GRACE_HOURS"),
+    (ARCHIVE, "LOCK_STALE_SECONDS"),
+    (ARCHIVE, "AWS_ACCESS_KEY_ID"),
+    (ARCHIVE, "AWS_SECRET_ACCESS_KEY"),
+    (ARCHIVE, "AWS_SESSION_TOKEN"),
+    (ARCHIVE, "AWS_REGION"),
+    (ARCHIVE, "AWS_DEFAULT_REGION"),
+    (ARCHIVE, "AWS_ENDPOINT"),
+    (ARCHIVE, "AWS_ENDPOINT_URL"),
+    (ARCHIVE, "AWS_ALLOW_HTTP"),
+    (ARCHIVE, "AWS_VIRTUAL_HOSTED_STYLE_REQUEST"),
+    (ARCHIVE, "AWS_CONDITIONAL_PUT"),
+    (ARCHIVE, "AZURE_STORAGE_ACCOUNT_NAME"),
+    (ARCHIVE, "AZURE_STORAGE_ACCOUNT_KEY"),
+    (ARCHIVE, "AZURE_STORAGE_SAS_TOKEN"),
+    (ARCHIVE, "AZURE_STORAGE_USE_EMULATOR"),
+    (ARCHIVE, "AZURE_STORAGE_ENDPOINT"),
+    (ARCHIVE, "AZURE_CLIENT_ID"),
+    (ARCHIVE, "AZURE_CLIENT_SECRET"),
+    (ARCHIVE, "AZURE_TENANT_ID"),
+    (ARCHIVE, "AZURE_ALLOW_HTTP"),
+    (ARCHIVE, "GOOGLE_SERVICE_ACCOUNT"),
+    (ARCHIVE, "GOOGLE_SERVICE_ACCOUNT_KEY"),
+    (ARCHIVE, "GOOGLE_APPLICATION_CREDENTIALS"),
 ];
 
 /// Keys whose effective values are shown as `***`.
@@ -132,6 +159,12 @@ pub(super) const SECRET_KEYS: &[&str] = &[
     "SRC_URL",
     "DST_URL",
     "NOTIFY_URL",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AZURE_STORAGE_ACCOUNT_KEY",
+    "AZURE_STORAGE_SAS_TOKEN",
+    "AZURE_CLIENT_SECRET",
+    "GOOGLE_SERVICE_ACCOUNT_KEY",
 ];
 
 #[cfg(test)]
@@ -150,9 +183,15 @@ mod tests {
             match *section {
                 SOURCE => assert!(key.starts_with("SRC_"), "{key}"),
                 DESTINATION => assert!(key.starts_with("DST_"), "{key}"),
-                SETTINGS | LOGGING | MONITORING => {}
+                SETTINGS | LOGGING | MONITORING | ARCHIVE => {}
                 other => panic!("unknown section {other}"),
             }
+        }
+        for key in super::super::archive::STORE_KEYS {
+            assert!(KNOWN_KEYS.contains(&(ARCHIVE, key)), "{key}");
+        }
+        for key in super::super::archive::SECRET_STORE_KEYS {
+            assert!(SECRET_KEYS.contains(key), "{key}");
         }
         for key in SECRET_KEYS {
             assert!(KNOWN_KEYS.iter().any(|(_, k)| k == key), "{key}");

@@ -11,6 +11,7 @@
 //! this module holds [`Config`] and re-exports the public items, so `crate::config::X`
 //! names them all.
 
+mod archive;
 pub mod chunk_bytes;
 mod connection;
 mod keys;
@@ -25,6 +26,12 @@ mod url;
 
 use std::path::{Path, PathBuf};
 
+pub use archive::{Archive, StoreKind, ARCHIVE};
+
+/// The object store keys `[archive]` accepts.
+pub fn archive_store_keys() -> &'static [&'static str] {
+    archive::STORE_KEYS
+}
 pub use connection::{MssqlEncrypt, SslMode, Timeouts, Tls, KEEPALIVE_IDLE};
 pub use keys::{
     DEFAULT_BACKOFF_BASE_SECONDS, DEFAULT_BACKOFF_MAX_SECONDS, DEFAULT_CHUNK_SIZE,
@@ -68,6 +75,8 @@ pub struct Config {
     pub settings: Settings,
     pub logging: Logging,
     pub monitoring: Monitoring,
+    /// `[archive]`: store credentials and retention.
+    pub archive: Archive,
     /// Every known key with its effective value and origin (secrets redacted).
     pub effective: Vec<Effective>,
     /// `[section] KEY` present in the INI but unknown to the contract.
@@ -119,6 +128,7 @@ impl Config {
         }
         let logging = p.logging()?;
         let monitoring = p.monitoring()?;
+        let archive = p.archive(&settings.output_dir)?;
         let table_sections = table_sections::parse_sections(&ini_for_tables, &settings.tables)?;
         table_sections::check_staging_names(&settings.tables, &table_sections, &settings)?;
         let cfg = Config {
@@ -127,6 +137,7 @@ impl Config {
             settings,
             logging,
             monitoring,
+            archive,
             effective: p.effective,
             unknown_keys,
             table_sections,

@@ -24,6 +24,7 @@ use super::tables::parse_tables;
 use super::Effective;
 use crate::error::{Error, Result};
 
+mod archive;
 mod endpoint;
 mod monitoring;
 

@@ -32,7 +32,7 @@ pub(super) fn dump_and_load(
     order: &[usize],
     progress: &Progress,
 ) -> Result<RunSummary> {
-    let store = Store::open(&cfg.settings.output_dir)?;
+    let store = Store::for_config(cfg)?;
     let _run_lock = archive::debris::RunLock::take(&store, run_id)?;
     for line in archive::debris::clean(&store, run_id)? {
         tracing::info!("archive cleaned up: {line}");
@@ -99,6 +99,9 @@ pub(super) fn dump_and_load(
             d.add_to(o);
         }
         summary.manifest = Some(shown_manifest);
+        if summary.failed() == 0 && signal.is_none() {
+            archive::retention::after_commit(&store);
+        }
         return Ok(summary);
     }
     // The load phase: the destination is connected now, not before the dump, where it
@@ -123,12 +126,13 @@ pub(super) fn dump_and_load(
         d.add_to(o);
     }
     if summary.failed() == 0 && cfg.settings.cleanup {
+        // The manifest first: the run leaves the archive's history at once.
+        store.delete(&manifest_path)?;
         for e in &manifest.tables {
             for p in &e.parts {
                 store.delete(&p.path)?;
             }
         }
-        store.delete(&manifest_path)?;
         tracing::info!("parts and manifest of this run deleted (CLEANUP_PARQUET_FILES)");
     } else {
         if summary.failed() > 0 {
@@ -143,6 +147,9 @@ pub(super) fn dump_and_load(
         .map(|p| p.bytes)
         .sum();
     ledger::finish(log, &summary, Some(bytes));
+    if summary.failed() == 0 {
+        archive::retention::after_commit(&store);
+    }
     Ok(summary)
 }
 

@@ -44,7 +44,7 @@ fn checked_plan(cfg: &Config, store: &Store, run_id: &str, shards: Option<usize>
 
 /// `stage run --run-id R --shard I/N --no-load`.
 pub fn run_shard(cfg: &Config, run_id: &str, index: usize, shards: usize) -> Result<RunSummary> {
-    let store = Store::open(&cfg.settings.output_dir)?;
+    let store = Store::for_config(cfg)?;
     let plan = checked_plan(cfg, &store, run_id, Some(shards))?;
     interrupt::install();
     let mut links = Links::new(cfg);
@@ -153,7 +153,7 @@ pub fn run_shard(cfg: &Config, run_id: &str, index: usize, shards: usize) -> Res
 /// `stage commit --run-id R [--wait S]`: waits for every shard file, merges them into the
 /// manifest (create-only), then loads the staging tables.
 pub fn commit(cfg: &Config, run_id: &str, wait: Duration) -> Result<RunSummary> {
-    let store = Store::open(&cfg.settings.output_dir)?;
+    let store = Store::for_config(cfg)?;
     let plan = checked_plan(cfg, &store, run_id, None)?;
     let manifest_at = manifest_path(run_id);
     let committed = || Error::AlreadyCommitted {
@@ -316,7 +316,7 @@ fn remove_unlisted_parts(store: &Store, manifest: &Manifest) -> Result<()> {
         .collect();
     dirs.dedup();
     for dir in dirs {
-        for path in store.list(&dir)? {
+        for path in store.list(&dir)?.into_iter().map(|o| o.path) {
             if !listed.contains(path.as_str()) {
                 tracing::info!(path = %path, "removed a part no shard file lists");
                 store.delete(&path)?;

@@ -1,6 +1,9 @@
 //! The one integration test binary: topic modules over the real `stage` binary and
 //! throwaway database servers (see `support`).
 
+mod archive_cloud;
+mod archive_history;
+mod archive_retention;
 mod common;
 mod config_cli;
 #[cfg(feature = "connectorx")]

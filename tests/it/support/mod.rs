@@ -16,8 +16,10 @@
 //!   and it stops the server and removes the directory. `atexit` and `Drop` use the same path:
 //!   they close the pipe and wait for the watchdog.
 
+pub mod azurite;
 pub mod mariadb;
 pub mod pg;
+pub mod s3;
 pub mod tls;
 
 pub use mariadb::{mariadb, MariaDbServer};
