@@ -22,6 +22,10 @@ mod tell;
 
 /// Runs the parsed command line. Errors that end the whole run come back as `Err`.
 pub fn dispatch(cli: Cli) -> Result<i32> {
+    // rustls' process-wide provider is aws-lc-rs (the MySQL driver takes the default one).
+    // The `cloud` feature's HTTP client brings rustls' `ring` too, and with both present
+    // rustls no longer picks a default by itself.
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     match cli.command {
         None => run(&cli.run, Finish::Load),
         Some(Command::Run(a)) => run(&a, Finish::Load),
