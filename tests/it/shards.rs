@@ -35,6 +35,10 @@ fn source() -> String {
 }
 
 fn ini(dir: &Path, db: &str, extra: &str) -> String {
+    ini_at(dir, db, &dir.join("archive").display().to_string(), extra)
+}
+
+fn ini_at(dir: &Path, db: &str, out: &str, extra: &str) -> String {
     let s = pg();
     let path = write(
         dir,
@@ -49,7 +53,6 @@ fn ini(dir: &Path, db: &str, extra: &str) -> String {
             u = s.user,
             pw = s.password,
             tables = TABLES.join(", "),
-            out = dir.join("archive").display(),
         ),
     );
     path.display().to_string()
@@ -353,4 +356,71 @@ fn a_shard_killed_mid_part_and_run_again_leaves_no_duplicate() {
         manifest_rows(dir, "k1").iter().map(|(_, n)| n).sum::<u64>(),
         120_000 + 15_000
     );
+}
+
+/// The same over the S3 server: plan, shard files, manifest and parts all in the bucket.
+#[cfg(feature = "cloud")]
+#[test]
+fn three_shards_on_s3_commit_once_and_stage_every_row() {
+    let server = crate::support::s3::s3();
+    let bucket = server.bucket("shards");
+    let env = server.env();
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let db = source();
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let cfg = ini_at(dir, &db, &format!("s3://{bucket}/bronze"), "");
+    let r = stage(
+        dir,
+        &["plan", "--config", &cfg, "--shards", "3", "--run-id", "s1"],
+        &env,
+    );
+    assert_eq!(r.code, 0, "{}", r.all());
+    let handles: Vec<_> = (0..3)
+        .map(|i| {
+            let dir = dir.to_path_buf();
+            let cfg = cfg.clone();
+            let env: Vec<(String, String)> = env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            thread::spawn(move || {
+                let env: Vec<(&str, &str)> =
+                    env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+                let spec = format!("{i}/3");
+                stage(
+                    &dir,
+                    &[
+                        "run",
+                        "--config",
+                        &cfg,
+                        "--run-id",
+                        "s1",
+                        "--shard",
+                        &spec,
+                        "--no-load",
+                    ],
+                    &env,
+                )
+            })
+        })
+        .collect();
+    for h in handles {
+        let r = h.join().unwrap();
+        assert_eq!(r.code, 0, "{}", r.all());
+    }
+    let r = stage(dir, &["commit", "--config", &cfg, "--run-id", "s1"], &env);
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert_staged(&db);
+    let keys = server.keys(&bucket);
+    for k in [
+        "bronze/_runs/s1/plan.json",
+        "bronze/_runs/s1/shards/0.json",
+        "bronze/_runs/s1/shards/2.json",
+        "bronze/_manifests/s1.json",
+    ] {
+        assert!(keys.iter().any(|x| x == k), "{k} missing from {keys:?}");
+    }
+    let r = stage(dir, &["commit", "--config", &cfg, "--run-id", "s1"], &env);
+    assert_eq!(r.code, 4, "{}", r.all());
 }
