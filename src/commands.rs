@@ -266,22 +266,8 @@ fn plan(args: &PlanArgs) -> Result<i32> {
                 ddl,
             ]);
         }
-        let widths: Vec<usize> = (0..4)
-            .map(|i| {
-                lines
-                    .iter()
-                    .map(|l| l[i].chars().count())
-                    .max()
-                    .unwrap_or(0)
-            })
-            .collect();
-        for l in &lines {
-            let cells: Vec<String> = l
-                .iter()
-                .zip(&widths)
-                .map(|(c, w)| format!("{c:<w$}"))
-                .collect();
-            println!("  {}", cells.join("  ").trim_end());
+        for l in crate::text_table::aligned(&lines) {
+            println!("  {l}");
         }
         for n in &notes {
             sound = false;

@@ -82,5 +82,6 @@ pub mod progress;
 pub mod runlog;
 pub mod shard;
 pub mod source;
+pub mod text_table;
 pub mod transfer;
 pub mod types;

@@ -63,22 +63,8 @@ pub(super) fn run(args: &HistoryArgs) -> Result<i32> {
             ]);
         }
     }
-    let widths: Vec<usize> = (0..8)
-        .map(|c| {
-            lines
-                .iter()
-                .map(|l| l[c].chars().count())
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
-    for l in &lines {
-        let cells: Vec<String> = l
-            .iter()
-            .zip(&widths)
-            .map(|(c, w)| format!("{c:<w$}"))
-            .collect();
-        println!("{}", cells.join("  ").trim_end());
+    for l in crate::text_table::aligned(&lines) {
+        println!("{l}");
     }
     Ok(0)
 }

@@ -68,22 +68,8 @@ pub(super) fn state(args: &StateArgs) -> Result<i32> {
             dash(&r.last_full_refresh_at),
         ]);
     }
-    let widths: Vec<usize> = (0..6)
-        .map(|i| {
-            lines
-                .iter()
-                .map(|l| l[i].chars().count())
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
-    for l in &lines {
-        let cells: Vec<String> = l
-            .iter()
-            .zip(&widths)
-            .map(|(c, w)| format!("{c:<w$}"))
-            .collect();
-        println!("{}", cells.join("  ").trim_end());
+    for l in crate::text_table::aligned(&lines) {
+        println!("{l}");
     }
     Ok(0)
 }

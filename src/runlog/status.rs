@@ -169,23 +169,8 @@ impl Status {
                 error,
             ]);
         }
-        let widths: Vec<usize> = (0..5)
-            .map(|i| {
-                lines
-                    .iter()
-                    .map(|l| l[i].chars().count())
-                    .max()
-                    .unwrap_or(0)
-            })
-            .collect();
-        for l in &lines {
-            let mut line: Vec<String> = widths
-                .iter()
-                .enumerate()
-                .map(|(i, w)| format!("{:<w$}", l[i]))
-                .collect();
-            line.push(l[5].clone());
-            out.push_str(line.join("  ").trim_end());
+        for l in crate::text_table::aligned(&lines) {
+            out.push_str(&l);
             out.push('\n');
         }
         out
