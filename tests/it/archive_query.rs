@@ -296,6 +296,7 @@ fn query_mistakes_are_one_line_usage_errors() {
     );
     ok(stage_at(dir.path(), &env, &[]));
     let id = runs(dir.path(), &env)[0].clone();
+    let id_run = id.as_str();
     for (args, words) in [
         (vec!["query", "SELEC 1"], "SELEC"),
         (vec!["query", "SELECT * FROM nope"], "nope"),
@@ -320,6 +321,45 @@ fn query_mistakes_are_one_line_usage_errors() {
         assert!(r.stderr.contains(words), "{args:?}: {}", r.all());
         assert!(!r.stderr.contains("panicked"), "{}", r.all());
     }
+    // Parquet and CSV into files, read back.
+    ok(stage_at(
+        dir.path(),
+        &env,
+        &[
+            "query",
+            "--format",
+            "parquet",
+            "--output",
+            "q.parquet",
+            "SELECT id, name, run_id FROM orders WHERE id % 100 = 0",
+        ],
+    ));
+    let batches = read_parquet(&dir.path().join("q.parquet"));
+    let mut ids: Vec<i64> = Vec::new();
+    for b in &batches {
+        let id = b.column_by_name("id").unwrap().as_primitive::<Int64Type>();
+        ids.extend(id.values().iter().copied());
+        let run = b.column_by_name("run_id").unwrap().as_string::<i32>();
+        assert!((0..b.num_rows()).all(|i| run.value(i) == id_run));
+    }
+    ids.sort();
+    assert_eq!(ids, (1..=10).map(|i| i * 100).collect::<Vec<i64>>());
+    ok(stage_at(
+        dir.path(),
+        &env,
+        &[
+            "query",
+            "--format",
+            "csv",
+            "--output",
+            "q.csv",
+            "SELECT count(*) AS n FROM orders",
+        ],
+    ));
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("q.csv")).unwrap(),
+        "n\n1000\n"
+    );
     // The table format: every row counted.
     let r = ok(stage_at(
         dir.path(),
