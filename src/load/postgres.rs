@@ -28,6 +28,8 @@ mod copy_columns;
 mod copy_encoder;
 mod lock;
 mod merge;
+#[cfg(test)]
+mod round_trip_tests;
 
 use std::collections::HashSet;
 use std::io::Write;
