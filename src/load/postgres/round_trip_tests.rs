@@ -139,15 +139,28 @@ fn decode(
     out
 }
 
+/// With the bytea column the decoder checks each tuple's length first (two walks); without
+/// it, it decodes in one walk and undoes a tuple cut off by the end of a piece.
 #[test]
 fn every_bench_type_round_trips_through_encoder_and_decoder() {
-    let (batch, kinds) = table();
+    let (full, all_kinds) = table();
+    let without_bytea: Vec<usize> = (0..full.num_columns() - 1).collect();
+    let one_walk = (
+        full.project(&without_bytea).unwrap(),
+        all_kinds[..full.num_columns() - 1].to_vec(),
+    );
+    for (batch, kinds) in [(full, all_kinds), one_walk] {
+        round_trip(&batch, &kinds);
+    }
+}
+
+fn round_trip(batch: &RecordBatch, kinds: &[ReadAs]) {
     let mut stream = Vec::new();
     let mut nuls = vec![0u64; batch.num_columns()];
-    encode_batch(&batch, &mut stream, &mut nuls, "t").unwrap();
+    encode_batch(batch, &mut stream, &mut nuls, "t").unwrap();
     assert!(nuls.iter().all(|&n| n == 0));
     for (chunk, piece) in [(5, stream.len()), (7, 7), (ROWS, 1), (1_000, 64)] {
-        let got = decode(&stream, &batch, &kinds, chunk, piece);
+        let got = decode(&stream, batch, kinds, chunk, piece);
         let sizes: Vec<usize> = got.iter().map(|b| b.num_rows()).collect();
         let want: Vec<usize> = (0..ROWS)
             .step_by(chunk)

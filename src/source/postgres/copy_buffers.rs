@@ -6,7 +6,8 @@
 use std::sync::Arc;
 
 use arrow::array::{
-    ArrayRef, FixedSizeBinaryArray, NullBufferBuilder, PrimitiveArray, StringArray,
+    ArrayRef, BooleanArray, BooleanBufferBuilder, FixedSizeBinaryArray, NullBufferBuilder,
+    PrimitiveArray, StringArray,
 };
 use arrow::buffer::{Buffer, OffsetBuffer};
 use arrow::datatypes::{ArrowPrimitiveType, DataType};
@@ -43,6 +44,12 @@ impl<T: ArrowPrimitiveType> Prim<T> {
     pub(super) fn push_null(&mut self) {
         self.values.push(T::Native::default());
         self.nulls.append_null();
+    }
+
+    /// Drops the values after the first `len` (a tuple cut off by the end of the data).
+    pub(super) fn truncate(&mut self, len: usize) {
+        self.values.truncate(len);
+        self.nulls.truncate(len);
     }
 
     pub(super) fn finish(&mut self) -> ArrayRef {
@@ -87,6 +94,51 @@ impl Fixed16 {
         let array = FixedSizeBinaryArray::new(16, Buffer::from_vec(values), self.nulls.finish());
         Arc::new(array)
     }
+
+    pub(super) fn truncate(&mut self, len: usize) {
+        self.values.truncate(len * 16);
+        self.nulls.truncate(len);
+    }
+}
+
+/// A boolean column.
+pub(super) struct BoolBuf {
+    values: BooleanBufferBuilder,
+    nulls: NullBufferBuilder,
+    cap: usize,
+}
+
+impl BoolBuf {
+    pub(super) fn new(cap: usize) -> Self {
+        BoolBuf {
+            values: BooleanBufferBuilder::new(cap),
+            nulls: NullBufferBuilder::new(cap),
+            cap,
+        }
+    }
+
+    #[inline]
+    pub(super) fn push(&mut self, v: bool) {
+        self.values.append(v);
+        self.nulls.append_non_null();
+    }
+
+    #[inline]
+    pub(super) fn push_null(&mut self) {
+        self.values.append(false);
+        self.nulls.append_null();
+    }
+
+    pub(super) fn truncate(&mut self, len: usize) {
+        self.values.truncate(len);
+        self.nulls.truncate(len);
+    }
+
+    pub(super) fn finish(&mut self) -> ArrayRef {
+        self.cap = self.cap.max(self.values.len());
+        let mut values = std::mem::replace(&mut self.values, BooleanBufferBuilder::new(self.cap));
+        Arc::new(BooleanArray::new(values.finish(), self.nulls.finish()))
+    }
 }
 
 /// Text values gathered as bytes and checked as UTF-8 once per batch (one pass over the
@@ -117,6 +169,14 @@ impl TextBuf {
         self.offsets.push(end);
         self.nulls.append_non_null();
         Ok(())
+    }
+
+    pub(super) fn truncate(&mut self, len: usize) {
+        if let Some(&end) = self.offsets.get(len) {
+            self.offsets.truncate(len + 1);
+            self.values.truncate(end as usize);
+            self.nulls.truncate(len);
+        }
     }
 
     #[inline]

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, BinaryBuilder, BooleanBuilder, ListArray, NullBufferBuilder};
+use arrow::array::{ArrayRef, BinaryBuilder, ListArray, NullBufferBuilder};
 use arrow::buffer::OffsetBuffer;
 use arrow::datatypes::{
     validate_decimal_precision_and_scale, DataType, Date32Type, Decimal128Type, Decimal256Type,
@@ -11,13 +11,13 @@ use arrow::datatypes::{
     TimeUnit, TimestampMicrosecondType,
 };
 
-use super::copy_buffers::{Fixed16, Prim, TextBuf};
+use super::copy_buffers::{BoolBuf, Fixed16, Prim, TextBuf};
 use crate::error::{Error, Result};
 use crate::types::postgres::{self as pgt, be_i16, be_i32, be_i64, expect_len, ReadAs};
 
 /// One column's buffer, decoding binary values by kind.
 pub(super) enum Col {
-    Bool(BooleanBuilder),
+    Bool(BoolBuf),
     I16(Prim<Int16Type>),
     I32(Prim<Int32Type>),
     I64(Prim<Int64Type>, bool),
@@ -57,7 +57,7 @@ impl Col {
                 }
             }
             _ => match kind {
-                ReadAs::Bool => Col::Bool(BooleanBuilder::with_capacity(cap)),
+                ReadAs::Bool => Col::Bool(BoolBuf::new(cap)),
                 ReadAs::Int2 => Col::I16(Prim::new(cap)),
                 ReadAs::Int4 => Col::I32(Prim::new(cap)),
                 ReadAs::Int8 => Col::I64(Prim::new(cap), false),
@@ -92,7 +92,7 @@ impl Col {
         match self {
             Col::Bool(b) => {
                 expect_len(v, 1, "boolean")?;
-                b.append_value(v[0] != 0);
+                b.push(v[0] != 0);
             }
             Col::I16(b) => {
                 expect_len(v, 2, "smallint")?;
@@ -208,7 +208,7 @@ impl Col {
 
     pub(super) fn append_null(&mut self) {
         match self {
-            Col::Bool(b) => b.append_null(),
+            Col::Bool(b) => b.push_null(),
             Col::I16(b) => b.push_null(),
             Col::I32(b) => b.push_null(),
             Col::I64(b, _) => b.push_null(),
@@ -230,10 +230,36 @@ impl Col {
         }
     }
 
+    /// Whether [`Col::truncate`] can drop values of this column (all but bytea and arrays).
+    pub(super) fn can_truncate(&self) -> bool {
+        !matches!(self, Col::Bytea(_) | Col::List { .. })
+    }
+
+    /// Keeps the first `len` values: drops those of a tuple found cut off after its first
+    /// fields were appended. Only for columns that [`Col::can_truncate`].
+    pub(super) fn truncate(&mut self, len: usize) {
+        match self {
+            Col::Bool(b) => b.truncate(len),
+            Col::I16(b) => b.truncate(len),
+            Col::I32(b) => b.truncate(len),
+            Col::I64(b, _) => b.truncate(len),
+            Col::F32(b) => b.truncate(len),
+            Col::F64(b) => b.truncate(len),
+            Col::D128(b, ..) => b.truncate(len),
+            Col::D256(b, ..) => b.truncate(len),
+            Col::Text(b, _) => b.truncate(len),
+            Col::Date(b) => b.truncate(len),
+            Col::Time(b) => b.truncate(len),
+            Col::Ts(b) => b.truncate(len),
+            Col::Uuid(b) => b.truncate(len),
+            Col::Bytea(_) | Col::List { .. } => {}
+        }
+    }
+
     /// The column's array; a text value that is not UTF-8 is `Err((index, message))`.
     pub(super) fn finish(&mut self) -> Result<ArrayRef, (usize, String)> {
         Ok(match self {
-            Col::Bool(b) => Arc::new(b.finish()),
+            Col::Bool(b) => b.finish(),
             Col::I16(b) => b.finish(),
             Col::I32(b) => b.finish(),
             Col::I64(b, _) => b.finish(),
