@@ -70,7 +70,7 @@ def main():
         }
         for name, text in configs.items():
             (work / f"{name}.ini").write_text(text)
-        initial, rss0 = e2e.timed(f"{stage} --config {work}/inc_direct.ini")
+        initial, rss0, _ = e2e.timed(f"{stage} --config {work}/inc_direct.ini")
         print(f"initial incremental load (whole table, merged): {initial:.1f}s", flush=True)
         results = {"incremental DIRECT (1 % changed)": [], "incremental DUMP (1 % changed)": [],
                    "full DUMP (replace)": []}
@@ -85,7 +85,7 @@ def main():
                     pg.psql("bench", f"UPDATE bench_src SET qty = qty + 1, updated_at = clock_timestamp()::timestamp"
                                      f" - interval '1 second' WHERE id % {every} = {shift % every}")
                     time.sleep(1.1)
-                secs, peak = e2e.timed(f"{stage} --config {work}/{cfg}.ini")
+                secs, peak, _ = e2e.timed(f"{stage} --config {work}/{cfg}.ini")
                 results[name].append(secs)
                 rss[name] = max(rss[name], peak)
                 print(f"round {r + 1}: {name}: {secs:.1f}s, peak RSS {peak / 2**20:.0f} MB", flush=True)

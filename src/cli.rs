@@ -52,6 +52,12 @@ pub enum Command {
     /// Remove old runs from the archive (manifest first, then parts), and folders of runs
     /// without a manifest older than [archive] ORPHAN_GRACE_HOURS.
     Prune(PruneArgs),
+    /// SQL over the archive's committed runs: every table under its staging name, with a
+    /// `run_id` column (cargo feature `query`).
+    Query(QueryArgs),
+    /// Rows added, removed and changed in a table between two committed runs (cargo
+    /// feature `query`).
+    Diff(DiffArgs),
 }
 
 #[derive(Debug, Args, Clone)]
@@ -105,6 +111,58 @@ pub struct PruneArgs {
     /// Print what would be removed, with sizes; remove nothing.
     #[arg(long)]
     pub dry_run: bool,
+}
+
+/// How `stage query` and `stage diff --output` write rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum QueryFormat {
+    /// Aligned columns (the first 1,000 rows; the count of the rest is printed).
+    Table,
+    /// CSV with a header line.
+    Csv,
+    /// One JSON object per line.
+    Json,
+    /// A Parquet file (needs --output).
+    Parquet,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct QueryArgs {
+    #[command(flatten)]
+    pub config: ConfigArg,
+    /// The SQL (DataFusion's dialect), e.g. "SELECT run_id, count(*) FROM orders GROUP BY run_id".
+    #[arg(value_name = "SQL")]
+    pub sql: String,
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: QueryFormat,
+    /// Write the rows to FILE instead of standard output.
+    #[arg(long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct DiffArgs {
+    #[command(flatten)]
+    pub config: ConfigArg,
+    /// The table (staging or source name).
+    #[arg(long, value_name = "T")]
+    pub table: String,
+    /// The older run id.
+    #[arg(long, value_name = "RUN")]
+    pub from: String,
+    /// The newer run id.
+    #[arg(long, value_name = "RUN")]
+    pub to: String,
+    /// Comma-separated key columns; default: the primary key the manifest recorded. Without
+    /// any key the difference is by whole rows (multiset).
+    #[arg(long, value_name = "A,B")]
+    pub key: Option<String>,
+    /// Write the differing rows, with a `change` column, to this Parquet file.
+    #[arg(long, value_name = "FILE.parquet")]
+    pub output: Option<PathBuf>,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args, Default, Clone)]

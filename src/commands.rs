@@ -16,6 +16,7 @@ use crate::transfer::{self, Finish, TableOutcome};
 mod history;
 mod plan_sync;
 mod prune;
+mod query;
 mod shards;
 mod state;
 mod tell;
@@ -40,6 +41,8 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Some(Command::State(a)) => state::state(&a),
         Some(Command::History(a)) => history::run(&a),
         Some(Command::Prune(a)) => prune::run(&a),
+        Some(Command::Query(a)) => query::query(&a),
+        Some(Command::Diff(a)) => query::diff(&a),
     }
 }
 

@@ -79,6 +79,9 @@ pub mod load;
 pub mod logging;
 pub mod monitoring;
 pub mod progress;
+/// `stage query` / `stage diff`: DataFusion over the archive's committed runs (feature `query`).
+#[cfg(feature = "query")]
+pub mod query;
 pub mod runlog;
 pub mod shard;
 pub mod source;

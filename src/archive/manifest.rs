@@ -60,6 +60,11 @@ pub struct TableEntry {
     pub error: Option<String>,
     pub rows: u64,
     pub columns: Vec<ColumnEntry>,
+    /// The source table's primary key (column names as in `columns`), when it has one that
+    /// the run kept whole (or `PRIMARY_KEY` when set): `stage diff`'s default key. Absent in
+    /// manifests written before it was recorded.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub primary_key: Vec<String>,
     pub parts: Vec<PartEntry>,
     /// A merge or incremental table's key and window (#16), committed by its load.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -243,6 +248,7 @@ impl TableEntry {
             error,
             rows: 0,
             columns: Vec::new(),
+            primary_key: Vec::new(),
             parts: Vec::new(),
             sync: None,
         }

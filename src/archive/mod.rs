@@ -140,6 +140,21 @@ impl Store {
         self.multipart.is_some()
     }
 
+    /// The object store itself, for readers that take one (`stage query`'s DataFusion).
+    pub fn object_store(&self) -> Arc<dyn ObjectStore> {
+        self.inner.clone()
+    }
+
+    /// The store's path of `path` (relative to the archive root), as object_store spells it.
+    pub fn location_of(&self, path: &str) -> String {
+        self.location(path).to_string()
+    }
+
+    /// Runs `f` on the archive's runtime (the one its object store is driven by).
+    pub fn run<F: std::future::Future>(&self, f: F) -> F::Output {
+        block_on(f)
+    }
+
     /// The store's path of `path` (relative to the archive root).
     fn location(&self, path: &str) -> StorePath {
         StorePath::from(format!("{}{path}", self.prefix))

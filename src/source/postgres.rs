@@ -34,7 +34,8 @@ pub struct PgSource {
     endpoint: Endpoint,
     db: String,
     /// How to read each described table's columns, by qualified name.
-    plans: HashMap<String, Vec<pgt::Mapping>>,
+    /// Each described table's columns (all of them, by name) and how to read them.
+    plans: HashMap<String, Vec<(String, pgt::Mapping)>>,
 }
 
 impl PgSource {
@@ -145,14 +146,14 @@ impl Source for PgSource {
             };
             let m = pgt::map_column(&ct, &shown);
             tracing::debug!(table = %table.display(), column = %name, source = %shown, arrow = %m.arrow_type, "column mapping");
+            plans.push((name.clone(), m.clone()));
             columns.push(ColumnInfo {
                 name,
                 source_type: shown,
                 arrow_type: m.arrow_type.clone(),
                 nullable: !not_null,
-                note: m.note.clone(),
+                note: m.note,
             });
-            plans.push(m);
         }
         if columns.is_empty() {
             return Err(Error::Check(format!(
@@ -257,23 +258,29 @@ impl Source for PgSource {
     ) -> Result<u64> {
         let name = table.table.display();
         let key = Self::qualified(&table.table);
-        let plans = match self.plans.get(&key) {
+        let all = match self.plans.get(&key) {
             Some(p) => p.clone(),
             None => {
                 self.describe(&table.table)?;
                 self.plans.get(&key).cloned().unwrap_or_default()
             }
         };
-        let same = plans.len() == table.columns.len()
-            && plans
-                .iter()
-                .zip(&table.columns)
-                .all(|(p, c)| p.arrow_type == c.arrow_type);
-        if !same {
-            return Err(Error::Check(format!(
-                "table {name}: its columns changed since the catalog was read; run again"
-            )));
-        }
+        // The columns to read (COLUMNS / EXCLUDE_COLUMNS may have kept only some), each
+        // still of the type the catalog gave when the schema was fixed.
+        let plans: Vec<pgt::Mapping> = table
+            .columns
+            .iter()
+            .map(|c| {
+                all.iter()
+                    .find(|(n, m)| *n == c.name && m.arrow_type == c.arrow_type)
+                    .map(|(_, m)| m.clone())
+            })
+            .collect::<Option<_>>()
+            .ok_or_else(|| {
+                Error::Check(format!(
+                    "table {name}: its columns changed since the catalog was read; run again"
+                ))
+            })?;
         let mut select = Vec::with_capacity(table.columns.len());
         for (c, p) in table.columns.iter().zip(&plans) {
             let quoted = D.quote(&c.name);

@@ -176,6 +176,7 @@ pub(super) fn dump_table(
     let mut entry = TableEntry::failed(table.display(), staging_table.clone(), None);
     let shown = table.display();
     let columns = &mut entry.columns;
+    let mut primary_key = Vec::new();
     let started = std::time::Instant::now();
     let mut attempts = 0;
     let load_target = super::target(cfg, run_id, staging_table.clone(), &job.settings)
@@ -192,6 +193,7 @@ pub(super) fn dump_table(
         let (mut info, expected) = prepare(cfg, src, job).on(Side::Source)?;
         let schema = info.schema();
         *columns = columns_entry(&schema);
+        primary_key = recorded_key(src, &info, job, &schema);
         let window = match inc {
             Some(i) => Some(sync::open_window(cfg, src, &mut info, job, i).on(Side::Source)?),
             None => None,
@@ -260,6 +262,7 @@ pub(super) fn dump_table(
             entry.rows = rows;
             entry.parts = parts;
             entry.sync = sync_entry;
+            entry.primary_key = primary_key;
         }
         Err(e) => {
             tracing::error!(table = %shown, "{e:#}");
@@ -275,6 +278,30 @@ pub(super) fn dump_table(
             class,
         },
     )
+}
+
+/// The key the manifest records for `stage diff`: `PRIMARY_KEY` when set, else the source's
+/// primary key — only when every key column is in the archived schema (EXCLUDE_COLUMNS may
+/// drop one). A source that cannot tell its key records none; the dump goes on.
+fn recorded_key(
+    src: &mut dyn crate::source::Source,
+    info: &crate::source::TableInfo,
+    job: &Job,
+    schema: &arrow::datatypes::Schema,
+) -> Vec<String> {
+    let key = match &job.settings.sync.primary_key {
+        Some(k) => k.clone(),
+        None => src.primary_key(info).unwrap_or_else(|e| {
+            tracing::debug!(table = %job.table.display(), "no primary key recorded: {e:#}");
+            Vec::new()
+        }),
+    };
+    let kept = |k: &String| schema.fields().iter().any(|f| f.name() == k);
+    if key.iter().all(kept) {
+        key
+    } else {
+        Vec::new()
+    }
 }
 
 /// What the dump of one table took, added to its outcome after the load.

@@ -79,6 +79,9 @@ fn history_readers_and_prune_on_s3() {
     want.sort_by_key(|v| v[1].as_str().unwrap().to_string());
     assert_eq!(got["duckdb"], serde_json::Value::Array(want));
 
+    #[cfg(feature = "query")]
+    query_and_diff_on_s3(dir.path(), &env, &oldest, &newest);
+
     let r = stage(
         dir.path(),
         &["prune", "--config", "a.ini", "--keep-runs", "1"],
@@ -91,5 +94,60 @@ fn history_readers_and_prune_on_s3() {
             format!("h/_manifests/{newest}.json"),
             format!("h/orders/run_id={newest}/orders_part0000.parquet"),
         ]
+    );
+    // The pruned run is gone for the query too.
+    #[cfg(feature = "query")]
+    {
+        let q = "SELECT run_id, count(*) AS n FROM orders GROUP BY run_id";
+        let r = stage(
+            dir.path(),
+            &["query", "--config", "a.ini", "--format", "csv", q],
+            &env,
+        );
+        assert_eq!(r.code, 0, "{}", r.all());
+        assert_eq!(
+            r.stdout.lines().collect::<Vec<_>>(),
+            ["run_id,n".to_string(), format!("{newest},150")]
+        );
+    }
+}
+
+/// `stage query` and `stage diff` read the bucket through the same store: rows per run, and
+/// night 2 renamed every row (v1 → v2) and added 50.
+#[cfg(feature = "query")]
+fn query_and_diff_on_s3(dir: &std::path::Path, env: &[(&str, &str)], oldest: &str, newest: &str) {
+    let q = "SELECT run_id, count(*) AS n, count(amount) AS amounts FROM orders GROUP BY run_id ORDER BY n";
+    let r = stage(
+        dir,
+        &["query", "--config", "a.ini", "--format", "csv", q],
+        env,
+    );
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert_eq!(
+        r.stdout.lines().collect::<Vec<_>>(),
+        [
+            "run_id,n,amounts".to_string(),
+            format!("{oldest},100,86"),
+            format!("{newest},150,129")
+        ]
+    );
+    let r = stage(
+        dir,
+        &[
+            "diff", "--config", "a.ini", "--table", "orders", "--from", oldest, "--to", newest,
+            "--json",
+        ],
+        env,
+    );
+    assert_eq!(r.code, 0, "{}", r.all());
+    let d: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(d["key"], serde_json::json!(["id"]), "{d}");
+    assert_eq!(
+        (
+            d["added"].as_u64(),
+            d["removed"].as_u64(),
+            d["changed"].as_u64()
+        ),
+        (Some(50), Some(0), Some(100))
     );
 }

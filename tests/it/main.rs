@@ -3,6 +3,7 @@
 
 mod archive_cloud;
 mod archive_history;
+mod archive_query;
 mod archive_retention;
 mod common;
 mod config_cli;
@@ -19,6 +20,7 @@ mod mysql_e2e;
 mod mysql_load_data;
 mod no_server;
 mod parallel;
+mod pg_columns;
 mod pg_copy;
 mod pg_e2e;
 mod readers;
