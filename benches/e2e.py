@@ -327,6 +327,8 @@ def main():
             words = [w.strip() for w in a.only.split(",") if w.strip()]
             keep = {c[0] for c in cases if any(w in c[0] for w in words)}
             keep |= {c[1] for c in cases if c[0] in keep and c[1]}
+            if any("CONNECTORX" in k for k in keep):
+                keep |= {CX_YARDSTICK, "psql → psql binary COPY pipe"}
             cases = [c for c in cases if c[0] in keep]
         results = {c[0]: [] for c in cases}
         per_round = [{} for _ in range(a.rounds)]
@@ -384,6 +386,7 @@ def main():
             lines.append(
                 f"| {name} | {wall:.2f} | {a.rows * (8 if a.parallel else 1) / wall:,.0f} | {rss / 2**20:.0f} | {ratio} | {size} | {median} | {cpu / million:.2f} | {servers / million:.2f} |"
             )
+        lines += cx_against_dump(cases, best, per_round)
         text = "\n".join(lines) + "\n"
         print(text)
         out = Path(a.out)
@@ -396,6 +399,23 @@ def main():
         if maria:
             maria.stop()
         shutil.rmtree(work, ignore_errors=True)
+
+
+CX_YARDSTICK = "stage DUMP (PG → Parquet → PG)"
+
+
+def cx_against_dump(cases, best, per_round):
+    """Lines comparing each CONNECTORX case with native DUMP (the same PG → Parquet → PG
+    path with stage's own reader): the yardstick of issue 18."""
+    cx = [c[0] for c in cases if "CONNECTORX" in c[0] and c[0] in best]
+    if not cx or CX_YARDSTICK not in best:
+        return []
+    out = ["", f"CONNECTORX against {CX_YARDSTICK} (best/best; median of per-round ratios):", ""]
+    for name in cx:
+        rounds = sorted(r[name] / r[CX_YARDSTICK] for r in per_round if name in r and CX_YARDSTICK in r)
+        median = f"; median {statistics.median(rounds):.2f}×" if rounds else ""
+        out.append(f"- {name}: {best[name][0] / best[CX_YARDSTICK][0]:.2f}×{median}")
+    return out
 
 
 def cpu_model():

@@ -23,6 +23,7 @@
 mod adapt;
 mod connection;
 mod partition;
+mod text_fast;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 

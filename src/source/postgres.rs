@@ -6,8 +6,9 @@
 //!   read over one connection;
 //! * `parallel`: the read over several connections sharing one snapshot;
 //! * `copy_decoder`: the binary COPY stream into Arrow batches, with
-//!   `copy_columns` decoding each column's values.
+//!   `copy_columns` decoding each column's values into `copy_buffers`.
 
+mod copy_buffers;
 mod copy_columns;
 mod copy_decoder;
 mod parallel;
@@ -326,8 +327,9 @@ fn copy_into(
             .await
             .map_err(db_err(format!("table {name}: starting the read")))?;
         let mut stream = std::pin::pin!(stream);
+        // One CopyData message per row: the error context is built only on an error.
         while let Some(data) = stream.next().await {
-            let data = data.map_err(db_err(format!("table {name}: reading")))?;
+            let data = data.map_err(|e| db_err(format!("table {name}: reading"))(e))?;
             decoder.feed(&data, sink)?;
         }
         decoder.finish(sink)

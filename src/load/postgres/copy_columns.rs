@@ -2,15 +2,16 @@
 //! column, `col_enc`) and each value written in its PostgreSQL type's binary form.
 
 use arrow::array::{
-    Array, AsArray, BooleanArray, Decimal128Array, Decimal256Array, FixedSizeBinaryArray,
-    GenericListArray, UInt64Array,
+    Array, AsArray, BinaryArray, BooleanArray, Date32Array, Decimal128Array, Decimal256Array,
+    FixedSizeBinaryArray, Float32Array, Float64Array, GenericListArray, Int16Array, Int32Array,
+    Int64Array, StringArray, TimestampMicrosecondArray, UInt64Array,
 };
+use arrow::buffer::NullBuffer;
 use arrow::datatypes::{
-    DataType, Date32Type, Date64Type, DurationMicrosecondType, DurationMillisecondType,
-    DurationNanosecondType, DurationSecondType, Field, Float16Type, Float32Type, Float64Type,
-    Int16Type, Int32Type, Int64Type, Int8Type, IntervalDayTimeType, IntervalMonthDayNanoType,
-    IntervalUnit, IntervalYearMonthType, Time32MillisecondType, Time32SecondType,
-    Time64MicrosecondType, Time64NanosecondType, TimeUnit, TimestampMicrosecondType,
+    DataType, Date64Type, DurationMicrosecondType, DurationMillisecondType, DurationNanosecondType,
+    DurationSecondType, Field, Float16Type, Int8Type, IntervalDayTimeType,
+    IntervalMonthDayNanoType, IntervalUnit, IntervalYearMonthType, Time32MillisecondType,
+    Time32SecondType, Time64MicrosecondType, Time64NanosecondType, TimeUnit,
     TimestampMillisecondType, TimestampNanosecondType, TimestampSecondType, UInt16Type, UInt32Type,
     UInt8Type,
 };
@@ -32,14 +33,27 @@ enum TextAs {
 /// Reads (months, days, µs) of value `i`, or an error text.
 type IntervalGet = fn(&dyn Array, usize) -> Result<(i32, i32, i64), String>;
 
+/// The common types are read from their typed arrays (`I64`, `Str`, …), the rarer ones
+/// through a getter per type (`Int`, `Text`, …).
 enum Enc<'a> {
     Null,
     Bool(&'a BooleanArray),
+    I16(&'a Int16Array),
+    I32(&'a Int32Array),
+    I64(&'a Int64Array),
+    F32(&'a Float32Array),
+    F64(&'a Float64Array),
+    /// Utf8 text; whether the batch's values hold a NUL anywhere (else none is looked for).
+    Str(&'a StringArray, TextAs, bool),
+    Binary(&'a BinaryArray),
+    Fixed(&'a FixedSizeBinaryArray),
+    Date32(&'a Date32Array),
+    TsMicros(&'a TimestampMicrosecondArray),
     /// Value getter and the PostgreSQL width (2, 4 or 8 bytes).
     Int(fn(&dyn Array, usize) -> i64, usize),
     U64(&'a UInt64Array),
-    F32(fn(&dyn Array, usize) -> f32),
-    F64(fn(&dyn Array, usize) -> f64),
+    /// Float16, sent as `real`.
+    F16(fn(&dyn Array, usize) -> f32),
     Dec128(&'a Decimal128Array, i8),
     Dec256(&'a Decimal256Array, i8),
     Text(fn(&dyn Array, usize) -> &str, TextAs),
@@ -57,6 +71,7 @@ enum Enc<'a> {
 
 pub(super) struct ColEnc<'a> {
     arr: &'a dyn Array,
+    nulls: Option<&'a NullBuffer>,
     enc: Enc<'a>,
 }
 
@@ -112,21 +127,22 @@ pub(super) fn col_enc<'a>(
         T::Null => (Enc::Null, 25),
         T::Boolean => (Enc::Bool(a.as_boolean()), 16),
         T::Int8 => (Enc::Int(prim!(Int8Type, i64::from), 2), 21),
-        T::Int16 => (Enc::Int(prim!(Int16Type, i64::from), 2), 21),
+        T::Int16 => (Enc::I16(a.as_primitive()), 21),
         T::UInt8 => (Enc::Int(prim!(UInt8Type, i64::from), 2), 21),
-        T::Int32 => (Enc::Int(prim!(Int32Type, i64::from), 4), 23),
+        T::Int32 => (Enc::I32(a.as_primitive()), 23),
         T::UInt16 => (Enc::Int(prim!(UInt16Type, i64::from), 4), 23),
-        T::Int64 => (Enc::Int(prim!(Int64Type, |v| v), 8), 20),
+        T::Int64 => (Enc::I64(a.as_primitive()), 20),
         T::UInt32 => (Enc::Int(prim!(UInt32Type, i64::from), 8), 20),
         T::UInt64 => (Enc::U64(a.as_primitive()), 1700),
-        T::Float16 => (Enc::F32(prim!(Float16Type, f32::from)), 700),
-        T::Float32 => (Enc::F32(prim!(Float32Type, |v| v)), 700),
-        T::Float64 => (Enc::F64(prim!(Float64Type, |v| v)), 701),
+        T::Float16 => (Enc::F16(prim!(Float16Type, f32::from)), 700),
+        T::Float32 => (Enc::F32(a.as_primitive()), 700),
+        T::Float64 => (Enc::F64(a.as_primitive()), 701),
         T::Decimal128(_, s) => (Enc::Dec128(a.as_primitive(), *s), 1700),
         T::Decimal256(_, s) => (Enc::Dec256(a.as_primitive(), *s), 1700),
         T::Utf8 => {
             let (t, oid) = text_as(special);
-            (Enc::Text(|a, i| a.as_string::<i32>().value(i), t), oid)
+            let s = a.as_string::<i32>();
+            (Enc::Str(s, t, holds_nul(s)), oid)
         }
         T::LargeUtf8 => {
             let (t, oid) = text_as(special);
@@ -136,22 +152,18 @@ pub(super) fn col_enc<'a>(
             let (t, oid) = text_as(special);
             (Enc::Text(|a, i| a.as_string_view().value(i), t), oid)
         }
-        T::Binary => (Enc::Bytes(|a, i| a.as_binary::<i32>().value(i)), 17),
+        T::Binary => (Enc::Binary(a.as_binary()), 17),
         T::LargeBinary => (Enc::Bytes(|a, i| a.as_binary::<i64>().value(i)), 17),
         T::BinaryView => (Enc::Bytes(|a, i| a.as_binary_view().value(i)), 17),
         T::FixedSizeBinary(n) => (
-            Enc::Bytes(|a, i| {
-                a.as_any()
-                    .downcast_ref::<FixedSizeBinaryArray>()
-                    .map_or(&[][..], |f| f.value(i))
-            }),
+            Enc::Fixed(a.as_fixed_size_binary()),
             if *n == 16 && special == Some(Special::Uuid) {
                 2950
             } else {
                 17
             },
         ),
-        T::Date32 => (Enc::Date(prim!(Date32Type, Ok)), 1082),
+        T::Date32 => (Enc::Date32(a.as_primitive()), 1082),
         T::Date64 => (
             Enc::Date(|a, i| {
                 let ms = a.as_primitive::<Date64Type>().value(i);
@@ -187,7 +199,10 @@ pub(super) fn col_enc<'a>(
                     TimeUnit::Millisecond,
                     "a timestamp"
                 )),
-                TimeUnit::Microsecond => prim!(TimestampMicrosecondType, Ok),
+                TimeUnit::Microsecond => {
+                    let oid = if tz.is_some() { 1184 } else { 1114 };
+                    return Ok((ColEnc::new(a, Enc::TsMicros(a.as_primitive())), oid));
+                }
                 TimeUnit::Nanosecond => prim!(TimestampNanosecondType, |v| to_micros(
                     v,
                     TimeUnit::Nanosecond,
@@ -257,7 +272,15 @@ pub(super) fn col_enc<'a>(
         }
         other => return Err(format!("Arrow {other} cannot be loaded into PostgreSQL")),
     };
-    Ok((ColEnc { arr: a, enc }, oid))
+    Ok((ColEnc::new(a, enc), oid))
+}
+
+/// Whether any value of a text column holds a NUL (one scan of its bytes per batch; only
+/// then is each value looked at).
+fn holds_nul(s: &StringArray) -> bool {
+    let offsets = s.value_offsets();
+    let (first, last) = (offsets[0] as usize, offsets[offsets.len() - 1] as usize);
+    s.value_data()[first..last].contains(&0)
 }
 
 pub(super) fn check_encodable(f: &Field) -> Result<(), String> {
@@ -284,19 +307,73 @@ fn put_text(out: &mut Vec<u8>, s: &str) -> bool {
     }
 }
 
-impl ColEnc<'_> {
+impl<'a> ColEnc<'a> {
+    fn new(arr: &'a dyn Array, enc: Enc<'a>) -> Self {
+        ColEnc {
+            arr,
+            nulls: arr.nulls(),
+            enc,
+        }
+    }
+
+    #[inline]
+    fn is_null(&self, i: usize) -> bool {
+        matches!(self.enc, Enc::Null) || self.nulls.is_some_and(|n| n.is_null(i))
+    }
+
     /// Appends field `i`: its length and value, or -1 for NULL.
     pub(super) fn write(&self, i: usize, out: &mut Vec<u8>, nuls: &mut u64) -> Result<(), String> {
-        if matches!(self.enc, Enc::Null) || self.arr.is_null(i) {
+        if self.is_null(i) {
             out.extend_from_slice(&(-1i32).to_be_bytes());
             return Ok(());
         }
+        // Fixed-width values: the length and the value in one go.
+        let fixed = |out: &mut Vec<u8>, v: &[u8]| {
+            out.extend_from_slice(&(v.len() as i32).to_be_bytes());
+            out.extend_from_slice(v);
+        };
+        match &self.enc {
+            Enc::I16(a) => fixed(out, &a.value(i).to_be_bytes()),
+            Enc::I32(a) => fixed(out, &a.value(i).to_be_bytes()),
+            Enc::I64(a) => fixed(out, &a.value(i).to_be_bytes()),
+            Enc::F32(a) => fixed(out, &a.value(i).to_bits().to_be_bytes()),
+            Enc::F64(a) => fixed(out, &a.value(i).to_bits().to_be_bytes()),
+            Enc::Date32(a) => fixed(out, &pgt::days_to_pg_date(a.value(i))?.to_be_bytes()),
+            Enc::TsMicros(a) => fixed(out, &pgt::unix_to_pg_timestamp(a.value(i))?.to_be_bytes()),
+            Enc::Bool(b) => fixed(out, &[u8::from(b.value(i))]),
+            _ => return self.write_sized(i, out, nuls),
+        }
+        Ok(())
+    }
+
+    /// Appends non-NULL field `i` of a type whose length is known once it is written.
+    fn write_sized(&self, i: usize, out: &mut Vec<u8>, nuls: &mut u64) -> Result<(), String> {
         let at = out.len();
         out.extend_from_slice(&[0; 4]);
         let a = self.arr;
         match &self.enc {
-            Enc::Null => {}
-            Enc::Bool(b) => out.push(u8::from(b.value(i))),
+            Enc::Null
+            | Enc::Bool(_)
+            | Enc::I16(_)
+            | Enc::I32(_)
+            | Enc::I64(_)
+            | Enc::F32(_)
+            | Enc::F64(_)
+            | Enc::Date32(_)
+            | Enc::TsMicros(_) => {}
+            Enc::Str(s, how, may_hold_nul) => {
+                let s = s.value(i);
+                match how {
+                    TextAs::Text if !may_hold_nul => out.extend_from_slice(s.as_bytes()),
+                    TextAs::Jsonb if !may_hold_nul => {
+                        out.push(1);
+                        out.extend_from_slice(s.as_bytes());
+                    }
+                    _ => write_text(s, *how, out, nuls)?,
+                }
+            }
+            Enc::Binary(b) => out.extend_from_slice(b.value(i)),
+            Enc::Fixed(b) => out.extend_from_slice(b.value(i)),
             Enc::Int(get, width) => {
                 let v = get(a, i);
                 match width {
@@ -306,8 +383,7 @@ impl ColEnc<'_> {
                 }
             }
             Enc::U64(u) => pgt::encode_numeric_unscaled(false, &u.value(i).to_string(), 0, out),
-            Enc::F32(get) => out.extend_from_slice(&get(a, i).to_bits().to_be_bytes()),
-            Enc::F64(get) => out.extend_from_slice(&get(a, i).to_bits().to_be_bytes()),
+            Enc::F16(get) => out.extend_from_slice(&get(a, i).to_bits().to_be_bytes()),
             Enc::Dec128(d, s) => {
                 pgt::encode_numeric_i128(d.value(i), *s, out);
             }
@@ -319,28 +395,7 @@ impl ColEnc<'_> {
                 };
                 pgt::encode_numeric_unscaled(neg, mag, *s, out);
             }
-            Enc::Text(get, how) => {
-                let s = get(a, i);
-                match how {
-                    TextAs::Text => *nuls += u64::from(put_text(out, s)),
-                    TextAs::Jsonb => {
-                        out.push(1);
-                        *nuls += u64::from(put_text(out, s));
-                    }
-                    TextAs::Numeric => pgt::encode_numeric_text(s, out)?,
-                    TextAs::Interval => {
-                        let (m, d, us) = pgt::parse_interval_text(s)?;
-                        put_interval(out, m, d, us);
-                    }
-                    TextAs::Timetz => {
-                        let (us, zone) = pgt::parse_timetz(s)?;
-                        out.extend_from_slice(&us.to_be_bytes());
-                        out.extend_from_slice(&zone.to_be_bytes());
-                    }
-                    TextAs::Inet(cidr) => pgt::encode_inet(s, *cidr, out)?,
-                    TextAs::Mac(n) => pgt::encode_mac(s, *n, out)?,
-                }
-            }
+            Enc::Text(get, how) => write_text(get(a, i), *how, out, nuls)?,
             Enc::Bytes(get) => out.extend_from_slice(get(a, i)),
             Enc::Date(get) => {
                 out.extend_from_slice(&pgt::days_to_pg_date(get(a, i)?)?.to_be_bytes())
@@ -380,6 +435,30 @@ impl ColEnc<'_> {
     }
 }
 
+/// Appends text value `s` as `how` says (NULs stripped from text and counted in `nuls`).
+fn write_text(s: &str, how: TextAs, out: &mut Vec<u8>, nuls: &mut u64) -> Result<(), String> {
+    match how {
+        TextAs::Text => *nuls += u64::from(put_text(out, s)),
+        TextAs::Jsonb => {
+            out.push(1);
+            *nuls += u64::from(put_text(out, s));
+        }
+        TextAs::Numeric => pgt::encode_numeric_text(s, out)?,
+        TextAs::Interval => {
+            let (m, d, us) = pgt::parse_interval_text(s)?;
+            put_interval(out, m, d, us);
+        }
+        TextAs::Timetz => {
+            let (us, zone) = pgt::parse_timetz(s)?;
+            out.extend_from_slice(&us.to_be_bytes());
+            out.extend_from_slice(&zone.to_be_bytes());
+        }
+        TextAs::Inet(cidr) => pgt::encode_inet(s, cidr, out)?,
+        TextAs::Mac(n) => pgt::encode_mac(s, n, out)?,
+    }
+    Ok(())
+}
+
 fn put_interval(out: &mut Vec<u8>, months: i32, days: i32, micros: i64) {
     out.extend_from_slice(&micros.to_be_bytes());
     out.extend_from_slice(&days.to_be_bytes());
@@ -394,7 +473,7 @@ fn write_array(
     out: &mut Vec<u8>,
     nuls: &mut u64,
 ) -> Result<(), String> {
-    let has_null = matches!(item.enc, Enc::Null) || (start..end).any(|j| item.arr.is_null(j));
+    let has_null = (start..end).any(|j| item.is_null(j));
     pgt::encode_array_header(end - start, has_null, oid, out);
     for j in start..end {
         item.write(j, out, nuls)?;

@@ -3,10 +3,11 @@
 
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, AsArray, Decimal128Builder, StringArray};
+use arrow::array::{Array, ArrayRef, AsArray, Decimal128Array, StringArray};
 use arrow::compute::{cast_with_options, CastOptions};
 use arrow::datatypes::{DataType, TimeUnit};
 
+use super::text_fast;
 use crate::dialect::Dialect;
 use crate::types;
 
@@ -275,15 +276,16 @@ fn parse_text(
     Ok(match ours {
         DataType::Utf8 => Arc::new(text.clone()),
         DataType::Decimal128(p, s) => {
-            let mut v = vec![None; n];
+            let mut v = vec![0i128; n];
             each(&mut |i, t| {
-                v[i] = Some(types::parse_decimal(t, *p, *s)?);
+                v[i] = match text_fast::decimal(t, *p, *s) {
+                    Some(x) => x,
+                    None => types::parse_decimal(t, *p, *s)?,
+                };
                 Ok(())
             })?;
-            let mut b = Decimal128Builder::with_capacity(n);
-            b.extend(v);
             Arc::new(
-                b.finish()
+                Decimal128Array::new(v.into(), text.nulls().cloned())
                     .with_precision_and_scale(*p, *s)
                     .map_err(|e| (0, e.to_string()))?,
             )
@@ -341,11 +343,17 @@ fn parse_text(
                     b.append_null();
                     continue;
                 }
-                let hex: String = text.value(i).chars().filter(|c| *c != '-').collect();
-                let bytes = hex::decode(&hex)
-                    .ok()
-                    .filter(|b| b.len() == 16)
-                    .ok_or_else(|| (i, format!("\"{}\" is not a UUID", text.value(i))))?;
+                let t = text.value(i);
+                let bytes = match text_fast::uuid(t) {
+                    Some(bytes) => bytes,
+                    None => {
+                        let hex: String = t.chars().filter(|c| *c != '-').collect();
+                        hex::decode(&hex)
+                            .ok()
+                            .and_then(|b| <[u8; 16]>::try_from(b).ok())
+                            .ok_or_else(|| (i, format!("\"{t}\" is not a UUID")))?
+                    }
+                };
                 b.append_value(bytes).map_err(|e| (i, e.to_string()))?;
             }
             Arc::new(b.finish())

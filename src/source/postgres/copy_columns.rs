@@ -1,37 +1,37 @@
 //! One column of a binary COPY read: its values, in their type's binary `send` format,
-//! decoded by kind straight into an Arrow builder.
+//! decoded by kind straight into its buffer (`copy_buffers`), an Arrow array per batch.
 
 use std::sync::Arc;
 
-use arrow::array::NullBufferBuilder;
-use arrow::array::{
-    ArrayRef, BinaryBuilder, BooleanBuilder, Date32Builder, Decimal128Builder, Decimal256Builder,
-    FixedSizeBinaryBuilder, Float32Builder, Float64Builder, Int16Builder, Int32Builder,
-    Int64Builder, ListArray, StringArray, Time64MicrosecondBuilder, TimestampMicrosecondBuilder,
-};
+use arrow::array::{ArrayRef, BinaryBuilder, ListArray, NullBufferBuilder};
 use arrow::buffer::OffsetBuffer;
-use arrow::datatypes::{DataType, FieldRef};
+use arrow::datatypes::{
+    validate_decimal_precision_and_scale, DataType, Date32Type, Decimal128Type, Decimal256Type,
+    FieldRef, Float32Type, Float64Type, Int16Type, Int32Type, Int64Type, Time64MicrosecondType,
+    TimeUnit, TimestampMicrosecondType,
+};
 
+use super::copy_buffers::{BoolBuf, Fixed16, Prim, TextBuf};
 use crate::error::{Error, Result};
 use crate::types::postgres::{self as pgt, be_i16, be_i32, be_i64, expect_len, ReadAs};
 
-/// One column's builder, decoding binary values by kind.
+/// One column's buffer, decoding binary values by kind.
 pub(super) enum Col {
-    Bool(BooleanBuilder),
-    I16(Int16Builder),
-    I32(Int32Builder),
-    I64(Int64Builder, bool),
-    F32(Float32Builder),
-    F64(Float64Builder),
-    D128(Decimal128Builder, u8, i8),
-    D256(Decimal256Builder, u8, i8),
+    Bool(BoolBuf),
+    I16(Prim<Int16Type>),
+    I32(Prim<Int32Type>),
+    I64(Prim<Int64Type>, bool),
+    F32(Prim<Float32Type>),
+    F64(Prim<Float64Type>),
+    D128(Prim<Decimal128Type>, u8, i8),
+    D256(Prim<Decimal256Type>, u8, i8),
     /// Text of any kind: plain, jsonb, numeric text, interval text.
     Text(TextBuf, ReadAs),
     Bytea(BinaryBuilder),
-    Date(Date32Builder),
-    Time(Time64MicrosecondBuilder),
-    Ts(TimestampMicrosecondBuilder),
-    Uuid(FixedSizeBinaryBuilder),
+    Date(Prim<Date32Type>),
+    Time(Prim<Time64MicrosecondType>),
+    Ts(Prim<TimestampMicrosecondType>),
+    Uuid(Fixed16),
     List {
         item: Box<Col>,
         field: FieldRef,
@@ -57,38 +57,33 @@ impl Col {
                 }
             }
             _ => match kind {
-                ReadAs::Bool => Col::Bool(BooleanBuilder::with_capacity(cap)),
-                ReadAs::Int2 => Col::I16(Int16Builder::with_capacity(cap)),
-                ReadAs::Int4 => Col::I32(Int32Builder::with_capacity(cap)),
-                ReadAs::Int8 => Col::I64(Int64Builder::with_capacity(cap), false),
-                ReadAs::Oid => Col::I64(Int64Builder::with_capacity(cap), true),
-                ReadAs::Float4 => Col::F32(Float32Builder::with_capacity(cap)),
-                ReadAs::Float8 => Col::F64(Float64Builder::with_capacity(cap)),
-                ReadAs::Decimal128(p, s) => Col::D128(
-                    Decimal128Builder::with_capacity(cap)
-                        .with_precision_and_scale(p, s)
-                        .map_err(bad)?,
-                    p,
-                    s,
-                ),
-                ReadAs::Decimal256(p, s) => Col::D256(
-                    Decimal256Builder::with_capacity(cap)
-                        .with_precision_and_scale(p, s)
-                        .map_err(bad)?,
-                    p,
-                    s,
-                ),
+                ReadAs::Bool => Col::Bool(BoolBuf::new(cap)),
+                ReadAs::Int2 => Col::I16(Prim::new(cap)),
+                ReadAs::Int4 => Col::I32(Prim::new(cap)),
+                ReadAs::Int8 => Col::I64(Prim::new(cap), false),
+                ReadAs::Oid => Col::I64(Prim::new(cap), true),
+                ReadAs::Float4 => Col::F32(Prim::new(cap)),
+                ReadAs::Float8 => Col::F64(Prim::new(cap)),
+                ReadAs::Decimal128(p, s) => {
+                    validate_decimal_precision_and_scale::<Decimal128Type>(p, s).map_err(bad)?;
+                    Col::D128(Prim::typed(DataType::Decimal128(p, s), cap), p, s)
+                }
+                ReadAs::Decimal256(p, s) => {
+                    validate_decimal_precision_and_scale::<Decimal256Type>(p, s).map_err(bad)?;
+                    Col::D256(Prim::typed(DataType::Decimal256(p, s), cap), p, s)
+                }
                 ReadAs::NumericText | ReadAs::Text | ReadAs::Jsonb | ReadAs::Interval => {
                     Col::Text(TextBuf::with_capacity(cap), kind)
                 }
                 ReadAs::Bytea => Col::Bytea(BinaryBuilder::with_capacity(cap, cap * 16)),
-                ReadAs::Date => Col::Date(Date32Builder::with_capacity(cap)),
-                ReadAs::Time => Col::Time(Time64MicrosecondBuilder::with_capacity(cap)),
-                ReadAs::Timestamp => Col::Ts(TimestampMicrosecondBuilder::with_capacity(cap)),
-                ReadAs::Timestamptz => {
-                    Col::Ts(TimestampMicrosecondBuilder::with_capacity(cap).with_timezone("UTC"))
-                }
-                ReadAs::Uuid => Col::Uuid(FixedSizeBinaryBuilder::with_capacity(cap, 16)),
+                ReadAs::Date => Col::Date(Prim::new(cap)),
+                ReadAs::Time => Col::Time(Prim::new(cap)),
+                ReadAs::Timestamp => Col::Ts(Prim::new(cap)),
+                ReadAs::Timestamptz => Col::Ts(Prim::typed(
+                    DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+                    cap,
+                )),
+                ReadAs::Uuid => Col::Uuid(Fixed16::new(cap)),
             },
         })
     }
@@ -97,32 +92,32 @@ impl Col {
         match self {
             Col::Bool(b) => {
                 expect_len(v, 1, "boolean")?;
-                b.append_value(v[0] != 0);
+                b.push(v[0] != 0);
             }
             Col::I16(b) => {
                 expect_len(v, 2, "smallint")?;
-                b.append_value(be_i16(v));
+                b.push(be_i16(v));
             }
             Col::I32(b) => {
                 expect_len(v, 4, "integer")?;
-                b.append_value(be_i32(v));
+                b.push(be_i32(v));
             }
             Col::I64(b, oid) => {
                 if *oid {
                     expect_len(v, 4, "oid")?;
-                    b.append_value(i64::from(be_i32(v) as u32));
+                    b.push(i64::from(be_i32(v) as u32));
                 } else {
                     expect_len(v, 8, "bigint")?;
-                    b.append_value(be_i64(v));
+                    b.push(be_i64(v));
                 }
             }
             Col::F32(b) => {
                 expect_len(v, 4, "real")?;
-                b.append_value(f32::from_bits(be_i32(v) as u32));
+                b.push(f32::from_bits(be_i32(v) as u32));
             }
             Col::F64(b) => {
                 expect_len(v, 8, "double precision")?;
-                b.append_value(f64::from_bits(be_i64(v) as u64));
+                b.push(f64::from_bits(be_i64(v) as u64));
             }
             Col::D128(b, p, s) => {
                 let x = pgt::numeric_to_i128(v, *s)?;
@@ -131,7 +126,7 @@ impl Col {
                         "the numeric value does not fit Decimal128({p},{s})"
                     ));
                 }
-                b.append_value(x);
+                b.push(x);
             }
             Col::D256(b, p, s) => {
                 let x = pgt::numeric_to_i256(v, *s)?;
@@ -140,7 +135,7 @@ impl Col {
                         "the numeric value does not fit Decimal256({p},{s})"
                     ));
                 }
-                b.append_value(x);
+                b.push(x);
             }
             Col::Text(b, kind) => match kind {
                 ReadAs::Jsonb => match v.split_first() {
@@ -161,19 +156,19 @@ impl Col {
             Col::Bytea(b) => crate::source::columns::append_bytes(b, v)?,
             Col::Date(b) => {
                 expect_len(v, 4, "date")?;
-                b.append_value(pgt::pg_date_to_days(be_i32(v))?);
+                b.push(pgt::pg_date_to_days(be_i32(v))?);
             }
             Col::Time(b) => {
                 expect_len(v, 8, "time")?;
-                b.append_value(be_i64(v));
+                b.push(be_i64(v));
             }
             Col::Ts(b) => {
                 expect_len(v, 8, "timestamp")?;
-                b.append_value(pgt::pg_timestamp_to_unix(be_i64(v))?);
+                b.push(pgt::pg_timestamp_to_unix(be_i64(v))?);
             }
             Col::Uuid(b) => {
                 expect_len(v, 16, "uuid")?;
-                b.append_value(v).map_err(|e| e.to_string())?;
+                b.push(v);
             }
             Col::List {
                 item,
@@ -213,20 +208,20 @@ impl Col {
 
     pub(super) fn append_null(&mut self) {
         match self {
-            Col::Bool(b) => b.append_null(),
-            Col::I16(b) => b.append_null(),
-            Col::I32(b) => b.append_null(),
-            Col::I64(b, _) => b.append_null(),
-            Col::F32(b) => b.append_null(),
-            Col::F64(b) => b.append_null(),
-            Col::D128(b, ..) => b.append_null(),
-            Col::D256(b, ..) => b.append_null(),
+            Col::Bool(b) => b.push_null(),
+            Col::I16(b) => b.push_null(),
+            Col::I32(b) => b.push_null(),
+            Col::I64(b, _) => b.push_null(),
+            Col::F32(b) => b.push_null(),
+            Col::F64(b) => b.push_null(),
+            Col::D128(b, ..) => b.push_null(),
+            Col::D256(b, ..) => b.push_null(),
             Col::Text(b, _) => b.append_null(),
             Col::Bytea(b) => b.append_null(),
-            Col::Date(b) => b.append_null(),
-            Col::Time(b) => b.append_null(),
-            Col::Ts(b) => b.append_null(),
-            Col::Uuid(b) => b.append_null(),
+            Col::Date(b) => b.push_null(),
+            Col::Time(b) => b.push_null(),
+            Col::Ts(b) => b.push_null(),
+            Col::Uuid(b) => b.push_null(),
             Col::List { offsets, nulls, .. } => {
                 let last = offsets.last().copied().unwrap_or(0);
                 offsets.push(last);
@@ -235,23 +230,49 @@ impl Col {
         }
     }
 
+    /// Whether [`Col::truncate`] can drop values of this column (all but bytea and arrays).
+    pub(super) fn can_truncate(&self) -> bool {
+        !matches!(self, Col::Bytea(_) | Col::List { .. })
+    }
+
+    /// Keeps the first `len` values: drops those of a tuple found cut off after its first
+    /// fields were appended. Only for columns that [`Col::can_truncate`].
+    pub(super) fn truncate(&mut self, len: usize) {
+        match self {
+            Col::Bool(b) => b.truncate(len),
+            Col::I16(b) => b.truncate(len),
+            Col::I32(b) => b.truncate(len),
+            Col::I64(b, _) => b.truncate(len),
+            Col::F32(b) => b.truncate(len),
+            Col::F64(b) => b.truncate(len),
+            Col::D128(b, ..) => b.truncate(len),
+            Col::D256(b, ..) => b.truncate(len),
+            Col::Text(b, _) => b.truncate(len),
+            Col::Date(b) => b.truncate(len),
+            Col::Time(b) => b.truncate(len),
+            Col::Ts(b) => b.truncate(len),
+            Col::Uuid(b) => b.truncate(len),
+            Col::Bytea(_) | Col::List { .. } => {}
+        }
+    }
+
     /// The column's array; a text value that is not UTF-8 is `Err((index, message))`.
     pub(super) fn finish(&mut self) -> Result<ArrayRef, (usize, String)> {
         Ok(match self {
-            Col::Bool(b) => Arc::new(b.finish()),
-            Col::I16(b) => Arc::new(b.finish()),
-            Col::I32(b) => Arc::new(b.finish()),
-            Col::I64(b, _) => Arc::new(b.finish()),
-            Col::F32(b) => Arc::new(b.finish()),
-            Col::F64(b) => Arc::new(b.finish()),
-            Col::D128(b, ..) => Arc::new(b.finish()),
-            Col::D256(b, ..) => Arc::new(b.finish()),
+            Col::Bool(b) => b.finish(),
+            Col::I16(b) => b.finish(),
+            Col::I32(b) => b.finish(),
+            Col::I64(b, _) => b.finish(),
+            Col::F32(b) => b.finish(),
+            Col::F64(b) => b.finish(),
+            Col::D128(b, ..) => b.finish(),
+            Col::D256(b, ..) => b.finish(),
             Col::Text(b, _) => b.finish()?,
             Col::Bytea(b) => Arc::new(b.finish()),
-            Col::Date(b) => Arc::new(b.finish()),
-            Col::Time(b) => Arc::new(b.finish()),
-            Col::Ts(b) => Arc::new(b.finish()),
-            Col::Uuid(b) => Arc::new(b.finish()),
+            Col::Date(b) => b.finish(),
+            Col::Time(b) => b.finish(),
+            Col::Ts(b) => b.finish(),
+            Col::Uuid(b) => b.finish(),
             Col::List {
                 item,
                 field,
@@ -269,84 +290,6 @@ impl Col {
                 Arc::new(ListArray::new(field.clone(), offs, values, nulls.finish()))
             }
         })
-    }
-}
-
-/// Text values gathered as bytes and checked as UTF-8 once per batch (one pass over the
-/// whole buffer instead of a call per value); a bad value is then found by its offsets.
-pub(super) struct TextBuf {
-    offsets: Vec<i32>,
-    values: Vec<u8>,
-    nulls: NullBufferBuilder,
-}
-
-impl TextBuf {
-    fn with_capacity(cap: usize) -> Self {
-        let mut offsets = Vec::with_capacity(cap + 1);
-        offsets.push(0);
-        TextBuf {
-            offsets,
-            values: Vec::with_capacity(cap * 16),
-            nulls: NullBufferBuilder::new(cap),
-        }
-    }
-
-    fn append(&mut self, v: &[u8]) -> Result<(), String> {
-        self.values.extend_from_slice(v);
-        let end = i32::try_from(self.values.len()).map_err(|_| {
-            "more than 2 GiB of text in one batch of this column: lower SRC_CHUNK_BYTES".to_string()
-        })?;
-        self.offsets.push(end);
-        self.nulls.append_non_null();
-        Ok(())
-    }
-
-    fn append_null(&mut self) {
-        let last = self.offsets.last().copied().unwrap_or(0);
-        self.offsets.push(last);
-        self.nulls.append_null();
-    }
-
-    fn finish(&mut self) -> Result<ArrayRef, (usize, String)> {
-        let offsets = std::mem::replace(&mut self.offsets, vec![0]);
-        let values = std::mem::take(&mut self.values);
-        let nulls = self.nulls.finish();
-        if let Err(index) = check_utf8(&values, &offsets) {
-            let value = &values[offsets[index] as usize..offsets[index + 1] as usize];
-            let detail = match std::str::from_utf8(value) {
-                Err(e) => e.to_string(),
-                Ok(_) => "a character split between two values".to_string(),
-            };
-            return Err((index, format!("text is not valid UTF-8 ({detail})")));
-        }
-        // SAFETY: `check_utf8` proved `values` valid UTF-8 with every offset on a character
-        // boundary; the offsets start at 0, never decrease and end at `values.len()` (each
-        // append pushes the new end); `nulls`, when present, has one bit per value (every
-        // append pushes one offset and one null bit).
-        let array = unsafe {
-            StringArray::new_unchecked(OffsetBuffer::new(offsets.into()), values.into(), nulls)
-        };
-        Ok(Arc::new(array))
-    }
-}
-
-/// Checks a batch of text values in one SIMD pass (`simdutf8`; std's check was half of
-/// decoding long text in the `pg_binary_copy` bench) and that no value boundary splits a
-/// character. On failure: the index of the first bad value.
-fn check_utf8(values: &[u8], offsets: &[i32]) -> Result<(), usize> {
-    let value_at = |byte: usize| offsets.partition_point(|&o| o as usize <= byte) - 1;
-    if simdutf8::basic::from_utf8(values).is_err() {
-        let bad = simdutf8::compat::from_utf8(values)
-            .err()
-            .map_or(0, |e| e.valid_up_to());
-        return Err(value_at(bad));
-    }
-    // A boundary inside a character starts with a continuation byte (0b10xx_xxxx).
-    let inside = |o: &i32| values.get(*o as usize).is_some_and(|&b| (b as i8) < -0x40);
-    match offsets.iter().position(inside) {
-        // The value that ends at this boundary is the first one cut short.
-        Some(i) => Err(i.saturating_sub(1)),
-        None => Ok(()),
     }
 }
 

@@ -19,10 +19,16 @@ use crate::types::postgres::{self as pgt, be_i16, be_i32, ReadAs};
 /// Bytes may arrive split anywhere. The server sends one CopyData message per row, so whole
 /// tuples are normally decoded straight from the message; a tuple cut across messages is
 /// assembled in `pending` first.
+///
+/// When every column can drop its last values (all types but bytea and arrays), a tuple is
+/// decoded in one walk over its fields, and one found cut off is undone; otherwise its
+/// length is checked in a first walk (the two walks were 7 % of DIRECT's CPU).
 pub struct CopyDecoder {
     pub(super) table: String,
     schema: SchemaRef,
     cols: Vec<Col>,
+    /// Every column can truncate: tuples are decoded in one walk.
+    one_walk: bool,
     chunk: usize,
     /// `SRC_CHUNK_BYTES`: a batch also ends once its tuples hold this many bytes.
     chunk_bytes: usize,
@@ -46,16 +52,18 @@ impl CopyDecoder {
                 schema.fields().len()
             )));
         }
-        let cols = schema
+        let cols: Vec<Col> = schema
             .fields()
             .iter()
             .zip(kinds)
             .map(|(f, k)| Col::new(f.data_type(), *k, chunk))
             .collect::<Result<_>>()?;
+        let one_walk = cols.iter().all(Col::can_truncate);
         Ok(CopyDecoder {
             table: table.to_string(),
             schema,
             cols,
+            one_walk,
             chunk: chunk.max(1),
             chunk_bytes: usize::MAX,
             batch_bytes: 0,
@@ -136,14 +144,24 @@ impl CopyDecoder {
         }
         let ncols = self.cols.len();
         while !self.trailer_seen {
-            match tuple_len(&buf[pos..], ncols) {
+            let found = if self.one_walk {
+                self.decode_one_walk(&buf[pos..])?
+            } else {
+                match tuple_len(&buf[pos..], ncols) {
+                    Ok(Some(TupleLen::Tuple(n))) => {
+                        self.decode_tuple(&buf[pos..pos + n])?;
+                        Ok(Some(TupleLen::Tuple(n)))
+                    }
+                    other => other,
+                }
+            };
+            match found {
                 Ok(Some(TupleLen::Trailer)) => {
                     self.trailer_seen = true;
                     // Nothing follows the trailer.
                     pos = buf.len();
                 }
                 Ok(Some(TupleLen::Tuple(n))) => {
-                    self.decode_tuple(&buf[pos..pos + n])?;
                     pos += n;
                     self.batch_bytes += n;
                     if self.in_batch == self.chunk || self.batch_bytes >= self.chunk_bytes {
@@ -155,6 +173,64 @@ impl CopyDecoder {
             }
         }
         Ok(pos)
+    }
+
+    /// Decodes the tuple at the start of `b` in one walk; `Ok(None)` when `b` ends inside
+    /// it (the fields appended so far are dropped again). `Err(message)` for a malformed
+    /// stream; a value that cannot be decoded is an error naming its row.
+    fn decode_one_walk(&mut self, b: &[u8]) -> Result<Result<Option<TupleLen>, String>> {
+        if b.len() < 2 {
+            return Ok(Ok(None));
+        }
+        let n = be_i16(b);
+        if n == -1 {
+            return Ok(Ok(Some(TupleLen::Trailer)));
+        }
+        if n as usize != self.cols.len() {
+            return Ok(Err(format!(
+                "a tuple of {n} fields, expected {}",
+                self.cols.len()
+            )));
+        }
+        let mut pos = 2;
+        for i in 0..self.cols.len() {
+            let len = match b.get(pos..pos + 4) {
+                Some(l) => be_i32(l),
+                None => return Ok(Ok(self.cut_off(i))),
+            };
+            pos += 4;
+            if len < 0 {
+                if len < -1 {
+                    self.cut_off(i);
+                    return Ok(Err(format!("a field length of {len}")));
+                }
+                self.cols[i].append_null();
+                continue;
+            }
+            let Some(v) = b.get(pos..pos + len as usize) else {
+                return Ok(Ok(self.cut_off(i)));
+            };
+            pos += len as usize;
+            if let Err(m) = self.cols[i].append(v) {
+                return Err(Error::value(
+                    &self.table,
+                    self.schema.field(i).name(),
+                    self.rows + 1,
+                    m,
+                ));
+            }
+        }
+        self.rows += 1;
+        self.in_batch += 1;
+        Ok(Ok(Some(TupleLen::Tuple(pos))))
+    }
+
+    /// Drops the values a cut-off tuple left in its first `fields` columns.
+    fn cut_off(&mut self, fields: usize) -> Option<TupleLen> {
+        for col in &mut self.cols[..fields] {
+            col.truncate(self.in_batch);
+        }
+        None
     }
 
     /// Appends one whole tuple (its field count included; lengths already checked).

@@ -119,7 +119,19 @@ macro_rules! numeric_to_int {
     };
 }
 
-numeric_to_int!(numeric_to_i128, i128, |v: i64| v as i128, 10i128);
+numeric_to_int!(numeric_to_i128_wide, i128, |v: i64| v as i128, 10i128);
+numeric_to_int!(numeric_to_i64, i64, |v: i64| v, 10i64);
+
+/// A binary numeric as the unscaled `i128` at `scale`; fails when digits would be lost, on
+/// overflow, and for NaN/±Infinity. Values that fit 64 bits (most) are summed in 64-bit
+/// arithmetic; the rest, and every error, go the 128-bit way.
+#[inline]
+pub fn numeric_to_i128(b: &[u8], scale: i8) -> Result<i128, String> {
+    match numeric_to_i64(b, scale) {
+        Ok(v) => Ok(i128::from(v)),
+        Err(_) => numeric_to_i128_wide(b, scale),
+    }
+}
 numeric_to_int!(
     numeric_to_i256,
     i256,
@@ -142,6 +154,8 @@ pub fn decimal_digits_i128(v: i128) -> u32 {
     let m = v.unsigned_abs();
     if m == 0 {
         1
+    } else if let Ok(small) = u64::try_from(m) {
+        small.ilog10() + 1
     } else {
         m.ilog10() + 1
     }
@@ -264,20 +278,34 @@ pub fn encode_numeric_i128(value: i128, scale: i8, out: &mut Vec<u8>) {
     }
     let dscale = scale as u16;
     let frac_groups = (scale as i32 + 3) / 4;
-    let mut m = magnitude * 10u128.pow((frac_groups * 4 - scale as i32) as u32);
+    let m = magnitude * 10u128.pow((frac_groups * 4 - scale as i32) as u32);
     // Base-10000 digits, least significant first, trailing zero groups dropped.
     let mut groups = [0u16; 10];
     let mut n = 0;
     let mut low_zeros = 0;
-    while m > 0 {
-        let g = (m % 10_000) as u16;
-        m /= 10_000;
+    let mut push = |g: u16| {
         if n == 0 && g == 0 {
             low_zeros += 1;
-            continue;
+        } else {
+            groups[n] = g;
+            n += 1;
         }
-        groups[n] = g;
-        n += 1;
+    };
+    // 64-bit division where the value fits (128-bit division is a library call).
+    match u64::try_from(m) {
+        Ok(mut m) => {
+            while m > 0 {
+                push((m % 10_000) as u16);
+                m /= 10_000;
+            }
+        }
+        Err(_) => {
+            let mut m = m;
+            while m > 0 {
+                push((m % 10_000) as u16);
+                m /= 10_000;
+            }
+        }
     }
     let (weight, sign) = if n == 0 {
         (0, NUMERIC_POS)
@@ -448,6 +476,35 @@ mod tests {
     }
 
     #[test]
+    fn the_64_bit_decode_agrees_with_the_128_bit_one() {
+        let mut values: Vec<i128> = vec![0, 1, -1, 999_999_999_999_999, -(10i128.pow(30))];
+        for edge in [
+            i128::from(i64::MAX),
+            i128::from(i64::MIN),
+            i128::from(u64::MAX),
+        ] {
+            values.extend([edge - 1, edge, edge + 1]);
+        }
+        for p in 15..20 {
+            values.extend([10i128.pow(p) - 1, 10i128.pow(p), -(10i128.pow(p))]);
+        }
+        for v in values {
+            for scale in [0i8, 2, 4, 5] {
+                let mut b = Vec::new();
+                encode_numeric_i128(v, scale, &mut b);
+                for read in [scale - 1, scale, scale + 3, -1] {
+                    assert_eq!(
+                        numeric_to_i128(&b, read),
+                        numeric_to_i128_wide(&b, read),
+                        "{v} at scale {scale} read at {read}"
+                    );
+                }
+                assert_eq!(numeric_to_i128(&b, scale), Ok(v), "{v} at scale {scale}");
+            }
+        }
+    }
+
+    #[test]
     fn arithmetic_numeric_encoding_equals_the_digit_path() {
         let mut values: Vec<i128> = vec![
             0,
@@ -457,6 +514,11 @@ mod tests {
             10_000,
             -10_000,
             100_010_000,
+            999_999_999_999_999,
+            1_000_000_000_000_000,
+            i128::from(u64::MAX / 1000),
+            i128::from(u64::MAX),
+            i128::from(u64::MAX) + 1,
             i128::MAX,
             i128::MIN + 1,
         ];

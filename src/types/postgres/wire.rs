@@ -12,32 +12,40 @@ const PG_EPOCH_MICROS: i64 = PG_EPOCH_SECONDS * 1_000_000;
 /// The signature that opens a binary COPY stream.
 pub const COPY_SIGNATURE: &[u8; 11] = b"PGCOPY\n\xff\r\n\0";
 
+#[inline]
 pub fn be_i16(b: &[u8]) -> i16 {
     i16::from_be_bytes([b[0], b[1]])
 }
+#[inline]
 pub fn be_u16(b: &[u8]) -> u16 {
     u16::from_be_bytes([b[0], b[1]])
 }
+#[inline]
 pub fn be_i32(b: &[u8]) -> i32 {
     i32::from_be_bytes([b[0], b[1], b[2], b[3]])
 }
+#[inline]
 pub fn be_i64(b: &[u8]) -> i64 {
     i64::from_be_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]])
 }
 
 /// Checks a fixed-width value's length.
+#[inline]
 pub fn expect_len(bytes: &[u8], n: usize, what: &str) -> Result<(), String> {
     if bytes.len() == n {
         Ok(())
     } else {
-        Err(format!(
-            "a {what} value of {} bytes (expected {n})",
-            bytes.len()
-        ))
+        Err(wrong_len(bytes.len(), n, what))
     }
 }
 
+#[cold]
+fn wrong_len(got: usize, n: usize, what: &str) -> String {
+    format!("a {what} value of {got} bytes (expected {n})")
+}
+
 /// PostgreSQL days (since 2000-01-01) → Arrow Date32 days (since 1970-01-01).
+#[inline]
 pub fn pg_date_to_days(v: i32) -> Result<i32, String> {
     match v {
         i32::MAX => Err("date 'infinity' has no Arrow representation".into()),
@@ -48,6 +56,7 @@ pub fn pg_date_to_days(v: i32) -> Result<i32, String> {
     }
 }
 
+#[inline]
 pub fn days_to_pg_date(days: i32) -> Result<i32, String> {
     days.checked_sub(PG_EPOCH_DAYS)
         .filter(|v| *v != i32::MIN && *v != i32::MAX)
@@ -55,6 +64,7 @@ pub fn days_to_pg_date(days: i32) -> Result<i32, String> {
 }
 
 /// PostgreSQL µs since 2000-01-01 → µs since 1970-01-01.
+#[inline]
 pub fn pg_timestamp_to_unix(v: i64) -> Result<i64, String> {
     match v {
         i64::MAX => Err("timestamp 'infinity' has no Arrow representation".into()),
@@ -65,6 +75,7 @@ pub fn pg_timestamp_to_unix(v: i64) -> Result<i64, String> {
     }
 }
 
+#[inline]
 pub fn unix_to_pg_timestamp(micros: i64) -> Result<i64, String> {
     micros
         .checked_sub(PG_EPOCH_MICROS)
