@@ -168,6 +168,7 @@ fn tables_of(manifests: &[Manifest], store: &Store) -> Result<Vec<TableHistory>>
         };
         let mut source_names: Vec<String> =
             runs.iter().map(|(_, t)| t.source_table.clone()).collect();
+        source_names.sort();
         source_names.dedup();
         out.push(TableHistory {
             name,

@@ -299,15 +299,20 @@ fn by_rows(
 mod tests {
     use super::*;
 
-    #[test]
-    fn run_filters_quote_the_run_id() {
-        let t = TableHistory {
+    /// A table `o` with no runs: enough for the SQL the diff generates.
+    fn table_o() -> TableHistory {
+        TableHistory {
             name: "o".into(),
             source_names: vec![],
             schema: std::sync::Arc::new(arrow::datatypes::Schema::empty()),
             run_column: "run_id".into(),
             runs: vec![],
-        };
+        }
+    }
+
+    #[test]
+    fn run_filters_quote_the_run_id() {
+        let t = table_o();
         assert_eq!(
             run_rows(&t, "x'y", "*"),
             "SELECT * FROM \"o\" WHERE \"run_id\" = 'x''y'"
@@ -316,13 +321,7 @@ mod tests {
 
     #[test]
     fn a_key_diff_compares_every_other_column_null_safely() {
-        let t = TableHistory {
-            name: "o".into(),
-            source_names: vec![],
-            schema: std::sync::Arc::new(arrow::datatypes::Schema::empty()),
-            run_column: "run_id".into(),
-            runs: vec![],
-        };
+        let t = table_o();
         let req = DiffRequest {
             table: "o",
             from: "r1",

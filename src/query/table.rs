@@ -73,9 +73,9 @@ impl ArchiveTable {
             if refs.is_empty() || refs.iter().any(|c| c.name != self.run_column) {
                 continue;
             }
-            let unqualified = unqualify(f.clone());
-            let mask = DFSchema::try_from(one.as_ref().clone())
-                .and_then(|s| state.create_physical_expr(unqualified, &s))
+            let mask = unqualify(f.clone())
+                .and_then(|e| Ok((e, DFSchema::try_from(one.as_ref().clone())?)))
+                .and_then(|(e, s)| state.create_physical_expr(e, &s))
                 .and_then(|e| e.evaluate(&batch))
                 .and_then(|v| v.into_array(batch.num_rows()));
             match mask {
@@ -102,7 +102,7 @@ fn run_field(name: &str) -> Field {
 }
 
 /// `expr` with its columns' table qualifiers removed.
-fn unqualify(expr: Expr) -> Expr {
+fn unqualify(expr: Expr) -> Result<Expr> {
     use datafusion::common::tree_node::{Transformed, TreeNode};
     expr.transform(|e| {
         Ok(match e {
@@ -113,7 +113,6 @@ fn unqualify(expr: Expr) -> Expr {
         })
     })
     .map(|t| t.data)
-    .unwrap_or_else(|e| Expr::Literal(ScalarValue::Utf8(Some(e.to_string())), None))
 }
 
 #[async_trait]
