@@ -19,11 +19,15 @@
 //!   non-NULL count), `PARTITION_NUM` ranges per wave, one ConnectorX read per wave. What
 //!   can queue up is one wave — partitions × `WAVE_CHUNKS` × chunk rows for keys spread
 //!   evenly over their range — never the table.
+//! * Bytes: ConnectorX cuts batches by rows only, so the rows per batch (and per wave) are
+//!   cut down where a sample of the table says `SRC_CHUNK_SIZE` rows would hold more than
+//!   `SRC_CHUNK_BYTES` (`width`).
 
 mod adapt;
 mod connection;
 mod partition;
 mod text_fast;
+mod width;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
@@ -221,10 +225,11 @@ impl CxReader {
             })
             .collect();
         let base = format!("SELECT {} FROM {from}", select.join(", "));
+        let chunk_rows = self.rows_per_batch(info, &from, opts)?;
         let waves: Vec<Vec<String>> = match (partition, opts.row_limit) {
             (Some((col, n)), None) => {
                 let stats = self.key_stats(&from, col, &name)?;
-                let per_query = (opts.chunk_rows.max(1) as u64).saturating_mul(WAVE_CHUNKS);
+                let per_query = (chunk_rows as u64).saturating_mul(WAVE_CHUNKS);
                 waves(&base, &d.quote(col), stats, n, per_query)
             }
             (_, Some(limit)) => vec![vec![format!("{base} LIMIT {limit}")]],
@@ -234,6 +239,7 @@ impl CxReader {
             table = %name,
             waves = waves.len(),
             queries = waves.iter().map(Vec::len).sum::<usize>(),
+            rows_per_batch = chunk_rows,
             "reading through ConnectorX"
         );
         let schema = info.schema();
@@ -242,9 +248,8 @@ impl CxReader {
             for wave in &waves {
                 let queries: Vec<CXQuery<String>> =
                     wave.iter().map(|q| CXQuery::naked(q.clone())).collect();
-                let mut iter =
-                    new_record_batch_iter(&self.conn, None, &queries, opts.chunk_rows, None)
-                        .map_err(|e| self.db_error(&name, &e.to_string()))?;
+                let mut iter = new_record_batch_iter(&self.conn, None, &queries, chunk_rows, None)
+                    .map_err(|e| self.db_error(&name, &e.to_string()))?;
                 iter.prepare();
                 while let Some(batch) = iter.next_batch() {
                     if batch.num_rows() == 0 {
@@ -276,6 +281,26 @@ impl CxReader {
         }
     }
 
+    /// Rows per ConnectorX batch: `SRC_CHUNK_SIZE`, or fewer where a sample of the table
+    /// says rows that many would hold more than `SRC_CHUNK_BYTES` (see `width`).
+    fn rows_per_batch(&self, info: &TableInfo, from: &str, opts: &ReadOptions) -> Result<usize> {
+        let Some(sql) = width::sample_sql(self.dialect, info, from) else {
+            return Ok(opts.chunk_rows.max(1));
+        };
+        let batches = self.collect(&sql, &info.table.display())?;
+        let (rows, bytes) = batches
+            .iter()
+            .find(|b| b.num_rows() > 0)
+            .map_or((0, 0), |b| (first_u64(b.column(0)), first_u64(b.column(1))));
+        Ok(width::rows_per_batch(
+            opts.chunk_rows,
+            opts.chunk_bytes,
+            info.columns.len(),
+            rows,
+            bytes,
+        ))
+    }
+
     /// The partition column's minimum, maximum and count of non-NULL values (`None` when
     /// it has no values).
     fn key_stats(&self, from: &str, col: &str, table: &str) -> Result<Option<KeyStats>> {
@@ -285,24 +310,27 @@ impl CxReader {
         let Some(b) = batches.iter().find(|b| b.num_rows() > 0) else {
             return Ok(None);
         };
-        let as_i64 = |a: &ArrayRef| -> Option<i64> {
-            let a = cast_with_options(
-                a,
-                &DataType::Int64,
-                &CastOptions {
-                    safe: false,
-                    ..Default::default()
-                },
-            )
-            .ok()?;
-            let a = a.as_primitive::<arrow::datatypes::Int64Type>();
-            (!a.is_null(0)).then(|| a.value(0))
-        };
-        let count = as_i64(b.column(2)).unwrap_or(0).max(0) as u64;
-        Ok(as_i64(b.column(0))
-            .zip(as_i64(b.column(1)))
+        let count = first_u64(b.column(2));
+        Ok(first_i64(b.column(0))
+            .zip(first_i64(b.column(1)))
             .map(|(min, max)| KeyStats { min, max, count }))
     }
+}
+
+/// The first value of an integer column (`None` when NULL or not an integer).
+fn first_i64(a: &ArrayRef) -> Option<i64> {
+    let strict = CastOptions {
+        safe: false,
+        ..Default::default()
+    };
+    let a = cast_with_options(a, &DataType::Int64, &strict).ok()?;
+    let a = a.as_primitive::<arrow::datatypes::Int64Type>();
+    (!a.is_empty() && !a.is_null(0)).then(|| a.value(0))
+}
+
+/// The first value of an integer column as a count (0 when NULL, negative or not one).
+fn first_u64(a: &ArrayRef) -> u64 {
+    first_i64(a).map_or(0, |v| v.max(0) as u64)
 }
 
 fn panic_text(p: Box<dyn std::any::Any + Send>) -> String {
