@@ -46,6 +46,11 @@ pub async fn write_stream(
     let shown = output
         .map(|p| p.display().to_string())
         .unwrap_or_else(|| "standard output".into());
+    // A file is written under a partial name beside it and renamed when complete, so a
+    // killed or failed query never leaves a truncated file under the name asked for (nor
+    // destroys the file that was there).
+    let partial = output.map(Partial::beside);
+    let output = partial.as_ref().map(|p| p.path.as_path());
     let io = |e: std::io::Error| Error::archive(format!("writing the rows to {shown}"), e);
     let arrow_err =
         |e: arrow::error::ArrowError| Error::archive(format!("writing the rows to {shown}"), e);
@@ -139,5 +144,48 @@ pub async fn write_stream(
                 .map_err(|e| Error::archive(format!("writing {shown}"), e))?;
         }
     }
+    if let Some(p) = partial {
+        p.commit().map_err(io)?;
+    }
     Ok(written)
+}
+
+/// The file being written for `--output`, removed unless committed.
+struct Partial {
+    path: std::path::PathBuf,
+    target: std::path::PathBuf,
+    committed: bool,
+}
+
+impl Partial {
+    /// `.NAME.partial-PID` in the target's folder (the same file system, so the rename is
+    /// atomic).
+    fn beside(target: &Path) -> Self {
+        let name = target
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let path = target.with_file_name(format!(".{name}.partial-{}", std::process::id()));
+        Partial {
+            path,
+            target: target.to_path_buf(),
+            committed: false,
+        }
+    }
+
+    /// Syncs the finished file and renames it to the target.
+    fn commit(mut self) -> std::io::Result<()> {
+        File::open(&self.path)?.sync_all()?;
+        std::fs::rename(&self.path, &self.target)?;
+        self.committed = true;
+        Ok(())
+    }
+}
+
+impl Drop for Partial {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
 }

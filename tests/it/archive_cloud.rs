@@ -346,7 +346,7 @@ fn a_million_rows_round_trip_through_s3_with_bounded_memory() {
     );
     let out = Command::new("/usr/bin/time")
         .arg("-v")
-        .arg(env!("CARGO_BIN_EXE_stage"))
+        .arg(crate::common::stage_bin())
         .args(["run", "--config", &cfg])
         .current_dir(dir.path())
         .env_clear()

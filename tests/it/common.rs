@@ -18,14 +18,18 @@ impl Run {
     }
 }
 
+/// The `stage` binary under test. STAGE_BIN overrides it: worktrees sharing one
+/// CARGO_TARGET_DIR overwrite each other's `target/debug/stage`, so a test run can pin its
+/// own copy.
+pub fn stage_bin() -> PathBuf {
+    std::env::var_os("STAGE_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_stage")))
+}
+
 /// Runs `stage` in `dir` with a clean environment plus `env`.
 pub fn stage(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
-    // STAGE_BIN overrides the binary: worktrees sharing one CARGO_TARGET_DIR overwrite
-    // each other's `target/debug/stage`, so a test run can pin its own copy.
-    let bin = std::env::var_os("STAGE_BIN")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_stage")));
-    let mut cmd = Command::new(bin);
+    let mut cmd = Command::new(stage_bin());
     cmd.current_dir(dir).env_clear();
     for k in ["PATH", "HOME", "TMPDIR"] {
         if let Ok(v) = std::env::var(k) {

@@ -180,7 +180,7 @@ fn a_partition_column_that_is_not_an_integer_is_a_clear_error() {
 
 /// Peak resident memory of a child process, polled from /proc (VmHWM).
 pub fn run_measuring_rss(dir: &Path, args: &[&str]) -> (i32, u64, String) {
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_stage"))
+    let mut child = std::process::Command::new(crate::common::stage_bin())
         .current_dir(dir)
         .args(args)
         .stdout(std::process::Stdio::piped())

@@ -174,7 +174,7 @@ pub(crate) struct Running {
 }
 
 pub(crate) fn spawn(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Running {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_stage"));
+    let mut cmd = Command::new(crate::common::stage_bin());
     cmd.current_dir(dir).env_clear();
     for k in ["PATH", "HOME", "TMPDIR"] {
         if let Ok(v) = std::env::var(k) {

@@ -23,6 +23,7 @@ mod parallel;
 mod pg_columns;
 mod pg_copy;
 mod pg_e2e;
+mod query_output;
 mod readers;
 mod reconnect;
 mod runlog;

@@ -372,7 +372,7 @@ fn a_missing_table_is_reported_and_row_limit_applies() {
 fn stage_measured(dir: &Path, args: &[&str]) -> (i32, String, u64) {
     let out = Command::new("/usr/bin/time")
         .arg("-v")
-        .arg(env!("CARGO_BIN_EXE_stage"))
+        .arg(crate::common::stage_bin())
         .args(args)
         .current_dir(dir)
         .env_clear()

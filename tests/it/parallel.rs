@@ -105,7 +105,7 @@ fn while_one_table_is_held_the_others_are_staged() {
             ("STAGE_FAULT_RESUME", resume.to_str().unwrap()),
         ],
     );
-    let mut child = Command::new(env!("CARGO_BIN_EXE_stage"))
+    let mut child = Command::new(crate::common::stage_bin())
         .current_dir(dir.path())
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap())

@@ -110,7 +110,7 @@ fn a_run_killed_mid_load_is_marked_interrupted_by_the_next_on_postgres() {
             ("STAGE_RUN_LOG_HEARTBEAT_SECONDS", "0.2"),
         ],
     );
-    let mut child = Command::new(env!("CARGO_BIN_EXE_stage"))
+    let mut child = Command::new(crate::common::stage_bin())
         .current_dir(dir.path())
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap())

@@ -27,9 +27,7 @@ fn stage_measured(dir: &Path, args: &[&str]) -> (i32, String, u64) {
         Path::new("/usr/bin/time").exists(),
         "/usr/bin/time is missing: scripts/install-test-deps.sh installs it (Debian package time)"
     );
-    let bin = std::env::var_os("STAGE_BIN")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| env!("CARGO_BIN_EXE_stage").into());
+    let bin = crate::common::stage_bin();
     let out = Command::new("/usr/bin/time")
         .arg("-v")
         .arg(bin)
