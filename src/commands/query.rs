@@ -37,12 +37,12 @@ pub(super) fn diff(args: &DiffArgs) -> Result<i32> {
     let cfg = super::setup(args.config.config.as_deref(), Needs { source: false })?;
     let store = Store::for_config(&cfg)?;
     let archive = Archive::open(&store)?;
-    let key = args.key.as_ref().map(|k| {
-        k.split(',')
-            .map(|c| c.trim().to_string())
-            .filter(|c| !c.is_empty())
-            .collect::<Vec<_>>()
-    });
+    let key = args
+        .key
+        .as_deref()
+        .map(crate::config::column_list)
+        .transpose()
+        .map_err(|m| crate::error::Error::config(format!("--key: {m}")))?;
     let report = diff::diff(
         &archive,
         &diff::DiffRequest {

@@ -47,7 +47,7 @@ pub use model::{
 pub use parse::parse_bool;
 pub use raw::{EnvLookup, Origin, RawIni};
 pub use secret::Secret;
-pub use table_sections::{TableOverrides, TableSettings, TABLE_KEYS};
+pub use table_sections::{column_list, TableOverrides, TableSettings, TABLE_KEYS};
 pub use tables::staging_name;
 
 pub use crate::dialect::Driver;

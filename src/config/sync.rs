@@ -6,6 +6,7 @@
 use std::time::Duration;
 
 use super::model::{TransferMode, WriteMode};
+use super::table_sections::column_list;
 use crate::error::{Error, Result};
 
 /// The keys of this module, in `[settings]` and `[table:NAME]`.
@@ -118,7 +119,7 @@ impl SyncOverrides {
                     _ => return Err("full or incremental".into()),
                 })
             }
-            "INCREMENTAL_COLUMN" => self.columns = Some(names(value)?),
+            "INCREMENTAL_COLUMN" => self.columns = Some(column_list(value)?),
             "INCREMENTAL_SETTLE_SECONDS" => {
                 let n = word
                     .parse::<u64>()
@@ -133,7 +134,7 @@ impl SyncOverrides {
                     _ => return Err("error, include or exclude".into()),
                 })
             }
-            "PRIMARY_KEY" => self.primary_key = Some(names(value)?),
+            "PRIMARY_KEY" => self.primary_key = Some(column_list(value)?),
             "FULL_REFRESH_EVERY" => {
                 self.full_refresh_every = Some(
                     parse_period(&word)
@@ -167,23 +168,6 @@ impl SyncOverrides {
             schema_change: self.schema_change.unwrap_or(base.schema_change),
         }
     }
-}
-
-/// A comma-separated list of column names: none blank, none twice.
-fn names(text: &str) -> std::result::Result<Vec<String>, String> {
-    let mut out: Vec<String> = Vec::new();
-    for name in text.split(',').map(str::trim) {
-        if name.is_empty() {
-            return Err("comma-separated column names, none blank".into());
-        }
-        if out.iter().any(|c| c.eq_ignore_ascii_case(name)) {
-            return Err(format!(
-                "comma-separated column names, each once ({name} twice)"
-            ));
-        }
-        out.push(name.to_string());
-    }
-    Ok(out)
 }
 
 /// `7d`, `12h`, `30m`, `45s` or a plain number of seconds; `None` when invalid or zero.

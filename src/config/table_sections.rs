@@ -233,8 +233,8 @@ fn parse_key(o: &mut TableOverrides, display: &str, key: &str, value: &str) -> R
     Ok(())
 }
 
-/// A comma-separated list of column names: none blank, none twice.
-fn column_list(text: &str) -> std::result::Result<Vec<String>, String> {
+/// A comma-separated list of column names: none blank, none twice (also `stage diff --key`).
+pub fn column_list(text: &str) -> std::result::Result<Vec<String>, String> {
     let mut out: Vec<String> = Vec::new();
     for name in text.split(',').map(str::trim) {
         if name.is_empty() {

@@ -312,6 +312,12 @@ fn query_mistakes_are_one_line_usage_errors() {
             "--key idd: table orders has no column idd",
         ),
         (
+            vec![
+                "diff", "--table", "orders", "--from", &id, "--to", &id, "--key", "id,,name",
+            ],
+            "--key: comma-separated column names, none blank",
+        ),
+        (
             vec!["diff", "--table", "nope", "--from", &id, "--to", &id],
             "--table nope",
         ),
