@@ -182,8 +182,9 @@ impl<S> Tap<S> {
 }
 
 /// A message with tag `tag` starts: a tapped COPY starts with a CopyOutResponse and ends
-/// with a CopyDone or an error; an error or ReadyForQuery before it disarms (that COPY's
-/// data, if any, then reaches the driver's stream as without a tap).
+/// with a CopyDone or an error. An error before it disarms (the COPY failed to start). A
+/// ReadyForQuery does not: tokio-postgres prepares the COPY statement first, and that
+/// exchange ends with one.
 fn on_tag(shared: &mut Shared, tag: u8) {
     match tag {
         b'H' if shared.armed && !shared.copying => {
@@ -197,7 +198,7 @@ fn on_tag(shared: &mut Shared, tag: u8) {
                 w.wake();
             }
         }
-        b'E' | b'Z' => shared.armed = false,
+        b'E' => shared.armed = false,
         _ => {}
     }
 }
