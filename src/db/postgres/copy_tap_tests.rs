@@ -73,7 +73,7 @@ impl AsyncRead for Pieces {
         out: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         self.reads += 1;
-        if self.reads % 3 == 0 {
+        if self.reads.is_multiple_of(3) {
             cx.waker().wake_by_ref();
             return Poll::Pending;
         }
@@ -108,10 +108,10 @@ fn drain(
     let mut cx = Context::from_waker(Waker::noop());
     let (mut passed, mut taken, mut chunk) = (Vec::new(), Vec::new(), Vec::new());
     let mut buf = vec![0u8; out_len];
-    for i in 0.. {
+    for i in 0usize.. {
         assert!(i < 10_000_000, "the tap made no progress");
         if let Some(a) = armed {
-            if i % take_every == 0 && a.take(&mut chunk, &mut cx) {
+            if i.is_multiple_of(take_every) && a.take(&mut chunk, &mut cx) {
                 taken.append(&mut chunk);
             }
         }
