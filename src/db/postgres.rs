@@ -8,9 +8,14 @@
 //! `SET` right after login — `SET` rather than the startup `options`, which connection
 //! poolers such as PgBouncer refuse.
 //!
-//! * `tls`: rustls under tokio-postgres, with libpq's modes.
+//! * `tls`: rustls under tokio-postgres, with libpq's modes;
+//! * `copy_tap`: the source connection's COPY data taken off its socket before
+//!   tokio-postgres parses it, one message per row (connections without TLS).
 
+mod copy_tap;
 mod tls;
+
+pub(crate) use copy_tap::{Armed, CopyTap};
 
 use std::sync::mpsc;
 use std::time::Duration;
@@ -198,6 +203,8 @@ pub(crate) struct Conn {
     /// `None` only while dropping.
     client: Option<tokio_postgres::Client>,
     driver: Option<tokio::task::JoinHandle<()>>,
+    /// COPY data off the socket (`copy_tap`), on connections without TLS.
+    tap: Option<CopyTap>,
 }
 
 impl Conn {
@@ -211,21 +218,34 @@ impl Conn {
             .map_err(|e| format!("starting the I/O runtime: {e}"))?;
         let limit = endpoint.timeouts.connect;
         let started = std::time::Instant::now();
-        let (client, connection) = rt
+        let cfg = config(endpoint, dbname);
+        let plain = endpoint.tls.effective_mode() == crate::config::SslMode::Disable;
+        let (client, driver, tap) = rt
             .block_on(async {
-                tokio::time::timeout(limit, config(endpoint, dbname).connect(tls)).await
+                tokio::time::timeout(limit, async {
+                    if plain {
+                        let (client, driver, tap) = copy_tap::connect(&cfg, endpoint).await?;
+                        return Ok((client, driver, Some(tap)));
+                    }
+                    let (client, connection) = cfg
+                        .connect(tls)
+                        .await
+                        .map_err(|e| ConnectError::driver(e, endpoint).to_string())?;
+                    let driver = tokio::spawn(async move {
+                        if let Err(e) = connection.await {
+                            tracing::debug!(error = %e, "source connection ended");
+                        }
+                    });
+                    Ok::<_, String>((client, driver, None))
+                })
+                .await
             })
-            .map_err(|_| connect_timed_out(endpoint))?
-            .map_err(|e| ConnectError::driver(e, endpoint).to_string())?;
-        let driver = rt.spawn(async move {
-            if let Err(e) = connection.await {
-                tracing::debug!(error = %e, "source connection ended");
-            }
-        });
+            .map_err(|_| connect_timed_out(endpoint))??;
         let conn = Conn {
             rt,
             client: Some(client),
             driver: Some(driver),
+            tap,
         };
         let session = session_settings(endpoint);
         if !session.is_empty() {
@@ -242,6 +262,12 @@ impl Conn {
 
     pub(crate) fn client(&self) -> &tokio_postgres::Client {
         self.client.as_ref().expect("the client lives until drop")
+    }
+
+    /// Arms the connection's tap for the next COPY it starts, when it has one: that COPY's
+    /// data is then taken with [`Armed::take`], not from the driver's stream.
+    pub(crate) fn arm_tap(&self) -> Option<Armed> {
+        self.tap.as_ref().map(CopyTap::arm)
     }
 
     /// Runs `f` on the connection's runtime (a whole COPY inside one call).

@@ -15,7 +15,9 @@ mod parallel;
 
 use std::collections::HashMap;
 
-use futures::StreamExt;
+use std::task::{Context, Poll, Waker};
+
+use futures::Stream;
 
 use super::{BatchSink, ColumnInfo, ReadOptions, Source, TableInfo, TableRef};
 use crate::config::Endpoint;
@@ -313,6 +315,10 @@ impl Source for PgSource {
 }
 
 /// Runs one `COPY … TO STDOUT (FORMAT binary)` over `conn` through `decoder` into `sink`.
+///
+/// On a connection with a tap (`db::postgres::copy_tap`) the data comes off the socket in
+/// large pieces; the driver's stream then only starts and ends the COPY (and reports its
+/// errors). Data that reaches the stream anyway is decoded from there, in order.
 fn copy_into(
     conn: &Conn,
     sql: &str,
@@ -320,6 +326,7 @@ fn copy_into(
     sink: &mut BatchSink<'_>,
 ) -> Result<u64> {
     let name = decoder.table.clone();
+    let tap = conn.arm_tap();
     conn.block_on(async {
         let stream = conn
             .client()
@@ -327,10 +334,32 @@ fn copy_into(
             .await
             .map_err(db_err(format!("table {name}: starting the read")))?;
         let mut stream = std::pin::pin!(stream);
-        // One CopyData message per row: the error context is built only on an error.
-        while let Some(data) = stream.next().await {
-            let data = data.map_err(|e| db_err(format!("table {name}: reading"))(e))?;
-            decoder.feed(&data, sink)?;
+        let mut taken = Vec::new();
+        loop {
+            // Tapped data first: what the tap took precedes anything the stream yields.
+            let next = std::future::poll_fn(|cx| {
+                if tap.as_ref().is_some_and(|t| t.take(&mut taken, cx)) {
+                    return Poll::Ready(Some(Ok(None)));
+                }
+                stream.as_mut().poll_next(cx).map_ok(Some)
+            })
+            .await;
+            match next {
+                Some(Ok(None)) => {
+                    decoder.feed(&taken, sink)?;
+                    taken.clear();
+                }
+                // One CopyData message per row: the error context is built only on an error.
+                Some(Ok(Some(data))) => decoder.feed(&data, sink)?,
+                Some(Err(e)) => return Err(db_err(format!("table {name}: reading"))(e)),
+                None => break,
+            }
+        }
+        // The stream ended after the CopyDone the tap passed: its last data is taken now.
+        if let Some(t) = &tap {
+            if t.take(&mut taken, &mut Context::from_waker(Waker::noop())) {
+                decoder.feed(&taken, sink)?;
+            }
         }
         decoder.finish(sink)
     })

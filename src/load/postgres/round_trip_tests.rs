@@ -159,7 +159,7 @@ fn round_trip(batch: &RecordBatch, kinds: &[ReadAs]) {
     let mut nuls = vec![0u64; batch.num_columns()];
     encode_batch(batch, &mut stream, &mut nuls, "t").unwrap();
     assert!(nuls.iter().all(|&n| n == 0));
-    for (chunk, piece) in [(5, stream.len()), (7, 7), (ROWS, 1), (1_000, 64)] {
+    for (chunk, piece) in [(5, stream.len()), (7, 7), (ROWS, 1), (1_000, 64), (4, 300)] {
         let got = decode(&stream, batch, kinds, chunk, piece);
         let sizes: Vec<usize> = got.iter().map(|b| b.num_rows()).collect();
         let want: Vec<usize> = (0..ROWS)

@@ -14,6 +14,9 @@ use crate::error::{Error, Result};
 use crate::source::BatchSink;
 use crate::types::postgres::{self as pgt, be_i16, be_i32, ReadAs};
 
+/// Bytes of a new piece appended at a time to complete a tuple cut off at a piece's end.
+const PENDING_STEP: usize = 4096;
+
 /// Decodes a binary COPY stream into Arrow batches of `chunk` rows.
 ///
 /// Bytes may arrive split anywhere. The server sends one CopyData message per row, so whole
@@ -83,17 +86,32 @@ impl CopyDecoder {
     }
 
     /// Decodes the next bytes of the stream, handing each full batch to `sink`.
-    pub fn feed(&mut self, data: &[u8], sink: &mut BatchSink<'_>) -> Result<()> {
-        if self.pending.is_empty() {
-            let used = self.consume(data, sink)?;
-            self.pending.extend_from_slice(&data[used..]);
-        } else {
+    ///
+    /// A tuple cut off at the end of the last piece is completed in `pending` from the
+    /// start of this one, a few KiB at a time (doubling for long tuples), and the rest is
+    /// decoded in place: pieces of many tuples (`copy_tap`) are not copied whole.
+    pub fn feed(&mut self, mut data: &[u8], sink: &mut BatchSink<'_>) -> Result<()> {
+        while !self.pending.is_empty() {
+            if data.is_empty() {
+                return Ok(());
+            }
             let mut pending = std::mem::take(&mut self.pending);
-            pending.extend_from_slice(data);
+            let before = pending.len();
+            let take = data.len().min(before.max(PENDING_STEP));
+            pending.extend_from_slice(&data[..take]);
             let used = self.consume(&pending, sink)?;
-            pending.drain(..used);
+            if used > before {
+                // The cut-off tuple is complete; what followed it is decoded from `data`.
+                data = &data[take - (pending.len() - used)..];
+                pending.clear();
+            } else {
+                pending.drain(..used);
+                data = &data[take..];
+            }
             self.pending = pending;
         }
+        let used = self.consume(data, sink)?;
+        self.pending.extend_from_slice(&data[used..]);
         Ok(())
     }
 
@@ -384,6 +402,52 @@ mod tests {
                 .collect();
             assert_eq!(ns, [Some(0), None, Some(2), None, Some(4)], "split {split}");
             assert_eq!(batches[2].column(1).as_string::<i32>().value(0), "row 4");
+        }
+    }
+
+    #[test]
+    fn long_and_short_tuples_cut_across_large_pieces_decode_whole() {
+        // Tuples of a few bytes up to 30 KB, so a cut-off tuple is completed over several
+        // steps of `PENDING_STEP` and more, and the rest of each piece decoded in place.
+        let texts: Vec<String> = (0..40usize)
+            .map(|i| {
+                let len = [3, 30_000, 10, 4_096, 5_000, 1][i % 6] + i;
+                (0..len)
+                    .map(|j| char::from(b'a' + ((i + j) % 26) as u8))
+                    .collect()
+            })
+            .collect();
+        let tuples: Vec<Vec<Option<Vec<u8>>>> = texts
+            .iter()
+            .enumerate()
+            .map(|(i, t)| {
+                vec![
+                    Some((i as i32).to_be_bytes().to_vec()),
+                    Some(t.clone().into_bytes()),
+                ]
+            })
+            .collect();
+        let data = stream(&tuples);
+        for split in [1, 7, 64, 4_095, 5_000, 9_000, 50_000, data.len()] {
+            let mut d = decoder(16);
+            let mut got: Vec<(i32, String)> = Vec::new();
+            let mut sink = |b: RecordBatch| {
+                let n = b.column(0).as_primitive::<Int32Type>();
+                let s = b.column(1).as_string::<i32>();
+                got.extend((0..b.num_rows()).map(|r| (n.value(r), s.value(r).to_string())));
+                Ok(())
+            };
+            for piece in data.chunks(split) {
+                d.feed(piece, &mut sink).unwrap();
+            }
+            assert_eq!(d.finish(&mut sink).unwrap(), 40, "split {split}");
+            let want: Vec<(i32, String)> = texts
+                .iter()
+                .cloned()
+                .enumerate()
+                .map(|(i, t)| (i as i32, t))
+                .collect();
+            assert!(got == want, "split {split}: decoded values differ");
         }
     }
 
