@@ -203,8 +203,8 @@ pub(crate) struct Conn {
     /// `None` only while dropping.
     client: Option<tokio_postgres::Client>,
     driver: Option<tokio::task::JoinHandle<()>>,
-    /// COPY data off the socket (`copy_tap`), on connections without TLS.
-    tap: Option<CopyTap>,
+    /// COPY data off the byte stream (`copy_tap`).
+    tap: CopyTap,
 }
 
 impl Conn {
@@ -219,26 +219,10 @@ impl Conn {
         let limit = endpoint.timeouts.connect;
         let started = std::time::Instant::now();
         let cfg = config(endpoint, dbname);
-        let plain = endpoint.tls.effective_mode() == crate::config::SslMode::Disable;
         let (client, driver, tap) = rt
+            // The timer is made inside the runtime, which it needs.
             .block_on(async {
-                tokio::time::timeout(limit, async {
-                    if plain {
-                        let (client, driver, tap) = copy_tap::connect(&cfg, endpoint).await?;
-                        return Ok((client, driver, Some(tap)));
-                    }
-                    let (client, connection) = cfg
-                        .connect(tls)
-                        .await
-                        .map_err(|e| ConnectError::driver(e, endpoint).to_string())?;
-                    let driver = tokio::spawn(async move {
-                        if let Err(e) = connection.await {
-                            tracing::debug!(error = %e, "source connection ended");
-                        }
-                    });
-                    Ok::<_, String>((client, driver, None))
-                })
-                .await
+                tokio::time::timeout(limit, copy_tap::connect(&cfg, endpoint, tls)).await
             })
             .map_err(|_| connect_timed_out(endpoint))??;
         let conn = Conn {
@@ -264,10 +248,10 @@ impl Conn {
         self.client.as_ref().expect("the client lives until drop")
     }
 
-    /// Arms the connection's tap for the next COPY it starts, when it has one: that COPY's
+    /// Arms the connection's tap for the next COPY it starts: that COPY's
     /// data is then taken with [`Armed::take`], not from the driver's stream.
-    pub(crate) fn arm_tap(&self) -> Option<Armed> {
-        self.tap.as_ref().map(CopyTap::arm)
+    pub(crate) fn arm_tap(&self) -> Armed {
+        self.tap.arm()
     }
 
     /// Runs `f` on the connection's runtime (a whole COPY inside one call).

@@ -225,10 +225,13 @@ impl CxReader {
             })
             .collect();
         let base = format!("SELECT {} FROM {from}", select.join(", "));
-        let chunk_rows = self.rows_per_batch(info, &from, opts)?;
+        let key = match (partition, opts.row_limit) {
+            (Some((col, _)), None) => Some(col),
+            _ => None,
+        };
+        let (chunk_rows, stats) = self.pre_read(info, &from, opts, key)?;
         let waves: Vec<Vec<String>> = match (partition, opts.row_limit) {
             (Some((col, n)), None) => {
-                let stats = self.key_stats(&from, col, &name)?;
                 let per_query = (chunk_rows as u64).saturating_mul(WAVE_CHUNKS);
                 waves(&base, &d.quote(col), stats, n, per_query)
             }
@@ -281,39 +284,60 @@ impl CxReader {
         }
     }
 
-    /// Rows per ConnectorX batch: `SRC_CHUNK_SIZE`, or fewer where a sample of the table
-    /// says rows that many would hold more than `SRC_CHUNK_BYTES` (see `width`).
-    fn rows_per_batch(&self, info: &TableInfo, from: &str, opts: &ReadOptions) -> Result<usize> {
-        let Some(sql) = width::sample_sql(self.dialect, info, from) else {
-            return Ok(opts.chunk_rows.max(1));
+    /// What a read needs to know before it starts, in one round trip: the rows per
+    /// ConnectorX batch — `SRC_CHUNK_SIZE`, or fewer where a sample of the table says rows
+    /// that many would hold more than `SRC_CHUNK_BYTES` (see `width`) — and, for a read
+    /// partitioned on `key`, that column's minimum, maximum and count of non-NULL values
+    /// (`None` when it has none).
+    fn pre_read(
+        &self,
+        info: &TableInfo,
+        from: &str,
+        opts: &ReadOptions,
+        key: Option<&str>,
+    ) -> Result<(usize, Option<KeyStats>)> {
+        let stats_sql = key.map(|col| {
+            let c = self.dialect.quote(col);
+            format!(
+                "SELECT MIN({c}) AS k_min, MAX({c}) AS k_max, COUNT({c}) AS k_count FROM {from}"
+            )
+        });
+        let sample_sql = width::sample_sql(self.dialect, info, from);
+        let sql = match (&stats_sql, &sample_sql) {
+            (Some(k), Some(w)) => format!("SELECT * FROM ({k}) k CROSS JOIN ({w}) w"),
+            (Some(q), None) | (None, Some(q)) => q.clone(),
+            (None, None) => return Ok((opts.chunk_rows.max(1), None)),
         };
         let batches = self.collect(&sql, &info.table.display())?;
-        let (rows, bytes) = batches
-            .iter()
-            .find(|b| b.num_rows() > 0)
-            .map_or((0, 0), |b| (first_u64(b.column(0)), first_u64(b.column(1))));
-        Ok(width::rows_per_batch(
+        let row = batches.iter().find(|b| b.num_rows() > 0);
+        let stats = match (row, key) {
+            (Some(b), Some(_)) => {
+                first_i64(b.column(0))
+                    .zip(first_i64(b.column(1)))
+                    .map(|(min, max)| KeyStats {
+                        min,
+                        max,
+                        count: first_u64(b.column(2)),
+                    })
+            }
+            _ => None,
+        };
+        let sampled = if key.is_some() { 3 } else { 0 };
+        let (rows, bytes) = match (row, &sample_sql) {
+            (Some(b), Some(_)) => (
+                first_u64(b.column(sampled)),
+                first_u64(b.column(sampled + 1)),
+            ),
+            _ => (0, 0),
+        };
+        let chunk_rows = width::rows_per_batch(
             opts.chunk_rows,
             opts.chunk_bytes,
             info.columns.len(),
             rows,
             bytes,
-        ))
-    }
-
-    /// The partition column's minimum, maximum and count of non-NULL values (`None` when
-    /// it has no values).
-    fn key_stats(&self, from: &str, col: &str, table: &str) -> Result<Option<KeyStats>> {
-        let c = self.dialect.quote(col);
-        let sql = format!("SELECT MIN({c}), MAX({c}), COUNT({c}) FROM {from}");
-        let batches = self.collect(&sql, table)?;
-        let Some(b) = batches.iter().find(|b| b.num_rows() > 0) else {
-            return Ok(None);
-        };
-        let count = first_u64(b.column(2));
-        Ok(first_i64(b.column(0))
-            .zip(first_i64(b.column(1)))
-            .map(|(min, max)| KeyStats { min, max, count }))
+        );
+        Ok((chunk_rows, stats))
     }
 }
 

@@ -316,7 +316,7 @@ impl Source for PgSource {
 
 /// Runs one `COPY … TO STDOUT (FORMAT binary)` over `conn` through `decoder` into `sink`.
 ///
-/// On a connection with a tap (`db::postgres::copy_tap`) the data comes off the socket in
+/// The connection's tap (`db::postgres::copy_tap`) takes the data off the byte stream in
 /// large pieces; the driver's stream then only starts and ends the COPY (and reports its
 /// errors). Data that reaches the stream anyway is decoded from there, in order.
 fn copy_into(
@@ -335,10 +335,12 @@ fn copy_into(
             .map_err(db_err(format!("table {name}: starting the read")))?;
         let mut stream = std::pin::pin!(stream);
         let mut taken = Vec::new();
+        // Where the data came from: the tap's pieces and the driver's messages.
+        let (mut tapped, mut streamed) = (0u64, 0u64);
         loop {
             // Tapped data first: what the tap took precedes anything the stream yields.
             let next = std::future::poll_fn(|cx| {
-                if tap.as_ref().is_some_and(|t| t.take(&mut taken, cx)) {
+                if tap.take(&mut taken, cx) {
                     return Poll::Ready(Some(Ok(None)));
                 }
                 stream.as_mut().poll_next(cx).map_ok(Some)
@@ -346,21 +348,25 @@ fn copy_into(
             .await;
             match next {
                 Some(Ok(None)) => {
+                    tapped += taken.len() as u64;
                     decoder.feed(&taken, sink)?;
                     taken.clear();
                 }
                 // One CopyData message per row: the error context is built only on an error.
-                Some(Ok(Some(data))) => decoder.feed(&data, sink)?,
+                Some(Ok(Some(data))) => {
+                    streamed += 1;
+                    decoder.feed(&data, sink)?;
+                }
                 Some(Err(e)) => return Err(db_err(format!("table {name}: reading"))(e)),
                 None => break,
             }
         }
         // The stream ended after the CopyDone the tap passed: its last data is taken now.
-        if let Some(t) = &tap {
-            if t.take(&mut taken, &mut Context::from_waker(Waker::noop())) {
-                decoder.feed(&taken, sink)?;
-            }
+        if tap.take(&mut taken, &mut Context::from_waker(Waker::noop())) {
+            tapped += taken.len() as u64;
+            decoder.feed(&taken, sink)?;
         }
+        tracing::debug!(table = %name, tapped_bytes = tapped, driver_messages = streamed, "COPY read");
         decoder.finish(sink)
     })
 }

@@ -112,3 +112,30 @@ pub fn sqlite_rows(db: &Path, sql: &str) -> Vec<Vec<String>> {
 
 /// The tables of a MariaDB staging database but the run log's (`SHOW TABLES`' order).
 pub const MARIA_STAGED_TABLES: &str = "SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name NOT IN ('etl_runs', 'etl_logs', 'sync_metadata') ORDER BY table_name";
+
+/// Every PostgreSQL COPY in a debug log was read off the connection's byte stream by the
+/// tap (`db::postgres::copy_tap`): its "COPY read" lines show tapped bytes and no message
+/// through the driver. Returns how many COPYs the log shows.
+pub fn assert_copies_tapped(log: &str) -> usize {
+    let field = |line: &str, key: &str| -> u64 {
+        let at = line
+            .find(key)
+            .unwrap_or_else(|| panic!("no {key} in: {line}"));
+        line[at + key.len()..]
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .collect::<String>()
+            .parse()
+            .unwrap_or_else(|_| panic!("{key} is not a number in: {line}"))
+    };
+    let lines: Vec<&str> = log.lines().filter(|l| l.contains("COPY read")).collect();
+    assert!(
+        !lines.is_empty(),
+        "no \"COPY read\" line in the log:\n{log}"
+    );
+    for line in &lines {
+        assert!(field(line, "tapped_bytes=") > 0, "{line}");
+        assert_eq!(field(line, "driver_messages="), 0, "{line}");
+    }
+    lines.len()
+}

@@ -24,6 +24,7 @@ mod pg_columns;
 mod pg_copy;
 mod pg_e2e;
 mod pg_parallel_reads;
+mod pg_tap;
 mod query_output;
 mod readers;
 mod reconnect;

@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use crate::common::{stage, Run};
+use crate::common::{assert_copies_tapped, stage, Run};
 use crate::support::tls::Pki;
 use crate::support::PgServer;
 
@@ -196,9 +196,13 @@ fn require_and_verified_modes_stage_the_tables() {
         // require: encrypted, certificate unchecked (the default prefer on the destination
         // gets TLS too, since the server offers it).
         let db = source_db("tls_require");
-        let (r, _) = run(&db, &[("TRANSFER_MODE", mode), ("SRC_SSLMODE", "require")]);
+        let (r, log) = run(&db, &[("TRANSFER_MODE", mode), ("SRC_SSLMODE", "require")]);
         assert_eq!(r.code, 0, "{mode}: {}", r.all());
         assert_staged(&db);
+        if mode != "CONNECTORX" {
+            // The tap sits above TLS: both tables' COPY data came off the decrypted stream.
+            assert_eq!(assert_copies_tapped(&log), 2, "{mode}");
+        }
 
         // verify-ca with the CA, connected by a name the certificate lacks: the name is
         // not checked.
@@ -224,7 +228,7 @@ fn require_and_verified_modes_stage_the_tables() {
             ("DST_SSLROOTCERT", ca),
             ("DST_HOST", "localhost"),
         ];
-        let (r, _) = run(&db, &verify_full);
+        let (r, log) = run(&db, &verify_full);
         if mode == "CONNECTORX" {
             // ConnectorX checks the chain only: refused before anything is read.
             assert_eq!(r.code, 2, "{}", r.all());
@@ -239,6 +243,7 @@ fn require_and_verified_modes_stage_the_tables() {
         } else {
             assert_eq!(r.code, 0, "{mode}: {}", r.all());
             assert_staged(&db);
+            assert_eq!(assert_copies_tapped(&log), 2, "{mode}");
         }
     }
 }

@@ -14,7 +14,8 @@
 //! The buffer is bounded: once it holds [`TAP_LIMIT`] bytes the tap stops reading the
 //! socket until the reader has taken them. A reader that stops early (an error) drops its
 //! [`Armed`] guard, and the rest of the COPY is discarded as tokio-postgres would.
-//! Used on connections without TLS only, where the socket's bytes are the protocol's.
+//! Over TLS the tap sits above the TLS stream ([`connect`]), so it sees the protocol's
+//! bytes either way.
 
 use std::io;
 use std::pin::Pin;
@@ -24,8 +25,11 @@ use std::task::{Context, Poll, Waker};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::task::JoinHandle;
 
+use tokio_postgres::tls::{MakeTlsConnect, TlsConnect};
+
+use super::tls::MakeRustls;
 use super::ConnectError;
-use crate::config::{Endpoint, KEEPALIVE_IDLE};
+use crate::config::{Endpoint, SslMode, KEEPALIVE_IDLE};
 
 /// The tap stops reading the socket while its buffer holds this many bytes.
 pub(crate) const TAP_LIMIT: usize = 512 << 10;
@@ -101,6 +105,19 @@ impl<S> Tap<S> {
     fn handle(&mut self, out: &mut ReadBuf<'_>, cx: &mut Context<'_>) -> bool {
         let mut shared = lock(&self.shared);
         while self.pos < self.end && out.remaining() > 0 {
+            // The hot path: whole CopyData messages of a tapped COPY in one sweep, without
+            // the state machine below or a wake per row.
+            if matches!(self.frame, Frame::Header { have: 0 }) && shared.copying && !shared.discard
+            {
+                let swept = sweep(&self.buf[self.pos..self.end], &mut shared.data);
+                if swept > 0 {
+                    self.pos += swept;
+                    if let Some(w) = shared.reader.take() {
+                        w.wake();
+                    }
+                    continue;
+                }
+            }
             let avail = &self.buf[self.pos..self.end];
             match self.frame {
                 Frame::Lost => {
@@ -179,6 +196,29 @@ impl<S> Tap<S> {
         }
         true
     }
+}
+
+/// Appends the bodies of the whole CopyData messages at the start of `avail` to `data`,
+/// until `data` holds [`TAP_LIMIT`] bytes; returns the bytes used. Stops at anything
+/// else (another message, a cut-off one, a length that cannot be), which the state
+/// machine then handles.
+fn sweep(avail: &[u8], data: &mut Vec<u8>) -> usize {
+    let mut used = 0;
+    while data.len() < TAP_LIMIT {
+        let Some(&[b'd', a, b, c, d]) = avail.get(used..used + 5) else {
+            break;
+        };
+        let len = match usize::try_from(i32::from_be_bytes([a, b, c, d])) {
+            Ok(len) if len >= 4 => len,
+            _ => break,
+        };
+        let Some(body) = avail.get(used + 5..used + 1 + len) else {
+            break;
+        };
+        data.extend_from_slice(body);
+        used += 1 + len;
+    }
+    used
 }
 
 /// A message with tag `tag` starts: a tapped COPY starts with a CopyOutResponse and ends
@@ -312,14 +352,17 @@ impl Drop for Armed {
     }
 }
 
-/// A connection without TLS whose socket runs through a [`Tap`]: the socket is opened here
-/// (tokio-postgres's `connect` keeps its own), as tokio-postgres would — a Unix socket when
-/// the host is a directory, else each address of the host in turn, with TCP_NODELAY and
-/// keepalive — and the login runs over it with `connect_raw`. Bounded by the caller's
-/// connect timeout.
+/// A source connection whose byte stream runs through a [`Tap`]. The socket is opened
+/// here (tokio-postgres's `connect` keeps its own), as tokio-postgres would: a Unix socket
+/// when the host is a directory, else each address of the host in turn, with TCP_NODELAY
+/// and keepalive. TLS is negotiated here too, as the driver does it (an SSLRequest, then
+/// rustls's handshake with the same connector when the server answers `S`), so the tap
+/// sits above TLS and every `SSLMODE` is tapped; the login then runs over the stream with
+/// `connect_raw`. Bounded by the caller's connect timeout.
 pub(super) async fn connect(
     cfg: &tokio_postgres::Config,
     endpoint: &Endpoint,
+    tls: MakeRustls,
 ) -> Result<(tokio_postgres::Client, JoinHandle<()>, CopyTap), String> {
     let host = endpoint.host.as_deref().unwrap_or("localhost");
     let port = endpoint.port.unwrap_or(5432);
@@ -330,7 +373,7 @@ pub(super) async fn connect(
         let socket = tokio::net::UnixStream::connect(path)
             .await
             .map_err(failed)?;
-        return login(cfg, socket, endpoint).await;
+        return negotiate(cfg, socket, endpoint, host, tls).await;
     }
     let mut last = None;
     for addr in tokio::net::lookup_host((host, port))
@@ -344,7 +387,7 @@ pub(super) async fn connect(
                 socket2::SockRef::from(&socket)
                     .set_tcp_keepalive(&keepalive)
                     .map_err(failed)?;
-                return login(cfg, socket, endpoint).await;
+                return negotiate(cfg, socket, endpoint, host, tls).await;
             }
             Err(e) => last = Some(e),
         }
@@ -357,6 +400,51 @@ pub(super) async fn connect(
     })))
 }
 
+/// The protocol's SSLRequest: its length (8) and the request code 80877103.
+const SSL_REQUEST: [u8; 8] = [0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f];
+
+/// TLS as the endpoint's `SSLMODE` asks (libpq's rules, as tokio-postgres applies them):
+/// none for `disable`; for the others an SSLRequest, and the handshake when the server
+/// answers `S`; a plain connection when it does not, which only `prefer` accepts.
+async fn negotiate<S>(
+    cfg: &tokio_postgres::Config,
+    mut socket: S,
+    endpoint: &Endpoint,
+    host: &str,
+    mut tls: MakeRustls,
+) -> Result<(tokio_postgres::Client, JoinHandle<()>, CopyTap), String>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mode = endpoint.tls.effective_mode();
+    if mode == SslMode::Disable {
+        return login(cfg, socket, endpoint).await;
+    }
+    let failed = |e: &dyn std::fmt::Display| format!("error performing TLS handshake: {e}");
+    socket
+        .write_all(&SSL_REQUEST)
+        .await
+        .map_err(|e| failed(&e))?;
+    let mut answer = [0u8];
+    socket
+        .read_exact(&mut answer)
+        .await
+        .map_err(|e| failed(&e))?;
+    if answer[0] != b'S' {
+        if mode == SslMode::Prefer {
+            return login(cfg, socket, endpoint).await;
+        }
+        return Err(failed(&"server does not support TLS"));
+    }
+    let handshake =
+        MakeTlsConnect::<S>::make_tls_connect(&mut tls, host).map_err(|e| failed(&e))?;
+    let stream = TlsConnect::connect(handshake, socket)
+        .await
+        .map_err(|e| failed(&e))?;
+    login(cfg, stream, endpoint).await
+}
+
 async fn login<S>(
     cfg: &tokio_postgres::Config,
     socket: S,
@@ -366,6 +454,9 @@ where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let (stream, tap) = Tap::new(socket);
+    // TLS, if any, is already under the stream: the driver must not ask for it again.
+    let mut cfg = cfg.clone();
+    cfg.ssl_mode(tokio_postgres::config::SslMode::Disable);
     let (client, connection) = cfg
         .connect_raw(stream, tokio_postgres::NoTls)
         .await

@@ -77,7 +77,7 @@ pub(super) fn sample_sql(d: Dialect, info: &TableInfo, from: &str) -> Option<Str
         _ => ("COUNT(*)".to_string(), format!("COALESCE({sum}, 0)")),
     };
     Some(format!(
-        "SELECT {count}, {total} FROM (SELECT {} FROM {from} LIMIT {SAMPLE_ROWS}) s",
+        "SELECT {count} AS w_rows, {total} AS w_bytes FROM (SELECT {} FROM {from} LIMIT {SAMPLE_ROWS}) s",
         cols.join(", ")
     ))
 }
