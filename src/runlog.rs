@@ -55,7 +55,6 @@ pub use crate::load::RunLogRows;
 
 use crate::config::{Config, Driver, Endpoint, DEFAULT_DST_SCHEMA};
 use crate::error::{Error, Result};
-use crate::load::LoadTarget;
 use sql::{Flavor, Kind, RunRow, Sql, TABLES};
 
 /// How often a running run writes `etl_runs.last_heartbeat_at`.
