@@ -17,19 +17,19 @@ fn source(dir: &Path, sql: &str) -> String {
     path.to_string_lossy().into_owned()
 }
 
+/// `src.sqlite` made by `sql`, and `a.ini` staging it into `stg.sqlite` with `settings`.
+fn job(dir: &Path, sql: &str, settings: &str) {
+    let src = source(dir, sql);
+    write(dir, "a.ini", &sqlite_ini(&src, "stg.sqlite", settings));
+}
+
 const SEVEN: &str = "CREATE TABLE seven (id INTEGER PRIMARY KEY, name TEXT);
 INSERT INTO seven (name) VALUES ('a'),('b'),('c'),('d'),('e'),('f'),('g');";
 
 #[test]
 fn seven_rows_in_chunks_of_three_make_three_parts_listed_exactly_in_the_manifest() {
     let dir = tempfile::tempdir().unwrap();
-    let src = source(dir.path(), SEVEN);
-    let ini = sqlite_ini(
-        &src,
-        "stg.sqlite",
-        "SRC_TABLES = seven\nSRC_CHUNK_SIZE = 3\nTRANSFER_MODE = DUMP\nOUTPUT_DIR = out\nCLEANUP_PARQUET_FILES = false",
-    );
-    write(dir.path(), "a.ini", &ini);
+    job(dir.path(), SEVEN, "SRC_TABLES = seven\nSRC_CHUNK_SIZE = 3\nTRANSFER_MODE = DUMP\nOUTPUT_DIR = out\nCLEANUP_PARQUET_FILES = false");
     let r = stage(dir.path(), &["--config", "a.ini"], &[]);
     assert_eq!(r.code, 0, "{}", r.all());
     let (_, m) = only_manifest(&dir.path().join("out"));
@@ -84,13 +84,8 @@ fn seven_rows_in_chunks_of_three_make_three_parts_listed_exactly_in_the_manifest
 #[test]
 fn a_stray_part_from_an_older_run_is_never_loaded() {
     let dir = tempfile::tempdir().unwrap();
-    let src = source(dir.path(), SEVEN);
     let settings = "SRC_TABLES = seven\nSRC_CHUNK_SIZE = 3\nTRANSFER_MODE = DUMP\nOUTPUT_DIR = out\nCLEANUP_PARQUET_FILES = false";
-    write(
-        dir.path(),
-        "a.ini",
-        &sqlite_ini(&src, "stg.sqlite", settings),
-    );
+    job(dir.path(), SEVEN, settings);
     assert_eq!(
         stage(dir.path(), &["dump", "--config", "a.ini"], &[]).code,
         0
@@ -137,9 +132,10 @@ fn a_stray_part_from_an_older_run_is_never_loaded() {
 #[test]
 fn an_empty_source_table_gives_an_empty_staging_table_and_a_zero_row_entry() {
     let dir = tempfile::tempdir().unwrap();
-    let src = source(
+    job(
         dir.path(),
         "CREATE TABLE empty_t (id INTEGER, amount DECIMAL(10,2));",
+        "SRC_TABLES = empty_t\nTRANSFER_MODE = DUMP\nOUTPUT_DIR = out\nCLEANUP_PARQUET_FILES = false",
     );
     let stg = dir.path().join("stg.sqlite");
     // An old staging table with rows must not survive as stale data.
@@ -147,12 +143,6 @@ fn an_empty_source_table_gives_an_empty_staging_table_and_a_zero_row_entry() {
         .unwrap()
         .execute_batch("CREATE TABLE empty_t (id INTEGER); INSERT INTO empty_t VALUES (1);")
         .unwrap();
-    let settings = "SRC_TABLES = empty_t\nTRANSFER_MODE = DUMP\nOUTPUT_DIR = out\nCLEANUP_PARQUET_FILES = false";
-    write(
-        dir.path(),
-        "a.ini",
-        &sqlite_ini(&src, "stg.sqlite", settings),
-    );
     let r = stage(dir.path(), &["--config", "a.ini"], &[]);
     assert_eq!(r.code, 0, "{}", r.all());
     let (_, m) = only_manifest(&dir.path().join("out"));
@@ -175,14 +165,9 @@ fn an_empty_source_table_gives_an_empty_staging_table_and_a_zero_row_entry() {
 fn a_missing_table_fails_alone_and_the_run_exits_1() {
     for mode in ["DIRECT", "DUMP"] {
         let dir = tempfile::tempdir().unwrap();
-        let src = source(dir.path(), SEVEN);
         let settings =
             format!("SRC_TABLES = seven,ghost\nTRANSFER_MODE = {mode}\nOUTPUT_DIR = out");
-        write(
-            dir.path(),
-            "a.ini",
-            &sqlite_ini(&src, "stg.sqlite", &settings),
-        );
+        job(dir.path(), SEVEN, &settings);
         let r = stage(dir.path(), &["--config", "a.ini"], &[]);
         assert_eq!(r.code, 1, "{mode}: {}", r.all());
         assert!(
@@ -207,13 +192,8 @@ fn a_missing_table_fails_alone_and_the_run_exits_1() {
 fn row_limit_1_means_one_row() {
     for mode in ["DIRECT", "DUMP"] {
         let dir = tempfile::tempdir().unwrap();
-        let src = source(dir.path(), SEVEN);
         let settings = format!("SRC_TABLES = seven\nROW_LIMIT = 1\nSRC_CHUNK_SIZE = 1\nTRANSFER_MODE = {mode}\nOUTPUT_DIR = out");
-        write(
-            dir.path(),
-            "a.ini",
-            &sqlite_ini(&src, "stg.sqlite", &settings),
-        );
+        job(dir.path(), SEVEN, &settings);
         let r = stage(dir.path(), &["--config", "a.ini"], &[]);
         assert_eq!(r.code, 0, "{}", r.all());
         assert_eq!(
@@ -227,13 +207,8 @@ fn row_limit_1_means_one_row() {
 #[test]
 fn read_connections_on_a_sqlite_source_warns_and_reads_over_one() {
     let dir = tempfile::tempdir().unwrap();
-    let src = source(dir.path(), SEVEN);
     let settings = "SRC_TABLES = seven\nREAD_CONNECTIONS = 4\nTRANSFER_MODE = DIRECT";
-    write(
-        dir.path(),
-        "a.ini",
-        &sqlite_ini(&src, "stg.sqlite", settings),
-    );
+    job(dir.path(), SEVEN, settings);
     let r = stage(dir.path(), &["--config", "a.ini"], &[]);
     assert_eq!(r.code, 0, "{}", r.all());
     assert!(
@@ -251,13 +226,8 @@ fn read_connections_on_a_sqlite_source_warns_and_reads_over_one() {
 #[test]
 fn verify_catches_a_part_changed_after_the_run() {
     let dir = tempfile::tempdir().unwrap();
-    let src = source(dir.path(), SEVEN);
     let settings = "SRC_TABLES = seven\nSRC_CHUNK_SIZE = 3\nTRANSFER_MODE = DUMP\nOUTPUT_DIR = out\nCLEANUP_PARQUET_FILES = false";
-    write(
-        dir.path(),
-        "a.ini",
-        &sqlite_ini(&src, "stg.sqlite", settings),
-    );
+    job(dir.path(), SEVEN, settings);
     assert_eq!(stage(dir.path(), &["--config", "a.ini"], &[]).code, 0);
     let (manifest, m) = only_manifest(&dir.path().join("out"));
     let manifest = manifest.to_str().unwrap().to_string();
@@ -307,13 +277,8 @@ fn verify_catches_a_part_changed_after_the_run() {
 #[test]
 fn cleanup_deletes_the_runs_parts_and_manifest_after_a_full_load() {
     let dir = tempfile::tempdir().unwrap();
-    let src = source(dir.path(), SEVEN);
     let settings = "SRC_TABLES = seven\nTRANSFER_MODE = DUMP\nOUTPUT_DIR = out";
-    write(
-        dir.path(),
-        "a.ini",
-        &sqlite_ini(&src, "stg.sqlite", settings),
-    );
+    job(dir.path(), SEVEN, settings);
     let r = stage(dir.path(), &["--config", "a.ini"], &[]);
     assert_eq!(r.code, 0, "{}", r.all());
     let left: Vec<_> = walk(&dir.path().join("out"));
@@ -338,16 +303,12 @@ fn walk(p: &Path) -> Vec<std::path::PathBuf> {
 #[test]
 fn replace_keeps_the_old_table_when_a_value_fails_mid_table() {
     let dir = tempfile::tempdir().unwrap();
-    let src = source(
+    job(
         dir.path(),
         "CREATE TABLE seven (n INTEGER); INSERT INTO seven VALUES (1),(2),(3),(4),(5),(6),(7);",
+        "SRC_TABLES = seven\nSRC_CHUNK_SIZE = 2",
     );
     let stg = dir.path().join("stg.sqlite");
-    write(
-        dir.path(),
-        "a.ini",
-        &sqlite_ini(&src, "stg.sqlite", "SRC_TABLES = seven\nSRC_CHUNK_SIZE = 2"),
-    );
     assert_eq!(stage(dir.path(), &["--config", "a.ini"], &[]).code, 0);
     // Row 5 now holds a value that cannot be an INTEGER: the run fails after two batches.
     Connection::open(dir.path().join("src.sqlite"))

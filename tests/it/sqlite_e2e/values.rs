@@ -1,8 +1,8 @@
 //! Values and names, SQLite → (Parquet) → SQLite: every storage class value by value, a
 //! value that does not fit its declared type, odd and colliding column names.
 
-use super::source;
-use crate::common::{only_manifest, read_parquet, sqlite_ini, sqlite_rows, stage, write};
+use super::job;
+use crate::common::{only_manifest, read_parquet, sqlite_rows, stage};
 
 /// Every storage class, with the declared types that keep them, NULLs in each column.
 const ZOO: &str = r#"CREATE TABLE zoo (
@@ -22,13 +22,8 @@ INSERT INTO zoo VALUES
 fn every_sqlite_storage_class_round_trips_value_by_value() {
     for mode in ["DIRECT", "DUMP"] {
         let dir = tempfile::tempdir().unwrap();
-        let src = source(dir.path(), ZOO);
         let settings = format!("SRC_TABLES = zoo\nTRANSFER_MODE = {mode}\nOUTPUT_DIR = out\nCLEANUP_PARQUET_FILES = false");
-        write(
-            dir.path(),
-            "a.ini",
-            &sqlite_ini(&src, "stg.sqlite", &settings),
-        );
+        job(dir.path(), ZOO, &settings);
         let r = stage(dir.path(), &["--config", "a.ini"], &[]);
         assert_eq!(r.code, 0, "{mode}: {}", r.all());
         let got = sqlite_rows(
@@ -146,15 +141,7 @@ fn every_sqlite_storage_class_round_trips_value_by_value() {
 #[test]
 fn a_value_that_does_not_fit_its_declared_type_names_table_column_and_row() {
     let dir = tempfile::tempdir().unwrap();
-    let src = source(
-        dir.path(),
-        "CREATE TABLE bad (id INTEGER, amount DECIMAL(5,2)); INSERT INTO bad VALUES (1, '1.5'), (2, '1.234');",
-    );
-    write(
-        dir.path(),
-        "a.ini",
-        &sqlite_ini(&src, "stg.sqlite", "SRC_TABLES = bad\nOUTPUT_DIR = out"),
-    );
+    job(dir.path(), "CREATE TABLE bad (id INTEGER, amount DECIMAL(5,2)); INSERT INTO bad VALUES (1, '1.5'), (2, '1.234');", "SRC_TABLES = bad\nOUTPUT_DIR = out");
     let r = stage(dir.path(), &["--config", "a.ini"], &[]);
     assert_eq!(r.code, 1, "{}", r.all());
     assert!(
@@ -168,16 +155,12 @@ fn a_value_that_does_not_fit_its_declared_type_names_table_column_and_row() {
 fn odd_column_names_are_quoted_and_lowercased() {
     for mode in ["DIRECT", "DUMP"] {
         let dir = tempfile::tempdir().unwrap();
-        let src = source(
+        let settings = format!("SRC_TABLES = Odd Table\nTRANSFER_MODE = {mode}\nOUTPUT_DIR = out");
+        job(
             dir.path(),
             r#"CREATE TABLE "Odd Table" ("Id" INTEGER, "Full Name" TEXT, "say ""hi""" TEXT, "select" INTEGER);
                INSERT INTO "Odd Table" VALUES (1, 'Ada', 'x', 2);"#,
-        );
-        let settings = format!("SRC_TABLES = Odd Table\nTRANSFER_MODE = {mode}\nOUTPUT_DIR = out");
-        write(
-            dir.path(),
-            "a.ini",
-            &sqlite_ini(&src, "stg.sqlite", &settings),
+            &settings,
         );
         let r = stage(dir.path(), &["--config", "a.ini"], &[]);
         assert_eq!(r.code, 0, "{mode}: {}", r.all());
@@ -204,14 +187,10 @@ fn odd_column_names_are_quoted_and_lowercased() {
 #[test]
 fn columns_colliding_once_lowercased_are_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
-    let src = source(
+    job(
         dir.path(),
         r#"CREATE TABLE c ("Äpfel" TEXT, "äpfel" TEXT);"#,
-    );
-    write(
-        dir.path(),
-        "a.ini",
-        &sqlite_ini(&src, "stg.sqlite", "SRC_TABLES = c"),
+        "SRC_TABLES = c",
     );
     let r = stage(dir.path(), &["--config", "a.ini"], &[]);
     assert_eq!(r.code, 1);
