@@ -31,11 +31,12 @@
 //! The data comes from a fixed-seed splitmix64 generator, no clock and no floating-point
 //! functions beyond `+ - * /` and `round`, so every machine produces the same rows.
 
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 use rusqlite::Connection;
+
+use crate::partial_file::PartialFile;
 
 mod generator;
 mod values;
@@ -179,37 +180,6 @@ pub fn create_demo_source(path: &Path) -> Result<Vec<(String, u64)>> {
             path.display()
         );
     }
-    let tmp = temp_path(path)?;
-    let result = build(&tmp).and_then(|counts| {
-        // Re-check just before publishing: rename would silently replace a file made meanwhile.
-        if path.symlink_metadata().is_ok() {
-            bail!(
-                "demo source database {} appeared while the demo was being created; left it alone",
-                path.display()
-            );
-        }
-        std::fs::rename(&tmp, path)
-            .with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))?;
-        Ok(counts)
-    });
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    let counts =
-        result.with_context(|| format!("creating demo source database {}", path.display()))?;
-    Ok(DEMO_TABLES
-        .iter()
-        .zip(counts)
-        .map(|(table, n)| (table.to_string(), n))
-        .collect())
-}
-
-/// `.<name>.<pid>-<n>.tmp` next to `path`: unique per process and call, hidden from listings.
-fn temp_path(path: &Path) -> Result<PathBuf> {
-    static CALLS: AtomicU64 = AtomicU64::new(0);
-    let name = path
-        .file_name()
-        .with_context(|| format!("demo source path {} has no file name", path.display()))?;
     let dir = match path.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => dir,
         _ => Path::new("."),
@@ -220,17 +190,29 @@ fn temp_path(path: &Path) -> Result<PathBuf> {
             dir.display()
         );
     }
-    let n = CALLS.fetch_add(1, Ordering::Relaxed);
-    let tmp = dir.join(format!(
-        ".{}.{}-{n}.tmp",
-        name.to_string_lossy(),
-        std::process::id()
-    ));
-    // Only a crashed earlier process with our pid can have left this name behind.
-    if tmp.exists() {
-        std::fs::remove_file(&tmp).with_context(|| format!("removing stale {}", tmp.display()))?;
+    let counts = build_and_publish(path)
+        .with_context(|| format!("creating demo source database {}", path.display()))?;
+    Ok(DEMO_TABLES
+        .iter()
+        .zip(counts)
+        .map(|(table, n)| (table.to_string(), n))
+        .collect())
+}
+
+/// Builds the database in a [`PartialFile`] beside `path` and renames it to `path` unless
+/// something appeared there meanwhile; the partial file is removed on failure.
+fn build_and_publish(path: &Path) -> Result<[u64; 6]> {
+    let partial = PartialFile::create(path)?;
+    let counts = build(partial.path())?;
+    // Re-check just before publishing: rename would silently replace a file made meanwhile.
+    if path.symlink_metadata().is_ok() {
+        bail!(
+            "demo source database {} appeared while the demo was being created; left it alone",
+            path.display()
+        );
     }
-    Ok(tmp)
+    partial.finish()?;
+    Ok(counts)
 }
 
 /// Builds the complete database at `tmp` and returns the row counts in [`DEMO_TABLES`] order.
@@ -262,6 +244,7 @@ mod tests {
     use super::*;
     use rusqlite::types::Value;
     use std::collections::HashSet;
+    use std::path::PathBuf;
 
     fn create_in(dir: &tempfile::TempDir) -> (PathBuf, Vec<(String, u64)>) {
         let path = dir.path().join("demo.sqlite");

@@ -36,6 +36,8 @@
 //! * [`config`] — the INI + environment, parsed once into a typed [`config::Config`].
 //! * [`types`] — the declarative type tables (catalog type → Arrow type, exact text forms,
 //!   PostgreSQL wire formats) and [`dialect`] (`Driver`, identifier quoting): leaves.
+//! * [`partial_file`] — a file written under a temporary name and renamed when complete
+//!   (query output, the demo database, monitoring's files): a leaf.
 //!
 //! ## Vocabulary
 //!
@@ -78,6 +80,7 @@ pub mod interrupt;
 pub mod load;
 pub mod logging;
 pub mod monitoring;
+pub mod partial_file;
 pub mod progress;
 /// `stage query` / `stage diff`: DataFusion over the archive's committed runs (feature `query`).
 #[cfg(feature = "query")]

@@ -9,12 +9,12 @@ mod metrics;
 mod notify;
 
 use std::io::Write;
-use std::path::Path;
 use std::process::{Command, Stdio};
 
 use serde::Serialize;
 
 use crate::config::{Monitoring, NotifyOn};
+use crate::partial_file::write_atomically;
 
 pub use metrics::metrics_text;
 
@@ -103,22 +103,6 @@ pub fn tell(m: &Monitoring, report: &RunReport) {
             tracing::warn!("[monitoring] METRICS_FILE {}: {e}", path.display());
         }
     }
-}
-
-/// Writes `bytes` to a temporary file beside `path`, then renames it over `path`, so a
-/// reader (node_exporter) never sees half a file.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)?;
-    }
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(format!(".tmp{}", std::process::id()));
-    let tmp = std::path::PathBuf::from(tmp);
-    let mut f = std::fs::File::create(&tmp)?;
-    f.write_all(bytes)?;
-    f.sync_all()?;
-    drop(f);
-    std::fs::rename(&tmp, path)
 }
 
 /// Runs `cmd` with `sh -c`, the summary on its stdin; a non-zero exit is an error.

@@ -14,6 +14,7 @@ use parquet::file::properties::WriterProperties;
 
 use crate::cli::QueryFormat;
 use crate::error::{Error, Result};
+use crate::partial_file::PartialFile;
 
 /// Rows the table format shows; the count of the others is printed below them.
 const TABLE_ROWS: usize = 1000;
@@ -46,17 +47,16 @@ pub async fn write_stream(
     let shown = output
         .map(|p| p.display().to_string())
         .unwrap_or_else(|| "standard output".into());
-    // A file is written under a partial name beside it and renamed when complete, so a
-    // killed or failed query never leaves a truncated file under the name asked for (nor
-    // destroys the file that was there).
-    let partial = output.map(Partial::beside);
-    let output = partial.as_ref().map(|p| p.path.as_path());
     let io = |e: std::io::Error| Error::archive(format!("writing the rows to {shown}"), e);
     let arrow_err =
         |e: arrow::error::ArrowError| Error::archive(format!("writing the rows to {shown}"), e);
+    // A file is written under a partial name beside it and renamed when complete, so a
+    // killed or failed query never leaves a truncated file under the name asked for (nor
+    // destroys the file that was there).
+    let partial = output.map(PartialFile::create).transpose().map_err(io)?;
     let open = || -> Result<Box<dyn Write>> {
-        Ok(match output {
-            Some(p) => Box::new(BufWriter::new(File::create(p).map_err(io)?)),
+        Ok(match &partial {
+            Some(p) => Box::new(BufWriter::new(p.handle().map_err(io)?)),
             None => Box::new(BufWriter::new(std::io::stdout())),
         })
     };
@@ -73,7 +73,7 @@ pub async fn write_stream(
         ),
         QueryFormat::Json => Sink::Json(arrow::json::LineDelimitedWriter::new(open()?)),
         QueryFormat::Parquet => {
-            let Some(p) = output else {
+            let Some(p) = &partial else {
                 return Err(Error::config(
                     "--format parquet needs --output FILE (Parquet is not written to a terminal)",
                 ));
@@ -81,7 +81,7 @@ pub async fn write_stream(
             let props = WriterProperties::builder()
                 .set_compression(Compression::ZSTD(ZstdLevel::default()))
                 .build();
-            let file = BufWriter::new(File::create(p).map_err(io)?);
+            let file = BufWriter::new(p.handle().map_err(io)?);
             let w = ArrowWriter::try_new(file, stream.schema(), Some(props))
                 .map_err(|e| Error::archive(format!("writing {shown}"), e))?;
             Sink::Parquet(w)
@@ -145,47 +145,7 @@ pub async fn write_stream(
         }
     }
     if let Some(p) = partial {
-        p.commit().map_err(io)?;
+        p.finish().map_err(io)?;
     }
     Ok(written)
-}
-
-/// The file being written for `--output`, removed unless committed.
-struct Partial {
-    path: std::path::PathBuf,
-    target: std::path::PathBuf,
-    committed: bool,
-}
-
-impl Partial {
-    /// `.NAME.partial-PID` in the target's folder (the same file system, so the rename is
-    /// atomic).
-    fn beside(target: &Path) -> Self {
-        let name = target
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let path = target.with_file_name(format!(".{name}.partial-{}", std::process::id()));
-        Partial {
-            path,
-            target: target.to_path_buf(),
-            committed: false,
-        }
-    }
-
-    /// Syncs the finished file and renames it to the target.
-    fn commit(mut self) -> std::io::Result<()> {
-        File::open(&self.path)?.sync_all()?;
-        std::fs::rename(&self.path, &self.target)?;
-        self.committed = true;
-        Ok(())
-    }
-}
-
-impl Drop for Partial {
-    fn drop(&mut self) {
-        if !self.committed {
-            let _ = std::fs::remove_file(&self.path);
-        }
-    }
 }

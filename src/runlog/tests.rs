@@ -1,4 +1,5 @@
 use super::*;
+use crate::load::LoadTarget;
 
 #[test]
 fn failures_are_classed_by_where_they_came_from() {

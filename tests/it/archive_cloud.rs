@@ -215,7 +215,7 @@ fn a_second_manifest_of_the_same_run_id_is_refused_on_s3() {
 #[cfg(feature = "cloud")]
 #[test]
 fn a_killed_upload_leaves_no_run_and_the_next_run_aborts_its_multipart_upload() {
-    use crate::faults::spawn;
+    use crate::common::spawn;
     let server = crate::support::s3::s3();
     let bucket = server.bucket("killed");
     let dir = tempfile::tempdir().unwrap();
@@ -395,7 +395,7 @@ fn a_million_rows_round_trip_through_s3_with_bounded_memory() {
 #[cfg(feature = "cloud")]
 #[test]
 fn a_killed_upload_on_azurite_leaves_no_run_and_the_next_run_removes_its_blobs() {
-    use crate::faults::spawn;
+    use crate::common::spawn;
     let server = crate::support::azurite::azurite();
     let container = server.container("killed");
     let dir = tempfile::tempdir().unwrap();

@@ -6,7 +6,7 @@
 #![cfg(feature = "query")]
 
 use std::collections::BTreeSet;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use arrow::array::AsArray;
 use arrow::datatypes::Int64Type;
@@ -37,6 +37,35 @@ INSERT INTO events VALUES ('a', 1), ('d', 4);
 DELETE FROM events WHERE ctid = (SELECT min(ctid) FROM events WHERE kind = 'c');
 ";
 
+/// What both tests start from: [`SOURCE`] in a new PostgreSQL database (`<name>_src`, the
+/// staging database `<name>_dst`), the environment of a DUMP run of `tables` into `archive`
+/// in a temporary folder with the parts kept (plus `extra`), and that run done once.
+struct Archived {
+    dir: tempfile::TempDir,
+    src: String,
+    out: PathBuf,
+    env: Vec<(String, String)>,
+}
+
+fn archived(name: &str, tables: &str, extra: &[(&str, &str)]) -> Archived {
+    let dir = tempfile::tempdir().unwrap();
+    let src = pg().create_database(&format!("{name}_src"));
+    let dst = pg().create_database(&format!("{name}_dst"));
+    pg().client(&src).batch_execute(SOURCE).unwrap();
+    let out = dir.path().join("archive");
+    let out_s = out.to_str().unwrap();
+    let mut settings = vec![
+        ("SRC_TABLES", tables),
+        ("TRANSFER_MODE", "DUMP"),
+        ("OUTPUT_DIR", out_s),
+        ("CLEANUP_PARQUET_FILES", "false"),
+    ];
+    settings.extend_from_slice(extra);
+    let env = pg_env(&src, &dst, &settings);
+    ok(stage_at(dir.path(), &env, &[]));
+    Archived { dir, src, out, env }
+}
+
 fn stage_at(dir: &Path, env: &[(String, String)], args: &[&str]) -> Run {
     run(dir, args, env)
 }
@@ -66,24 +95,8 @@ fn csv_lines(r: &Run) -> Vec<String> {
 
 #[test]
 fn query_and_diff_over_three_nights() {
-    let dir = tempfile::tempdir().unwrap();
-    let src = pg().create_database("q_src");
-    let dst = pg().create_database("q_dst");
-    pg().client(&src).batch_execute(SOURCE).unwrap();
-    let out = dir.path().join("archive");
-    let out_s = out.to_str().unwrap().to_string();
-    let env = pg_env(
-        &src,
-        &dst,
-        &[
-            ("SRC_TABLES", "orders,events"),
-            ("TRANSFER_MODE", "DUMP"),
-            ("OUTPUT_DIR", &out_s),
-            ("CLEANUP_PARQUET_FILES", "false"),
-            ("SRC_CHUNK_SIZE", "300"),
-        ],
-    );
-    ok(stage_at(dir.path(), &env, &[]));
+    let Archived { dir, src, out, env } =
+        archived("q", "orders,events", &[("SRC_CHUNK_SIZE", "300")]);
     pg().client(&src).batch_execute(NIGHT_2).unwrap();
     ok(stage_at(dir.path(), &env, &[]));
     let ids = runs(dir.path(), &env);
@@ -279,22 +292,7 @@ fn query_and_diff_over_three_nights() {
 
 #[test]
 fn query_mistakes_are_one_line_usage_errors() {
-    let dir = tempfile::tempdir().unwrap();
-    let src = pg().create_database("qm_src");
-    let dst = pg().create_database("qm_dst");
-    pg().client(&src).batch_execute(SOURCE).unwrap();
-    let out = dir.path().join("archive");
-    let env = pg_env(
-        &src,
-        &dst,
-        &[
-            ("SRC_TABLES", "orders"),
-            ("TRANSFER_MODE", "DUMP"),
-            ("OUTPUT_DIR", out.to_str().unwrap()),
-            ("CLEANUP_PARQUET_FILES", "false"),
-        ],
-    );
-    ok(stage_at(dir.path(), &env, &[]));
+    let Archived { dir, env, .. } = archived("qm", "orders", &[]);
     let id = runs(dir.path(), &env)[0].clone();
     let id_run = id.as_str();
     for (args, words) in [

@@ -188,7 +188,7 @@ fn keep_runs_prunes_after_each_successful_run_and_history_lists_the_rest() {
 /// history, and the next prune removes its folder as one without a manifest.
 #[test]
 fn a_prune_killed_after_the_manifest_leaves_the_run_invisible_and_the_next_prune_finishes() {
-    use crate::faults::spawn;
+    use crate::common::spawn;
     let dir = tempfile::tempdir().unwrap();
     let (ids, src) = three_runs(dir.path(), "");
     let out = dir.path().join("out");

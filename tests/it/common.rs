@@ -1,7 +1,10 @@
 //! Helpers shared by the end-to-end tests: run the real `stage` binary in a temp dir.
 
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
 
 use arrow::record_batch::RecordBatch;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
@@ -27,8 +30,9 @@ pub fn stage_bin() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_stage")))
 }
 
-/// Runs `stage` in `dir` with a clean environment plus `env`.
-pub fn stage(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
+/// `stage` with `args` in `dir`, with a clean environment (`PATH`, `HOME`, `TMPDIR`) plus
+/// `env`.
+fn command(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Command {
     let mut cmd = Command::new(stage_bin());
     cmd.current_dir(dir).env_clear();
     for k in ["PATH", "HOME", "TMPDIR"] {
@@ -36,15 +40,110 @@ pub fn stage(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
             cmd.env(k, v);
         }
     }
-    cmd.args(args);
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let out: Output = cmd.output().expect("the stage binary runs");
+    cmd.args(args).envs(env.iter().copied());
+    cmd
+}
+
+/// Runs `stage` in `dir` with a clean environment plus `env`.
+pub fn stage(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
+    let out: Output = command(dir, args, env)
+        .output()
+        .expect("the stage binary runs");
     Run {
         code: out.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// A `stage` process started in the background, its stderr collected line by line.
+pub struct Running {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+    seen: Vec<String>,
+}
+
+/// Starts `stage` in `dir` in the background, with a clean environment plus `env`.
+pub fn spawn(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Running {
+    let mut cmd = command(dir, args, env);
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("stage starts");
+    let (tx, rx) = mpsc::channel();
+    for stream in [
+        Box::new(child.stderr.take().unwrap()) as Box<dyn std::io::Read + Send>,
+        Box::new(child.stdout.take().unwrap()),
+    ] {
+        let tx = tx.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+    }
+    Running {
+        child,
+        lines: rx,
+        seen: Vec::new(),
+    }
+}
+
+impl Running {
+    /// Waits until `stage` prints `stage: paused at <step>`.
+    pub fn wait_paused(&mut self, step: &str) {
+        let marker = format!("stage: paused at {step}");
+        let until = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < until {
+            if let Ok(line) = self.lines.recv_timeout(Duration::from_millis(100)) {
+                let hit = line.contains(&marker);
+                self.seen.push(line);
+                if hit {
+                    return;
+                }
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                self.drain();
+                panic!(
+                    "stage ended ({status}) before pausing at {step}:\n{}",
+                    self.seen.join("\n")
+                );
+            }
+        }
+        panic!("stage did not pause at {step}:\n{}", self.seen.join("\n"));
+    }
+
+    pub fn signal(&self, name: &str) {
+        let ok = Command::new("kill")
+            .args([format!("-{name}"), self.child.id().to_string()])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "kill -{name} failed");
+    }
+
+    fn drain(&mut self) {
+        while let Ok(line) = self.lines.recv_timeout(Duration::from_millis(200)) {
+            self.seen.push(line);
+        }
+    }
+
+    /// Waits for the exit; the exit code (128 + N for a signal death) and every line.
+    pub fn finish(mut self) -> (i32, String) {
+        use std::os::unix::process::ExitStatusExt;
+        let until = Instant::now() + Duration::from_secs(120);
+        let status = loop {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                break s;
+            }
+            assert!(Instant::now() < until, "stage did not end");
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        self.drain();
+        let code = status
+            .code()
+            .unwrap_or_else(|| 128 + status.signal().unwrap_or(0));
+        (code, self.seen.join("\n"))
     }
 }
 

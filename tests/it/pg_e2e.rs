@@ -12,6 +12,13 @@ use arrow::datatypes::{Decimal128Type, Int32Type, TimestampMicrosecondType};
 use crate::common::{only_manifest, read_parquet, stage, Run};
 use crate::support::{pg, unique_name};
 
+mod big;
+mod zoo;
+
+use big::{big_source, shadow_rows, spawn_stage, terminator};
+pub(crate) use zoo::zoo_source;
+use zoo::{assert_same_rows_as_text, ZOO_COLS};
+
 /// The environment for PG → PG runs as the harness's superuser, plus `extra`.
 pub(crate) fn pg_env(src_db: &str, dst_db: &str, extra: &[(&str, &str)]) -> Vec<(String, String)> {
     let s = pg();
@@ -67,92 +74,6 @@ pub(crate) fn count(db: &str, table: &str) -> i64 {
         .unwrap_or_else(|e| panic!("count {table}: {e}"))
         .get(0)
 }
-
-const ZOO: &str = r#"
-CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy');
-CREATE TABLE zoo (
-  id int PRIMARY KEY,
-  i2 smallint, i4 integer, i8 bigint,
-  n38 numeric(38,0), n12 numeric(12,2), n50 numeric(50,10), nfree numeric,
-  f4 real, f8 double precision,
-  t text, vc varchar(20), bc char(5), nm name,
-  "by" bytea, b boolean,
-  d date, tm time, ts timestamp, tstz timestamptz, iv interval, u uuid,
-  j json, jb jsonb, ip inet, cd cidr, mac macaddr, ttz timetz, e mood,
-  ai int[], "at" text[], an numeric(10,2)[], ats timestamptz[], ajb jsonb[],
-  big_t text, big_b bytea
-);
-INSERT INTO zoo VALUES
-(1, 32767, 2147483647, 9223372036854775807,
- 99999999999999999999999999999999999999, 9999999999.99,
- 9999999999999999999999999999999999999999.9999999999,
- 123456789012345678901234567890.123456789012345678901234567890,
- 'NaN', 'Infinity',
- '', 'héllo wörld ✓', 'ab', 'a_name',
- '\x00ff10', true,
- '1900-01-01', '23:59:59.999999', '1901-12-13 20:45:52.123456', '2150-06-01 12:00:00.000001+00',
- '1 year 2 mons 3 days 04:05:06.5', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11',
- '{"b":1,  "a":[1,2]}', '{"k": "v", "n": [1, null]}', '192.168.1.5/24', '10.0.0.0/8',
- '08:00:2b:01:02:03', '10:30:00+02', 'happy',
- '{1,NULL,3}', '{"a",NULL,"c d",""}', '{1.50,NULL}', '{"2001-01-01 00:00:00+00",NULL}', '{"{\"x\": 1}"}',
- repeat('é', 524288), decode(repeat('00ff', 524288), 'hex')),
-(2, -32768, -2147483648, -9223372036854775808,
- -99999999999999999999999999999999999999, -0.01, -0.0000000001, 'NaN',
- '-Infinity', 'NaN',
- NULL, '', 'abcde', 'x',
- '\x', false,
- '0001-01-01', '00:00:00', '1969-12-31 23:59:59.999999', '1900-01-01 00:00:00+05',
- '-1 mons -2 days -00:00:00.000001', NULL,
- '[]', 'null', '::1', '2001:db8::/32', NULL, '00:00:00-05:30', NULL,
- '{}', NULL, '{}', NULL, NULL,
- repeat('x', 1048576), NULL),
-(3, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
- NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
- NULL, NULL, NULL, NULL);
-"#;
-
-/// Columns compared with EXCEPT; casts where a type lacks equality or changes in staging
-/// (json, enum → text, char(n) compared through its output form to keep the padding).
-const ZOO_COLS: &str = r#"id, i2, i4, i8, n38, n12, n50, nfree, f4, f8, t, vc::text, format('%s', bc), nm::text, "by", b, d, tm, ts, tstz, iv, iv::text, u, j::text, jb, ip, cd, mac, ttz, e::text, ai, "at", an, ats, ajb, big_t, big_b"#;
-
-pub(crate) fn zoo_source() -> String {
-    let db = pg().create_database("zoo_src");
-    pg().client(&db).batch_execute(ZOO).expect("create the zoo");
-    db
-}
-
-/// The zoo in `db`.`staging` equals the source zoo in `src`, row by row, in every column's
-/// text form (catches interval months vs days, which `=` treats as equal).
-fn assert_same_rows_as_text(src: &str, db: &str) {
-    let row = |db: &str, table: &str| {
-        texts(
-            db,
-            &format!("SELECT ({ZOO_COLS_NO_CAST})::text FROM {table} ORDER BY id"),
-        )
-    };
-    let want = row(src, "public.zoo");
-    let got = row(db, "staging.zoo");
-    assert_eq!(want.len(), 3);
-    for (w, g) in want.iter().zip(&got) {
-        if w != g {
-            let n = w.chars().zip(g.chars()).take_while(|(a, b)| a == b).count();
-            let ctx = |s: &str| {
-                s.chars()
-                    .skip(n.saturating_sub(40))
-                    .take(120)
-                    .collect::<String>()
-            };
-            panic!(
-                "row differs at char {n}:\n want …{}\n  got …{}",
-                ctx(w),
-                ctx(g)
-            );
-        }
-    }
-    assert_eq!(want, got);
-}
-
-const ZOO_COLS_NO_CAST: &str = r#"id, i2, i4, i8, n38, n12, n50, nfree, f4, f8, t, vc::text, format('%s', bc), nm::text, "by", b, d, tm, ts, tstz, iv, u, j::text, jb, ip, cd, mac, ttz, e::text, ai, "at", an, ats, ajb, big_t, big_b"#;
 
 #[test]
 fn the_type_zoo_round_trips_through_parquet_and_directly() {
@@ -312,52 +233,11 @@ fn mixed_case_quoted_and_reserved_names_survive() {
     }
 }
 
-/// Runs `stage` on a thread; the result arrives through the handle.
-fn spawn_stage(env: Vec<(String, String)>, args: Vec<String>) -> std::thread::JoinHandle<Run> {
-    std::thread::spawn(move || {
-        let dir = tempfile::tempdir().unwrap();
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        run(dir.path(), &args, &env)
-    })
-}
-
 pub(crate) fn wait_for(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
     let start = Instant::now();
     while !f() {
         assert!(start.elapsed() < timeout, "timed out waiting for {what}");
         std::thread::sleep(Duration::from_millis(5));
-    }
-}
-
-fn big_source(prefix: &str, rows: i64) -> String {
-    let db = pg().create_database(prefix);
-    pg().client(&db)
-        .batch_execute(&format!(
-            "CREATE TABLE t (id bigint PRIMARY KEY, name text, amount numeric(12,2), at timestamptz);
-             INSERT INTO t SELECT g, 'row ' || g, g / 100.0, '2020-01-01'::timestamptz + g * interval '1 second'
-             FROM generate_series(1, {rows}) g;"
-        ))
-        .unwrap();
-    db
-}
-
-/// Rows in the run's shadow of staging.t (`t__stage_<hash>_new_<run>`), -1 when none exists.
-fn shadow_rows(db: &str) -> i64 {
-    let mut c = pg().client(db);
-    let name: Option<String> = c
-        .query_opt(
-            "SELECT relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
-             WHERE n.nspname = 'staging' AND relname LIKE 't\\_\\_stage\\_%\\_new\\_%'",
-            &[],
-        )
-        .unwrap()
-        .map(|r| r.get(0));
-    match name {
-        Some(n) => c
-            .query_one(&format!("SELECT count(*) FROM staging.\"{n}\""), &[])
-            .map(|r| r.get(0))
-            .unwrap_or(-1),
-        None => -1,
     }
 }
 
@@ -414,39 +294,6 @@ fn readers_see_the_old_rows_until_the_swap() {
     assert_eq!(r.code, 0, "{}", r.all());
     assert_eq!(count(&dst, "staging.t"), 20_000);
     assert_eq!(shadow_rows(&dst), -1, "the shadow became the table");
-}
-
-/// Terminates the loader's backends on `db` (application_name 'stage') once the shadow has
-/// rows; `repeat` keeps doing so until `stop`.
-fn terminator(
-    db: String,
-    repeat: bool,
-    stop: Arc<AtomicBool>,
-    kills: Arc<AtomicUsize>,
-) -> std::thread::JoinHandle<()> {
-    std::thread::spawn(move || {
-        let mut admin = pg().client("postgres");
-        let start = Instant::now();
-        while !stop.load(Ordering::SeqCst) && start.elapsed() < Duration::from_secs(120) {
-            if shadow_rows(&db) > 0 {
-                let n: i64 = admin
-                    .query_one(
-                        "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
-                         WHERE application_name = 'stage' AND datname = $1) x",
-                        &[&db],
-                    )
-                    .map(|r| r.get(0))
-                    .unwrap_or(0);
-                if n > 0 {
-                    kills.fetch_add(n as usize, Ordering::SeqCst);
-                    if !repeat {
-                        return;
-                    }
-                }
-            }
-            std::thread::sleep(Duration::from_millis(3));
-        }
-    })
 }
 
 #[test]

@@ -13,8 +13,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::common::{only_manifest, stage, write};
-use crate::faults::spawn;
+use crate::common::{only_manifest, spawn, stage, write};
 use crate::support::{mariadb, pg};
 
 const T1_ROWS: i64 = 600;

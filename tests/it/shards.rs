@@ -8,8 +8,7 @@
 use std::path::Path;
 use std::thread;
 
-use crate::common::{stage, write, Run};
-use crate::faults::spawn;
+use crate::common::{spawn, stage, write, Run};
 use crate::support::pg;
 
 const TABLES: [&str; 6] = ["big", "t1", "t2", "t3", "t4", "t5"];

@@ -7,8 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::servers::Db;
-use crate::common::{stage, write};
-use crate::faults::spawn;
+use crate::common::{spawn, stage, write};
 
 fn ini(dir: &Path, src: &Db, dst: &Db, settle: u64) -> PathBuf {
     write(
