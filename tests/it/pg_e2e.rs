@@ -30,9 +30,6 @@ pub(crate) fn pg_env(src_db: &str, dst_db: &str, extra: &[(&str, &str)]) -> Vec<
         ("SRC_USERNAME", s.user.as_str()),
         ("SRC_PASSWORD", s.password.as_str()),
         ("SRC_DB", src_db),
-        // The source without TLS takes COPY data off the socket (`db::postgres::copy_tap`):
-        // these tests run that path; the others (SSLMODE prefer, the default) the driver's.
-        ("SRC_SSLMODE", "disable"),
         ("DST_DRIVER", "postgres"),
         ("DST_HOST", s.host.as_str()),
         ("DST_PORT", port.as_str()),

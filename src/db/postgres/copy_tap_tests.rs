@@ -344,3 +344,34 @@ fn an_impossible_length_passes_everything_through() {
     assert!(taken.is_empty());
     assert!(!armed.copying());
 }
+
+#[test]
+fn a_sweep_takes_whole_copy_data_messages_and_stops_at_anything_else() {
+    let mut stream = msg(b'd', b"ab");
+    stream.extend(msg(b'd', b""));
+    stream.extend(msg(b'd', b"cde"));
+    let whole = stream.len();
+    let mut data = Vec::new();
+    assert_eq!(sweep(&stream, &mut data), whole);
+    assert_eq!(data, b"abcde");
+    // Another message, a cut-off one and a length that cannot be are the state machine's.
+    for (tail, why) in [
+        (msg(b'N', b"x"), "another message"),
+        (msg(b'd', b"fgh")[..6].to_vec(), "a cut-off message"),
+        (vec![b'd', 0, 0, 0, 3], "a length below 4"),
+        (vec![b'd', 0xff, 0xff, 0xff, 0xff], "a negative length"),
+    ] {
+        let mut s = stream.clone();
+        s.extend_from_slice(&tail);
+        let mut data = Vec::new();
+        assert_eq!(sweep(&s, &mut data), whole, "{why}");
+        assert_eq!(data, b"abcde", "{why}");
+    }
+    // A full buffer stops the sweep at a message boundary.
+    let big = msg(b'd', &vec![7u8; TAP_LIMIT]);
+    let mut s = big.clone();
+    s.extend(msg(b'd', b"next"));
+    let mut data = Vec::new();
+    assert_eq!(sweep(&s, &mut data), big.len());
+    assert_eq!(data.len(), TAP_LIMIT);
+}
