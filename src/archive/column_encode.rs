@@ -29,8 +29,9 @@ use parquet::errors::{ParquetError, Result};
 use parquet::file::properties::WriterProperties;
 use parquet::file::writer::SerializedFileWriter;
 
-/// Batches with fewer rows than this are encoded on the calling thread: starting threads
-/// would cost more than the encoding (the file is the same either way).
+/// Batches (and row groups, when closed) with fewer rows than this are encoded on the
+/// calling thread: starting threads would cost more than the encoding (the file is the
+/// same either way).
 const MIN_PARALLEL_ROWS: usize = 4096;
 
 pub struct ParallelWriter<W: Write + Send> {
@@ -141,7 +142,12 @@ impl<W: Write + Send> ParallelWriter<W> {
         let Some(writers) = self.writers.take() else {
             return Ok(());
         };
-        let chunks: Vec<ArrowColumnChunk> = par_map(self.threads, writers, |w| w.close())?;
+        let threads = if self.rows < MIN_PARALLEL_ROWS {
+            1
+        } else {
+            self.threads
+        };
+        let chunks: Vec<ArrowColumnChunk> = par_map(threads, writers, |w| w.close())?;
         let mut group = self.file.next_row_group()?;
         for chunk in chunks {
             chunk.append_to_row_group(&mut group)?;

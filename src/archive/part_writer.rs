@@ -233,6 +233,9 @@ impl<'a> PartWriter<'a> {
         if self.current.is_none() {
             let upload = self.store.upload(&self.part_path(), &self.run_id);
             let (schema, props) = (self.schema.clone(), self.props.clone());
+            if self.encode_threads > 1 && self.parts.is_empty() {
+                tracing::info!(table = %self.table, threads = self.encode_threads, "encoding Parquet columns on several threads");
+            }
             let w = if self.encode_threads > 1 {
                 ParallelWriter::try_new(upload, schema, props, self.encode_threads)
                     .map(Encoder::Parallel)
