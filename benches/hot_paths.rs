@@ -333,6 +333,25 @@ fn column_encoding(c: &mut Criterion) {
         }
     }
     g.finish();
+    // Each column of the e2e table alone, serial: with free cores the parallel encoding
+    // cannot take less than its most expensive column (plus the start of the part).
+    let mut g = c.benchmark_group("parquet_column_encode_e2e_column");
+    g.sample_size(10);
+    g.throughput(Throughput::Elements(ROWS as u64));
+    let table = e2e_table(ROWS);
+    for (i, field) in table.schema().fields().iter().enumerate() {
+        let one = table.project(&[i]).expect("a column");
+        let props = writer_properties(Compression::Zstd, ROWS, &one.schema());
+        g.bench_with_input(BenchmarkId::new(field.name(), "serial"), &one, |b, one| {
+            b.iter(|| {
+                let mut w = ArrowWriter::try_new(Vec::new(), one.schema(), Some(props.clone()))
+                    .expect("writer");
+                w.write(one).expect("write");
+                black_box(w.into_inner().expect("finish").len())
+            })
+        });
+    }
+    g.finish();
 }
 
 fn hashing(c: &mut Criterion) {
