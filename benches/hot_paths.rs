@@ -1,5 +1,6 @@
 //! Hot paths, one group per data shape, with `Throughput` set:
-//! - without a database: Arrow → Parquet part writing, PostgreSQL binary COPY decode into
+//! - without a database: Arrow → Parquet part writing, one part's encoding serial against
+//!   `PARQUET_ENCODE_THREADS` (and each column of the e2e table alone), PostgreSQL binary COPY decode into
 //!   Arrow and encode from Arrow, manifest hashing, SQLite read into Arrow and SQLite load;
 //! - the transfer modes end to end (DIRECT, DUMP, and CONNECTORX when built with that
 //!   feature) on the embedded SQLite source, and on a throwaway PostgreSQL when the test
@@ -22,6 +23,10 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Through
 #[allow(dead_code, unused_imports)] // the harness serves the integration tests; this uses a part
 #[path = "../tests/it/support/mod.rs"]
 mod support;
+
+#[path = "hot_paths/column_encode.rs"]
+mod column_encode;
+use column_encode::column_encoding;
 
 use stage::archive::{PartWriter, Store};
 use stage::config::{Compression, Config, Needs, RawIni, WriteMode};
@@ -421,6 +426,7 @@ fn postgres_modes(c: &mut Criterion) {
 criterion_group!(
     benches,
     part_writing,
+    column_encoding,
     pg_copy,
     hashing,
     sqlite_paths,

@@ -12,6 +12,7 @@
 //! and a second writer of the same run id fails instead of overwriting it.
 
 pub mod cloud;
+pub mod column_encode;
 mod conditional;
 pub mod debris;
 pub mod history;

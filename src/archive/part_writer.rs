@@ -14,6 +14,7 @@ use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
 use sha2::{Digest, Sha256};
 
+use super::column_encode::ParallelWriter;
 use super::{PartEntry, Store, Upload};
 use crate::config::Compression;
 use crate::error::{Error, Result};
@@ -87,6 +88,29 @@ fn delta_encoded(dt: &DataType) -> bool {
     ) || matches!(dt, DataType::Decimal128(p, _) | DataType::Decimal256(p, _) if *p <= 18)
 }
 
+/// A part being encoded: by `ArrowWriter` on the calling thread, or column by column on
+/// several threads ([`ParallelWriter`], the same bytes).
+enum Encoder {
+    Serial(ArrowWriter<Upload>),
+    Parallel(ParallelWriter<Upload>),
+}
+
+impl Encoder {
+    fn write(&mut self, batch: &RecordBatch) -> parquet::errors::Result<()> {
+        match self {
+            Encoder::Serial(w) => w.write(batch),
+            Encoder::Parallel(w) => w.write(batch),
+        }
+    }
+
+    fn into_inner(self) -> parquet::errors::Result<Upload> {
+        match self {
+            Encoder::Serial(w) => w.into_inner(),
+            Encoder::Parallel(w) => w.into_inner(),
+        }
+    }
+}
+
 pub struct PartWriter<'a> {
     store: &'a Store,
     /// `<table>/run_id=<id>`
@@ -100,7 +124,9 @@ pub struct PartWriter<'a> {
     chunk_rows: usize,
     /// `SRC_CHUNK_BYTES`: a part also closes once its rows hold this many bytes in Arrow.
     max_bytes: usize,
-    current: Option<ArrowWriter<Upload>>,
+    current: Option<Encoder>,
+    /// `PARQUET_ENCODE_THREADS`: 1 encodes on the calling thread (`ArrowWriter`).
+    encode_threads: usize,
     /// The run id of `dir`, which records this run's uploads.
     run_id: String,
     current_rows: usize,
@@ -146,6 +172,7 @@ impl<'a> PartWriter<'a> {
             chunk_rows: chunk_rows.max(1),
             max_bytes: usize::MAX,
             current: None,
+            encode_threads: 1,
             current_rows: 0,
             current_bytes: 0,
             parts: Vec::new(),
@@ -156,6 +183,13 @@ impl<'a> PartWriter<'a> {
     /// `bytes` bytes in Arrow (`SRC_CHUNK_BYTES`), whichever of rows and bytes comes first.
     pub fn with_max_bytes(mut self, bytes: usize) -> Self {
         self.max_bytes = bytes.max(1);
+        self
+    }
+
+    /// Encodes the columns of each part on `threads` threads (`PARQUET_ENCODE_THREADS`;
+    /// the file is the same, byte for byte, as with one).
+    pub fn with_encode_threads(mut self, threads: usize) -> Self {
+        self.encode_threads = threads.max(1);
         self
     }
 
@@ -195,11 +229,20 @@ impl<'a> PartWriter<'a> {
         )
     }
 
-    fn writer(&mut self) -> Result<&mut ArrowWriter<Upload>> {
+    fn writer(&mut self) -> Result<&mut Encoder> {
         if self.current.is_none() {
             let upload = self.store.upload(&self.part_path(), &self.run_id);
-            let w = ArrowWriter::try_new(upload, self.schema.clone(), Some(self.props.clone()))
-                .map_err(|e| Error::archive(format!("table {}: starting a part", self.table), e))?;
+            let (schema, props) = (self.schema.clone(), self.props.clone());
+            if self.encode_threads > 1 && self.parts.is_empty() {
+                tracing::info!(table = %self.table, threads = self.encode_threads, "encoding Parquet columns on several threads");
+            }
+            let w = if self.encode_threads > 1 {
+                ParallelWriter::try_new(upload, schema, props, self.encode_threads)
+                    .map(Encoder::Parallel)
+            } else {
+                ArrowWriter::try_new(upload, schema, Some(props)).map(Encoder::Serial)
+            }
+            .map_err(|e| Error::archive(format!("table {}: starting a part", self.table), e))?;
             self.current = Some(w);
         }
         Ok(self.current.as_mut().expect("just set"))

@@ -35,6 +35,10 @@ pub const DEFAULT_READ_CONNECTIONS: usize = 1;
 /// Tables in flight at once (`PARALLEL_TABLES`), and the most it accepts.
 pub const DEFAULT_PARALLEL_TABLES: usize = 1;
 pub const MAX_PARALLEL_TABLES: usize = 16;
+/// `PARQUET_ENCODE_THREADS`: threads encoding one part's columns (1 = the calling thread),
+/// and the most it accepts.
+pub const DEFAULT_PARQUET_ENCODE_THREADS: usize = 1;
+pub const MAX_PARQUET_ENCODE_THREADS: usize = 64;
 /// `SHARD_MIN_ROWS`: a table estimated larger is split into key ranges by `stage plan --shards`.
 pub const DEFAULT_SHARD_MIN_ROWS: usize = 5_000_000;
 /// The most `READ_CONNECTIONS` accepts.
@@ -102,6 +106,7 @@ pub(super) const KNOWN_KEYS: &[(&str, &str)] = &[
     (SETTINGS, "LOCK_TIMEOUT_SECONDS"),
     (SETTINGS, "SOURCE_MAX_RETRIES"),
     (SETTINGS, "PARALLEL_TABLES"),
+    (SETTINGS, "PARQUET_ENCODE_THREADS"),
     (SETTINGS, "RUN_LOG"),
     (SETTINGS, "RUN_LOG_SCHEMA"),
     (SETTINGS, "SHARD_MIN_ROWS"),

@@ -280,6 +280,9 @@ pub struct Settings {
     pub source_max_retries: u32,
     /// `PARALLEL_TABLES`: tables in flight at once (1–16).
     pub parallel_tables: usize,
+    /// `PARQUET_ENCODE_THREADS`: threads encoding the columns of one Parquet part (1 =
+    /// the writer thread alone; the file is the same either way).
+    pub parquet_encode_threads: usize,
     /// `RUN_LOG`: keep `etl_runs`, `etl_logs` and `sync_metadata` in the destination.
     pub run_log: bool,
     /// `RUN_LOG_SCHEMA`: their schema (default the staging schema; none on SQLite/MariaDB,

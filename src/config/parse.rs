@@ -12,9 +12,9 @@ use super::connection::{
 use super::keys::{
     DEFAULT_BACKOFF_BASE_SECONDS, DEFAULT_BACKOFF_MAX_SECONDS, DEFAULT_CHUNK_SIZE,
     DEFAULT_LOG_BACKUP_COUNT, DEFAULT_LOG_FILE, DEFAULT_LOG_ROTATE_BYTES, DEFAULT_MAX_RETRIES,
-    DEFAULT_OUTPUT_DIR, DEFAULT_PARALLEL_TABLES, DEFAULT_PARTITION_NUM, DEFAULT_READ_CONNECTIONS,
-    DEFAULT_SHARD_MIN_ROWS, LOGGING, MAX_PARALLEL_TABLES, MAX_READ_CONNECTIONS, SECRET_KEYS,
-    SETTINGS,
+    DEFAULT_OUTPUT_DIR, DEFAULT_PARALLEL_TABLES, DEFAULT_PARQUET_ENCODE_THREADS,
+    DEFAULT_PARTITION_NUM, DEFAULT_READ_CONNECTIONS, DEFAULT_SHARD_MIN_ROWS, LOGGING,
+    MAX_PARALLEL_TABLES, MAX_PARQUET_ENCODE_THREADS, MAX_READ_CONNECTIONS, SECRET_KEYS, SETTINGS,
 };
 use super::model::{
     Compression, LogFormat, Logging, RetryPolicy, Settings, TransferMode, WriteMode, ZeroDates,
@@ -254,6 +254,17 @@ impl Parser<'_> {
                 "[settings] PARALLEL_TABLES = \"{parallel_tables}\" is invalid: expected a whole number from 1 to {MAX_PARALLEL_TABLES}"
             )));
         }
+        let parquet_encode_threads = self.whole(
+            SETTINGS,
+            "PARQUET_ENCODE_THREADS",
+            DEFAULT_PARQUET_ENCODE_THREADS,
+            1,
+        )?;
+        if parquet_encode_threads > MAX_PARQUET_ENCODE_THREADS {
+            return Err(Error::config(format!(
+                "[settings] PARQUET_ENCODE_THREADS = \"{parquet_encode_threads}\" is invalid: expected a whole number from 1 to {MAX_PARQUET_ENCODE_THREADS}"
+            )));
+        }
         let run_log = self.boolean(SETTINGS, "RUN_LOG", true)?;
         let run_log_schema = self.string(SETTINGS, "RUN_LOG_SCHEMA");
         let shard_min_rows =
@@ -293,6 +304,7 @@ impl Parser<'_> {
             lock_timeout: optional_seconds(lock_timeout),
             source_max_retries,
             parallel_tables,
+            parquet_encode_threads,
             run_log,
             run_log_schema,
             shard_min_rows,

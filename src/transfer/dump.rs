@@ -219,7 +219,8 @@ pub(super) fn dump_table(
             job.settings.compression,
             job.settings.chunk_size,
         )
-        .with_max_bytes(job.settings.chunk_bytes);
+        .with_max_bytes(job.settings.chunk_bytes)
+        .with_encode_threads(cfg.settings.parquet_encode_threads);
         let consume = |batch: RecordBatch| {
             interrupt::check()?;
             interrupt::pause_point("read");

@@ -20,6 +20,7 @@ mod mysql_e2e;
 mod mysql_load_data;
 mod no_server;
 mod parallel;
+mod parquet_encode;
 mod pg_columns;
 mod pg_copy;
 mod pg_e2e;
