@@ -133,6 +133,17 @@ impl Parser<'_> {
         Ok(v)
     }
 
+    /// A `[settings]` count from 1 to `max` (a value below 1 is refused as by [`Self::whole`]).
+    fn whole_up_to(&mut self, key: &'static str, default: usize, max: usize) -> Result<usize> {
+        let v = self.whole(SETTINGS, key, default, 1)?;
+        if v > max {
+            return Err(Error::config(format!(
+                "[settings] {key} = \"{v}\" is invalid: expected a whole number from 1 to {max}"
+            )));
+        }
+        Ok(v)
+    }
+
     fn seconds(&mut self, key: &'static str, default: f64) -> Result<f64> {
         self.seconds_in(SETTINGS, key, default)
     }
@@ -220,13 +231,11 @@ impl Parser<'_> {
         let log_row_count = self.boolean(SETTINGS, "LOG_ROW_COUNT", true)?;
         let partition_column = self.string(SETTINGS, "PARTITION_COLUMN");
         let partition_num = self.whole(SETTINGS, "PARTITION_NUM", DEFAULT_PARTITION_NUM, 1)?;
-        let read_connections =
-            self.whole(SETTINGS, "READ_CONNECTIONS", DEFAULT_READ_CONNECTIONS, 1)?;
-        if read_connections > MAX_READ_CONNECTIONS {
-            return Err(Error::config(format!(
-                "[settings] READ_CONNECTIONS = \"{read_connections}\" is invalid: expected a whole number from 1 to {MAX_READ_CONNECTIONS}"
-            )));
-        }
+        let read_connections = self.whole_up_to(
+            "READ_CONNECTIONS",
+            DEFAULT_READ_CONNECTIONS,
+            MAX_READ_CONNECTIONS,
+        )?;
         let zero_dates = self.parsed(
             SETTINGS,
             "MYSQL_ZERO_DATES",
@@ -247,24 +256,16 @@ impl Parser<'_> {
             DEFAULT_SOURCE_MAX_RETRIES,
             0,
         )?;
-        let parallel_tables =
-            self.whole(SETTINGS, "PARALLEL_TABLES", DEFAULT_PARALLEL_TABLES, 1)?;
-        if parallel_tables > MAX_PARALLEL_TABLES {
-            return Err(Error::config(format!(
-                "[settings] PARALLEL_TABLES = \"{parallel_tables}\" is invalid: expected a whole number from 1 to {MAX_PARALLEL_TABLES}"
-            )));
-        }
-        let parquet_encode_threads = self.whole(
-            SETTINGS,
+        let parallel_tables = self.whole_up_to(
+            "PARALLEL_TABLES",
+            DEFAULT_PARALLEL_TABLES,
+            MAX_PARALLEL_TABLES,
+        )?;
+        let parquet_encode_threads = self.whole_up_to(
             "PARQUET_ENCODE_THREADS",
             DEFAULT_PARQUET_ENCODE_THREADS,
-            1,
+            MAX_PARQUET_ENCODE_THREADS,
         )?;
-        if parquet_encode_threads > MAX_PARQUET_ENCODE_THREADS {
-            return Err(Error::config(format!(
-                "[settings] PARQUET_ENCODE_THREADS = \"{parquet_encode_threads}\" is invalid: expected a whole number from 1 to {MAX_PARQUET_ENCODE_THREADS}"
-            )));
-        }
         let run_log = self.boolean(SETTINGS, "RUN_LOG", true)?;
         let run_log_schema = self.string(SETTINGS, "RUN_LOG_SCHEMA");
         let shard_min_rows =

@@ -118,6 +118,14 @@ fn every_kind_of_invalid_value_is_one_line_naming_section_key_value_and_what_is_
             r#"[settings] READ_CONNECTIONS = "17" is invalid: expected a whole number from 1 to 16"#,
         ),
         (
+            "[settings]\nPARQUET_ENCODE_THREADS = 0",
+            r#"[settings] PARQUET_ENCODE_THREADS = "0" is invalid: expected a whole number ≥ 1"#,
+        ),
+        (
+            "[settings]\nPARQUET_ENCODE_THREADS = 65",
+            r#"[settings] PARQUET_ENCODE_THREADS = "65" is invalid: expected a whole number from 1 to 64"#,
+        ),
+        (
             "[settings]\nSRC_CHUNK_SIZE = True",
             r#"[settings] SRC_CHUNK_SIZE = "True" is invalid: expected a whole number ≥ 1"#,
         ),
