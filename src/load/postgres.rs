@@ -26,6 +26,7 @@
 
 mod copy_columns;
 mod copy_encoder;
+mod copy_rows;
 mod lock;
 mod merge;
 #[cfg(test)]
@@ -351,7 +352,7 @@ impl PgLoad<'_> {
     /// of about 64 KiB, so the server parses one slice while the next is encoded. A value
     /// that cannot be encoded aborts the COPY (nothing of the batch is loaded).
     fn copy(&mut self, batch: &RecordBatch, nuls: &mut [u64]) -> Result<u64> {
-        let encoder = BatchEncoder::new(batch, &self.shown, self.rows_written)?;
+        let mut encoder = BatchEncoder::new(batch, &self.shown, self.rows_written)?;
         let ctx = format!("staging table {}: loading rows", self.shown);
         let mut w = self
             .dest

@@ -130,7 +130,10 @@ fn a_run_killed_mid_load_is_marked_interrupted_by_the_next_on_postgres() {
     }
     let status = |db: &str| -> Vec<String> {
         pg().client(db)
-            .query("SELECT status FROM staging.etl_runs ORDER BY started_at", &[])
+            .query(
+                "SELECT status FROM staging.etl_runs ORDER BY started_at",
+                &[],
+            )
             .unwrap()
             .iter()
             .map(|r| r.get(0))

@@ -20,7 +20,7 @@ use crate::types::postgres::{self as pgt, Special};
 
 /// How a text column is sent: as text, or parsed into a PostgreSQL type's binary form.
 #[derive(Debug, Clone, Copy)]
-enum TextAs {
+pub(super) enum TextAs {
     Text,
     Jsonb,
     Numeric,
@@ -35,7 +35,7 @@ type IntervalGet = fn(&dyn Array, usize) -> Result<(i32, i32, i64), String>;
 
 /// The common types are read from their typed arrays (`I64`, `Str`, …), the rarer ones
 /// through a getter per type (`Int`, `Text`, …).
-enum Enc<'a> {
+pub(super) enum Enc<'a> {
     Null,
     Bool(&'a BooleanArray),
     I16(&'a Int16Array),
@@ -71,8 +71,8 @@ enum Enc<'a> {
 
 pub(super) struct ColEnc<'a> {
     arr: &'a dyn Array,
-    nulls: Option<&'a NullBuffer>,
-    enc: Enc<'a>,
+    pub(super) nulls: Option<&'a NullBuffer>,
+    pub(super) enc: Enc<'a>,
 }
 
 macro_rules! prim {
@@ -317,7 +317,7 @@ impl<'a> ColEnc<'a> {
     }
 
     #[inline]
-    fn is_null(&self, i: usize) -> bool {
+    pub(super) fn is_null(&self, i: usize) -> bool {
         matches!(self.enc, Enc::Null) || self.nulls.is_some_and(|n| n.is_null(i))
     }
 

@@ -5,6 +5,7 @@
 use arrow::record_batch::RecordBatch;
 
 use super::copy_columns::{col_enc, ColEnc};
+use super::copy_rows::{Layout, SLICE_ROWS};
 use crate::error::{Error, Result};
 use crate::types::postgres as pgt;
 
@@ -22,6 +23,7 @@ pub struct BatchEncoder<'a> {
     table: &'a str,
     /// Rows of the table before this batch (for row numbers in messages).
     first_row: u64,
+    layout: Layout,
 }
 
 impl<'a> BatchEncoder<'a> {
@@ -47,20 +49,23 @@ impl<'a> BatchEncoder<'a> {
             ncols,
             table,
             first_row,
+            layout: Layout::default(),
         })
     }
 
-    /// Appends the tuples of `rows` to `out`, counting stripped NULs per column in `nuls`.
+    /// Appends the tuples of `rows` to `out` (laid out column by column, `SLICE_ROWS` at a
+    /// time), counting stripped NULs per column in `nuls`.
     pub fn rows(
-        &self,
+        &mut self,
         rows: std::ops::Range<usize>,
         out: &mut Vec<u8>,
         nuls: &mut [u64],
     ) -> Result<()> {
-        for row in rows {
-            out.extend_from_slice(&self.ncols);
-            for (c, e) in self.encs.iter().enumerate() {
-                e.write(row, out, &mut nuls[c]).map_err(|m| {
+        for first in rows.clone().step_by(SLICE_ROWS) {
+            let n = SLICE_ROWS.min(rows.end - first);
+            self.layout
+                .put(&self.encs, self.ncols, first, n, out, nuls)
+                .map_err(|(c, (row, m))| {
                     Error::value(
                         self.table,
                         self.batch.schema_ref().field(c).name(),
@@ -68,7 +73,6 @@ impl<'a> BatchEncoder<'a> {
                         m,
                     )
                 })?;
-            }
         }
         Ok(())
     }
@@ -81,7 +85,7 @@ pub fn encode_batch(
     nuls: &mut [u64],
     table: &str,
 ) -> Result<()> {
-    let encoder = BatchEncoder::new(batch, table, 0)?;
+    let mut encoder = BatchEncoder::new(batch, table, 0)?;
     out.clear();
     put_copy_header(out);
     encoder.rows(0..batch.num_rows(), out, nuls)?;

@@ -497,4 +497,35 @@ mod tests {
             "{err}"
         );
     }
+
+    #[test]
+    fn batches_end_at_the_byte_limit_and_a_bad_value_names_its_row_past_earlier_batches() {
+        // 600 tuples of 2 + (4 + 4) + (4 + 10) = 24 bytes each; a limit of 960 bytes ends
+        // every batch after 40 tuples (the tuple that reaches the limit is the last).
+        let tuples: Vec<Vec<Option<Vec<u8>>>> = (0..600i32)
+            .map(|i| vec![Some(i.to_be_bytes().to_vec()), Some(b"0123456789".to_vec())])
+            .collect();
+        let mut d = decoder(10_000).with_max_bytes(960);
+        let mut sizes = Vec::new();
+        let mut last = -1;
+        let mut sink = |b: RecordBatch| {
+            sizes.push(b.num_rows());
+            for v in b.column(0).as_primitive::<Int32Type>().values() {
+                assert_eq!(*v, last + 1);
+                last = *v;
+            }
+            Ok(())
+        };
+        d.feed(&stream(&tuples), &mut sink).unwrap();
+        assert_eq!(d.finish(&mut sink).unwrap(), 600);
+        assert_eq!(sizes, vec![40; 15]);
+
+        // A 3-byte integer in the 518th tuple, past several batches of the first decoder.
+        let mut bad = tuples;
+        bad[517][0] = Some(vec![0, 0, 1]);
+        let err = decoder(10_000)
+            .feed(&stream(&bad), &mut |_| Ok(()))
+            .unwrap_err();
+        assert!(err.to_string().contains("column n, row 518"), "{err}");
+    }
 }
