@@ -12,9 +12,10 @@
 //! named by `STAGE_FAULT_RESUME` exists), so a test can kill it at exactly that step. Steps:
 //! `read` (first batch read), `read:<table>` (first batch of that table read, its read
 //! still open; the table named as in `SRC_TABLES`, with `SRC_SCHEMA.` in front when that is
-//! set), `part-write` (first part written), `manifest` (every part written, manifest
-//! not yet), `load` (first batch loaded), `swap` (inside the swap, before it commits). A
-//! run pauses once at most.
+//! set), `part-write` (first part written), `encode-columns` (a column of a row group
+//! encoded while others are, with `PARQUET_ENCODE_THREADS` > 1), `manifest` (every part
+//! written, manifest not yet), `load` (first batch loaded), `swap` (inside the swap,
+//! before it commits). A run pauses once at most.
 
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::OnceLock;

@@ -131,6 +131,9 @@ impl<W: Write + Send> ParallelWriter<W> {
             for (writer, leaf) in writers.iter_mut().zip(&leaves) {
                 writer.write(leaf)?;
             }
+            if threads > 1 {
+                crate::interrupt::pause_point("encode-columns");
+            }
             Ok(())
         })?;
         self.rows += batch.num_rows();

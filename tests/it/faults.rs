@@ -34,12 +34,18 @@ fn source(dir: &Path, table: &str, n: i64, version: u32) -> Vec<String> {
     rows
 }
 
+/// The job's INI: `settings` added to `[settings]` (batches of 100 rows unless they say).
 fn ini(dir: &Path, dest: &Dest, settings: &str) -> PathBuf {
+    let chunk = if settings.contains("SRC_CHUNK_SIZE") {
+        ""
+    } else {
+        "SRC_CHUNK_SIZE = 100\n"
+    };
     write(
         dir,
         "job.ini",
         &format!(
-            "[database-source]\nSRC_DRIVER = sqlite\nSRC_DB = {}\n\n{}[settings]\nSRC_CHUNK_SIZE = 100\nOUTPUT_DIR = {}\n{settings}\n",
+            "[database-source]\nSRC_DRIVER = sqlite\nSRC_DB = {}\n\n{}[settings]\n{chunk}OUTPUT_DIR = {}\n{settings}\n",
             dir.join("src.sqlite").display(),
             dest.section(),
             dir.join("archive").display()
@@ -218,6 +224,54 @@ fn sigterm_during_a_dump_marks_the_manifest_interrupted_and_deletes_the_table_pa
                 .flatten()
                 .all(|run| std::fs::read_dir(run.path()).unwrap().next().is_none())
     );
+}
+
+/// `PARQUET_ENCODE_THREADS = 2`, batches large enough to be encoded in parallel: `stage`
+/// killed (or stopped) while one thread encodes a column and the other the rest of the
+/// row group. No run becomes visible, the old table stays, and a plain re-run stages the
+/// new rows with nothing left behind.
+#[test]
+fn sigkill_and_sigterm_while_columns_encode_in_parallel_keep_the_old_table() {
+    for signal in ["KILL", "TERM"] {
+        let dir = tempfile::tempdir().unwrap();
+        let dir = dir.path();
+        let dest = Dest::new("sqlite", dir);
+        let old = source(dir, "t", 500, 1);
+        let config = ini(
+            dir,
+            &dest,
+            "SRC_TABLES = t\nTRANSFER_MODE = DUMP\nSRC_CHUNK_SIZE = 5000\nPARQUET_ENCODE_THREADS = 2",
+        );
+        let (code, out) = run_to_end(dir, &config, &[]);
+        assert_eq!(code, 0, "{out}");
+        let new = source(dir, "t", 12_000, 2);
+        let mut run = spawn(
+            dir,
+            &["--config", config.to_str().unwrap()],
+            &[("STAGE_FAULT_PAUSE", "encode-columns")],
+        );
+        run.wait_paused("encode-columns");
+        run.signal(signal);
+        let (code, out) = run.finish();
+        assert_eq!(
+            code,
+            if signal == "KILL" { 137 } else { 143 },
+            "{signal}: {out}"
+        );
+        assert_eq!(
+            dest.rows("t").as_ref(),
+            Some(&old),
+            "{signal}: the old table"
+        );
+        if signal == "TERM" {
+            assert!(orphan_runs(dir).is_empty(), "{:?}", orphan_runs(dir));
+        }
+        let (code, out) = run_to_end(dir, &config, &[]);
+        assert_eq!(code, 0, "{signal}: a plain re-run succeeds: {out}");
+        assert_eq!(dest.rows("t").as_ref(), Some(&new), "{signal}: re-run");
+        assert!(dest.helpers().is_empty(), "{:?}", dest.helpers());
+        assert!(orphan_runs(dir).is_empty(), "{:?}", orphan_runs(dir));
+    }
 }
 
 /// Two runs of one job: the second finds the staging table locked, fails it at once with
