@@ -5,7 +5,7 @@
 use arrow::record_batch::RecordBatch;
 
 use super::copy_columns::{col_enc, ColEnc};
-use super::copy_rows::{Layout, SLICE_ROWS};
+use super::copy_rows::{self, Layout, SLICE_ROWS};
 use crate::error::{Error, Result};
 use crate::types::postgres as pgt;
 
@@ -23,7 +23,8 @@ pub struct BatchEncoder<'a> {
     table: &'a str,
     /// Rows of the table before this batch (for row numbers in messages).
     first_row: u64,
-    layout: Layout,
+    /// Tuples laid out column by column (`copy_rows::pays`), else value by value.
+    layout: Option<Layout>,
 }
 
 impl<'a> BatchEncoder<'a> {
@@ -43,36 +44,48 @@ impl<'a> BatchEncoder<'a> {
         let ncols = i16::try_from(encs.len())
             .map_err(|_| Error::Check(format!("staging table {table}: too many columns for COPY")))?
             .to_be_bytes();
+        let layout = copy_rows::pays(&encs).then(Layout::default);
         Ok(BatchEncoder {
             batch,
             encs,
             ncols,
             table,
             first_row,
-            layout: Layout::default(),
+            layout,
         })
     }
 
     /// Appends the tuples of `rows` to `out` (laid out column by column, `SLICE_ROWS` at a
-    /// time), counting stripped NULs per column in `nuls`.
+    /// time, where that pays), counting stripped NULs per column in `nuls`.
     pub fn rows(
         &mut self,
         rows: std::ops::Range<usize>,
         out: &mut Vec<u8>,
         nuls: &mut [u64],
     ) -> Result<()> {
+        let failed = |c: usize, row: usize, m: String| {
+            Error::value(
+                self.table,
+                self.batch.schema_ref().field(c).name(),
+                self.first_row + row as u64 + 1,
+                m,
+            )
+        };
+        let Some(layout) = &mut self.layout else {
+            for row in rows {
+                out.extend_from_slice(&self.ncols);
+                for (c, e) in self.encs.iter().enumerate() {
+                    e.write(row, out, &mut nuls[c])
+                        .map_err(|m| failed(c, row, m))?;
+                }
+            }
+            return Ok(());
+        };
         for first in rows.clone().step_by(SLICE_ROWS) {
             let n = SLICE_ROWS.min(rows.end - first);
-            self.layout
+            layout
                 .put(&self.encs, self.ncols, first, n, out, nuls)
-                .map_err(|(c, (row, m))| {
-                    Error::value(
-                        self.table,
-                        self.batch.schema_ref().field(c).name(),
-                        self.first_row + row as u64 + 1,
-                        m,
-                    )
-                })?;
+                .map_err(|(c, (row, m))| failed(c, row, m))?;
         }
         Ok(())
     }

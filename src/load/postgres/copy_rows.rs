@@ -29,6 +29,19 @@ pub(super) struct Layout {
     scratch: Vec<(Vec<u8>, Vec<usize>)>,
 }
 
+/// Whether laying out tuples column by column pays for these columns: when at least half
+/// of them are fixed-width. Criterion (`pg_binary_copy/encode`, 100k rows): fixed-width
+/// columns −44…−52 %, a mixed table −4 %, but four decimals +19 % and long text +10 %
+/// (their values go through scratch buffers or are copied after a zero fill), so tables
+/// of mostly such columns keep the value-by-value layout.
+pub(super) fn pays(encs: &[ColEnc<'_>]) -> bool {
+    let fixed = encs
+        .iter()
+        .filter(|e| matches!(kind(e), Kind::Fixed(_)))
+        .count();
+    fixed * 2 >= encs.len()
+}
+
 /// How a column's fields are sized and written.
 enum Kind {
     /// Every non-NULL field has this many bytes.
@@ -478,6 +491,14 @@ mod tests {
             assert_eq!(got_nuls, want_nuls);
             assert!(got_nuls[8] > 0, "the NUL-stripping path was not taken");
         }
+    }
+
+    #[test]
+    fn the_column_layout_is_chosen_for_mostly_fixed_width_columns() {
+        let whole = batch();
+        assert!(pays(&encoders(&whole)), "9 of 17 columns are fixed-width");
+        let decimals = whole.project(&[1, 7, 8, 9, 11]).unwrap();
+        assert!(!pays(&encoders(&decimals)));
     }
 
     #[test]
