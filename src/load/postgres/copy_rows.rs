@@ -6,7 +6,6 @@
 //! value (`ColEnc::write`) into a scratch buffer per column and copied from there.
 
 use arrow::array::OffsetSizeTrait;
-use arrow::buffer::NullBuffer;
 
 use super::copy_columns::{ColEnc, Enc, TextAs};
 use crate::types::postgres as pgt;
@@ -117,17 +116,15 @@ fn sizes(
     (bytes, ends): &mut (Vec<u8>, Vec<usize>),
     nuls: &mut u64,
 ) -> Result<(), Failed> {
-    let null = |row: usize| e.nulls.is_some_and(|b| b.is_null(row));
     match kind(e) {
-        Kind::Fixed(_) if matches!(e.enc, Enc::Null) => lens.iter_mut().for_each(|l| *l += 4),
-        Kind::Fixed(w) => match e.nulls {
-            None => lens.iter_mut().for_each(|l| *l += 4 + w),
-            Some(b) => {
-                for (k, l) in lens.iter_mut().enumerate() {
-                    *l += if b.is_null(first + k) { 4 } else { 4 + w };
-                }
+        Kind::Fixed(w) if e.nulls.is_none() && !matches!(e.enc, Enc::Null) => {
+            lens.iter_mut().for_each(|l| *l += 4 + w)
+        }
+        Kind::Fixed(w) => {
+            for (k, l) in lens.iter_mut().enumerate() {
+                *l += if e.is_null(first + k) { 4 } else { 4 + w };
             }
-        },
+        }
         Kind::Bytes(prefix) => {
             let offsets: &[i32] = match &e.enc {
                 Enc::Str(s, ..) => s.value_offsets(),
@@ -137,7 +134,11 @@ fn sizes(
             for (k, l) in lens.iter_mut().enumerate() {
                 let row = first + k;
                 let (a, b) = span(offsets, row);
-                *l += if null(row) { 4 } else { 4 + prefix + b - a };
+                *l += if e.is_null(row) {
+                    4
+                } else {
+                    4 + prefix + b - a
+                };
             }
         }
         Kind::Scratch => {
@@ -163,29 +164,22 @@ fn fields(
     cur: &mut [usize],
     (bytes, ends): &(Vec<u8>, Vec<usize>),
 ) -> Result<(), Failed> {
-    let nulls = e.nulls;
     match &e.enc {
-        Enc::Null => {
-            for c in cur.iter_mut() {
-                out[*c..*c + 4].copy_from_slice(&NULL_FIELD);
-                *c += 4;
-            }
-            Ok(())
-        }
-        Enc::Bool(a) => fixed(nulls, first, out, cur, |i| Ok([u8::from(a.value(i))])),
-        Enc::I16(a) => fixed(nulls, first, out, cur, |i| Ok(a.value(i).to_be_bytes())),
-        Enc::I32(a) => fixed(nulls, first, out, cur, |i| Ok(a.value(i).to_be_bytes())),
-        Enc::I64(a) => fixed(nulls, first, out, cur, |i| Ok(a.value(i).to_be_bytes())),
-        Enc::F32(a) => fixed(nulls, first, out, cur, |i| {
+        Enc::Null => fixed(e, first, out, cur, |_| Ok([])),
+        Enc::Bool(a) => fixed(e, first, out, cur, |i| Ok([u8::from(a.value(i))])),
+        Enc::I16(a) => fixed(e, first, out, cur, |i| Ok(a.value(i).to_be_bytes())),
+        Enc::I32(a) => fixed(e, first, out, cur, |i| Ok(a.value(i).to_be_bytes())),
+        Enc::I64(a) => fixed(e, first, out, cur, |i| Ok(a.value(i).to_be_bytes())),
+        Enc::F32(a) => fixed(e, first, out, cur, |i| {
             Ok(a.value(i).to_bits().to_be_bytes())
         }),
-        Enc::F64(a) => fixed(nulls, first, out, cur, |i| {
+        Enc::F64(a) => fixed(e, first, out, cur, |i| {
             Ok(a.value(i).to_bits().to_be_bytes())
         }),
-        Enc::Date32(a) => fixed(nulls, first, out, cur, |i| {
+        Enc::Date32(a) => fixed(e, first, out, cur, |i| {
             pgt::days_to_pg_date(a.value(i)).map(i32::to_be_bytes)
         }),
-        Enc::TsMicros(a) => fixed(nulls, first, out, cur, |i| {
+        Enc::TsMicros(a) => fixed(e, first, out, cur, |i| {
             pgt::unix_to_pg_timestamp(a.value(i)).map(i64::to_be_bytes)
         }),
         Enc::Fixed(a) => {
@@ -193,7 +187,7 @@ fn fields(
             let len = (w as i32).to_be_bytes();
             for (k, c) in cur.iter_mut().enumerate() {
                 let row = first + k;
-                *c = if nulls.is_some_and(|b| b.is_null(row)) {
+                *c = if e.is_null(row) {
                     put(out, *c, &NULL_FIELD)
                 } else {
                     let at = put(out, *c, &len);
@@ -209,7 +203,7 @@ fn fields(
                 &[]
             };
             copy_bytes(
-                nulls,
+                e,
                 first,
                 s.value_offsets(),
                 s.value_data(),
@@ -218,15 +212,7 @@ fn fields(
                 cur,
             )
         }
-        Enc::Binary(b) => copy_bytes(
-            nulls,
-            first,
-            b.value_offsets(),
-            b.value_data(),
-            &[],
-            out,
-            cur,
-        ),
+        Enc::Binary(b) => copy_bytes(e, first, b.value_offsets(), b.value_data(), &[], out, cur),
         _ => {
             let mut at = 0;
             for (c, &end) in cur.iter_mut().zip(ends) {
@@ -249,7 +235,7 @@ fn put(out: &mut [u8], at: usize, v: &[u8]) -> usize {
 /// Fixed-width fields: the length and the value's `W` bytes, or -1 for NULL.
 #[inline]
 fn fixed<const W: usize>(
-    nulls: Option<&NullBuffer>,
+    e: &ColEnc<'_>,
     first: usize,
     out: &mut [u8],
     cur: &mut [usize],
@@ -259,7 +245,7 @@ fn fixed<const W: usize>(
     for (k, c) in cur.iter_mut().enumerate() {
         let row = first + k;
         let at = *c;
-        if nulls.is_some_and(|b| b.is_null(row)) {
+        if e.is_null(row) {
             out[at..at + 4].copy_from_slice(&NULL_FIELD);
             *c = at + 4;
         } else {
@@ -274,7 +260,7 @@ fn fixed<const W: usize>(
 
 /// Text or bytes as they are (after `prefix`), or -1 for NULL.
 fn copy_bytes(
-    nulls: Option<&NullBuffer>,
+    e: &ColEnc<'_>,
     first: usize,
     offsets: &[i32],
     data: &[u8],
@@ -284,7 +270,7 @@ fn copy_bytes(
 ) -> Result<(), Failed> {
     for (k, c) in cur.iter_mut().enumerate() {
         let row = first + k;
-        if nulls.is_some_and(|b| b.is_null(row)) {
+        if e.is_null(row) {
             *c = put(out, *c, &NULL_FIELD);
             continue;
         }
